@@ -1,0 +1,1 @@
+"""codesign: hardware co-design for quantized CNNs."""

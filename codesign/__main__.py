@@ -1,0 +1,5 @@
+import sys
+
+from codesign.cli.main import main
+
+sys.exit(main())

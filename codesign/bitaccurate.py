@@ -1,0 +1,159 @@
+"""The bit-accurate model: the integers the hardware computes, in numpy.
+
+Values travel as integer mantissas (int64) together with the fraction bits of their
+type. Every rule is DESIGN.md's "Arithmetic: the one truth"; the hls4ml C simulation and
+the RTL are checked against this, element by element.
+
+Layout: batch first, channels first (as PyTorch), like the float Graph forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from codesign.design import LayerImpl, is_lossless_accum
+from codesign.fixed import FixedType, Overflow
+from codesign.ir import layers as L
+
+FLOAT_EXACT = 2**53  # float64 matmul is exact below this magnitude
+
+
+# -- windows (im2col) -----------------------------------------------------------------
+def conv2d_windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int]) -> np.ndarray:
+    """(N, C, H, W) -> (N, OH, OW, KH*KW*C): every window, ordered (kh, kw, c).
+
+    That order is hls4ml's (channels last, kernel row-major), which matters only for
+    accumulators that saturate.
+    """
+    ph, pw = padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    xl = x.transpose(0, 2, 3, 1)  # N, H, W, C
+    kh, kw = kernel
+    view = np.lib.stride_tricks.sliding_window_view(xl, (kh, kw), axis=(1, 2))
+    # view: N, H', W', C, kh, kw  -> take strides, reorder to (kh, kw, c)
+    view = view[:, :: stride[0], :: stride[1]]
+    n, oh, ow, c = view.shape[:4]
+    return view.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
+
+
+def conv1d_windows(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
+    """(N, C, L) -> (N, OL, K*C), ordered (k, c)."""
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    xl = x.transpose(0, 2, 1)  # N, L, C
+    view = np.lib.stride_tricks.sliding_window_view(xl, kernel, axis=1)[:, ::stride]
+    n, ol, c = view.shape[:3]
+    return view.transpose(0, 1, 3, 2).reshape(n, ol, kernel * c)
+
+
+def weight_matrix(layer: L.WeightedLayer, w: np.ndarray) -> np.ndarray:
+    """Integer weights as a (terms, out) matrix in the window order above."""
+    if isinstance(layer, L.Conv2d):
+        return w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0])
+    if isinstance(layer, L.Conv1d):
+        return w.transpose(2, 1, 0).reshape(-1, w.shape[0])
+    return w.T
+
+
+# -- multiply-accumulate --------------------------------------------------------------
+def mac(cols: np.ndarray, wmat: np.ndarray, bias: np.ndarray, x_t: FixedType,
+        impl: LayerImpl, terms: int) -> np.ndarray:
+    """sum_k cols[..., k] * wmat[k, o] + bias[o], on the accumulator's grid and rules.
+
+    cols: (..., terms) input mantissas; returns (..., out) accumulator mantissas.
+    """
+    assert impl.weight is not None and impl.bias is not None and impl.accum is not None
+    acc, p_frac = impl.accum, impl.weight.frac + x_t.frac
+    if is_lossless_accum(impl, x_t, terms):
+        bound = terms * int(np.abs(wmat).max(initial=0)) * int(np.abs(cols).max(initial=0))
+        if bound < FLOAT_EXACT:
+            sums = np.rint(cols.astype(np.float64) @ wmat.astype(np.float64)).astype(np.int64)
+        else:
+            sums = cols @ wmat
+        return (sums << (acc.frac - p_frac)) + (bias << (acc.frac - impl.bias.frac))
+    # Lossy accumulator: each product is cast to accum_t, the bias too, then summed in order.
+    b = acc.cast_int(bias, impl.bias.frac)
+    total = np.broadcast_to(b, cols.shape[:-1] + b.shape).copy()
+    if acc.overflow is Overflow.WRAP:
+        # Wrapping is modular: wrapping once at the end equals wrapping after every add.
+        for k in range(terms):
+            total += acc.cast_int(cols[..., k, None] * wmat[k], p_frac)
+        return acc.cast_int(total, acc.frac)
+    for k in range(terms):
+        total = acc.cast_int(total + acc.cast_int(cols[..., k, None] * wmat[k], p_frac),
+                             acc.frac)
+    return total
+
+
+# -- one function per layer kind ------------------------------------------------------
+Value = tuple[np.ndarray, FixedType]  # mantissas and the type they are on
+
+
+def run_weighted(layer: L.WeightedLayer, x: Value, impl: LayerImpl, w: np.ndarray,
+                 b: np.ndarray) -> np.ndarray:
+    xm, xt = x
+    wmat = weight_matrix(layer, w)
+    if isinstance(layer, L.Conv2d):
+        cols = conv2d_windows(xm, layer.kernel, layer.stride, layer.padding)
+        acc = mac(cols, wmat, b, xt, impl, layer.terms).transpose(0, 3, 1, 2)
+    elif isinstance(layer, L.Conv1d):
+        cols = conv1d_windows(xm, layer.kernel, layer.stride, layer.padding)
+        acc = mac(cols, wmat, b, xt, impl, layer.terms).transpose(0, 2, 1)
+    else:
+        acc = mac(xm, wmat, b, xt, impl, layer.terms)
+    assert impl.accum is not None
+    return impl.result.cast_int(acc, impl.accum.frac)
+
+
+def run_relu(x: Value, impl: LayerImpl) -> np.ndarray:
+    xm, xt = x
+    return impl.result.cast_int(np.where(xm > 0, xm, 0), xt.frac)
+
+
+def pool_windows(xm: np.ndarray, layer: L.Pool2d) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, OH, OW, KH*KW)."""
+    view = np.lib.stride_tricks.sliding_window_view(xm, layer.kernel, axis=(2, 3))
+    view = view[:, :, :: layer.stride[0], :: layer.stride[1]]
+    return view.reshape(view.shape[:4] + (-1,))
+
+
+def run_maxpool(layer: L.MaxPool2d, x: Value, impl: LayerImpl) -> np.ndarray:
+    """Max in the input type, cast to the accumulator, then to the result."""
+    xm, xt = x
+    assert impl.accum is not None
+    m = impl.accum.cast_int(pool_windows(xm, layer).max(axis=-1), xt.frac)
+    return impl.result.cast_int(m, impl.accum.frac)
+
+
+def run_avgpool(layer: L.AvgPool2d, x: Value, impl: LayerImpl) -> np.ndarray:
+    """Sum in the accumulator, divide by the window size truncating toward zero (C
+    integer division of the accumulator's mantissa), then cast to the result."""
+    xm, xt = x
+    acc = impl.accum
+    assert acc is not None
+    cols = acc.cast_int(pool_windows(xm, layer), xt.frac)
+    total = np.zeros(cols.shape[:-1], dtype=np.int64)
+    for k in range(cols.shape[-1]):
+        total = acc.cast_int(total + cols[..., k], acc.frac)
+    n = layer.window
+    quotient = np.sign(total) * (np.abs(total) // n)
+    return impl.result.cast_int(acc.cast_int(quotient, acc.frac), acc.frac)
+
+
+def run_add(a: Value, b: Value, impl: LayerImpl) -> np.ndarray:
+    """Exact sum on the finer grid, then one cast to the result type."""
+    (am, at), (bm, bt) = a, b
+    frac = max(at.frac, bt.frac)
+    total = (am << (frac - at.frac)) + (bm << (frac - bt.frac))
+    return impl.result.cast_int(total, frac)
+
+
+def run_flatten(x: Value) -> np.ndarray:
+    return x[0].reshape(x[0].shape[0], -1)
+
+
+LayerFn = Callable[..., np.ndarray]

@@ -1,0 +1,92 @@
+"""What every command shares: model/dataset arguments and the output contract.
+
+Figures go to stdout, as text or (with --json) as exactly one JSON object; progress and
+messages go to stderr. User errors exit 1 with a one-line message, usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from codesign.data import Dataset, dataset_for_shape, load_dataset
+from codesign.errors import CodesignError
+from codesign.models import LoadedModel, load_model
+
+
+def add_model_args(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
+    if positional:
+        p.add_argument("model", metavar="MODEL",
+                       help="zoo name (see `codesign zoo`) or path/to/file.py:factory")
+    p.add_argument("--weights", metavar="FILE.pt", help="state_dict to load into the model")
+    p.add_argument("--input-shape", metavar="C,H,W",
+                   help="input shape per sample (required for file.py:factory models)")
+    add_cache_arg(p)
+
+
+def add_cache_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="cache for trained zoo weights (default: $CODESIGN_CACHE or "
+                        "$XDG_CACHE_HOME/codesign)")
+
+
+def add_dataset_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", metavar="NAME|PATH",
+                   help="digits, mnist, fashion_mnist, cifar10, svhn, or a directory/.npz "
+                        "(default: the zoo model's dataset, or the one that fits the input "
+                        "shape)")
+
+
+def add_json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def model_from_args(args: argparse.Namespace) -> LoadedModel:
+    return load_model(args.model, weights=args.weights, input_shape=args.input_shape,
+                      cache=args.cache_dir, progress=not getattr(args, "json", False))
+
+
+def dataset_from_args(args: argparse.Namespace, model: LoadedModel) -> Dataset:
+    spec = getattr(args, "dataset", None)
+    if spec is None and model.dataset is not None:
+        return load_dataset(model.dataset)
+    return dataset_for_shape(spec, model.input_shape)
+
+
+def report(args: argparse.Namespace, result: dict[str, Any],
+           text: Callable[[dict[str, Any]], str]) -> None:
+    """Print the result: one JSON object with --json, else the human rendering."""
+    if getattr(args, "json", False):
+        print(json.dumps(result, default=_jsonable))
+    else:
+        print(text(result))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain aligned text table."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def fail(message: str) -> CodesignError:
+    return CodesignError(message)
+
+
+def eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr)

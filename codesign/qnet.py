@@ -1,0 +1,159 @@
+"""QuantizedNet: Graph + DesignPoint + integer weights. What every back end consumes.
+
+Saved as a directory: design.yaml (the DesignPoint, naming its weights file) and
+quantized.npz (the graph structure, its float parameters for reference, and the
+integer weight/bias mantissas). Every later command takes the design.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from codesign import bitaccurate as ba
+from codesign.design import DesignPoint
+from codesign.errors import CodesignError, DesignError
+from codesign.ir import layers as L
+from codesign.ir.graph import Graph
+
+WEIGHTS_FILE = "quantized.npz"
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedNet:
+    graph: Graph
+    design: DesignPoint
+    weights: dict[str, np.ndarray]  # layer -> int64 mantissas, torch layout, on weight type
+    biases: dict[str, np.ndarray]  # layer -> int64 mantissas on bias type
+
+    def __post_init__(self) -> None:
+        self.design.validate(self.graph)
+        for layer in self.graph.weighted:
+            impl = self.design[layer.name]
+            for what, store, ref, t in (("weight", self.weights, layer.weight, impl.weight),
+                                        ("bias", self.biases, layer.bias, impl.bias)):
+                if layer.name not in store:
+                    raise DesignError(f"layer {layer.name!r}: no integer {what}s")
+                arr = store[layer.name]
+                if arr.shape != ref.shape or arr.dtype != np.int64:
+                    raise DesignError(f"layer {layer.name!r}: {what} mantissas must be int64 "
+                                      f"of shape {ref.shape}, got {arr.dtype} {arr.shape}")
+                assert t is not None
+                if arr.size and (arr.min() < t.min_int or arr.max() > t.max_int):
+                    raise DesignError(f"layer {layer.name!r}: {what} mantissas leave the range "
+                                      f"of {t}")
+
+    @classmethod
+    def from_float(cls, graph: Graph, design: DesignPoint) -> QuantizedNet:
+        """Put the graph's float weights on the design's grids (the weight type's rounding
+        and overflow modes decide how)."""
+        weights, biases = {}, {}
+        for layer in graph.weighted:
+            impl = design[layer.name]
+            assert impl.weight is not None and impl.bias is not None
+            weights[layer.name] = impl.weight.to_int(layer.weight)
+            biases[layer.name] = impl.bias.to_int(layer.bias)
+        return cls(graph, design, weights, biases)
+
+    # -- the bit-accurate forward -------------------------------------------------------
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """Float inputs (batch first) -> input-type mantissas, checking the shape."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape[1:] != self.graph.input_shape:
+            raise CodesignError(f"inputs have shape {list(x.shape[1:])} per sample, the network "
+                                f"takes {list(self.graph.input_shape)}")
+        return self.design.input.to_int(x)
+
+    def forward_int(self, x: np.ndarray, *, return_all: bool = False
+                    ) -> np.ndarray | dict[str, np.ndarray]:
+        """Integer mantissas of the output (or of every layer, by name) for float inputs."""
+        design = self.design
+        values: dict[str, np.ndarray] = {"input": self.quantize_input(x)}
+        for layer in self.graph.layers[1:]:
+            impl = design[layer.name]
+            args = [(values[i], design.type_of(i)) for i in layer.inputs]
+            if isinstance(layer, L.WeightedLayer):
+                out = ba.run_weighted(layer, args[0], impl, self.weights[layer.name],
+                                      self.biases[layer.name])
+            elif isinstance(layer, L.ReLU):
+                out = ba.run_relu(args[0], impl)
+            elif isinstance(layer, L.MaxPool2d):
+                out = ba.run_maxpool(layer, args[0], impl)
+            elif isinstance(layer, L.AvgPool2d):
+                out = ba.run_avgpool(layer, args[0], impl)
+            elif isinstance(layer, L.Add):
+                out = ba.run_add(args[0], args[1], impl)
+            elif isinstance(layer, L.Flatten):
+                out = ba.run_flatten(args[0])
+            else:
+                raise DesignError(f"the bit-accurate model has no rule for {layer.kind} "
+                                  f"({layer.name!r})")
+            values[layer.name] = out
+        return values if return_all else values[self.graph.output.name]
+
+    def forward(self, x: np.ndarray, *, return_all: bool = False
+                ) -> np.ndarray | dict[str, np.ndarray]:
+        """Like forward_int, as real values (mantissa * lsb)."""
+        ints = self.forward_int(x, return_all=True)
+        assert isinstance(ints, dict)
+        reals = {name: m * self.design.type_of(name).lsb for name, m in ints.items()}
+        return reals if return_all else reals[self.graph.output.name]
+
+    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Class predictions (argmax of the output mantissas), in batches."""
+        out = [np.argmax(self.forward_int(x[i:i + batch_size]), axis=1)
+               for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def float_weights(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The quantized weights and biases as real values, per weighted layer."""
+        out = {}
+        for layer in self.graph.weighted:
+            impl = self.design[layer.name]
+            assert impl.weight is not None and impl.bias is not None
+            out[layer.name] = (self.weights[layer.name] * impl.weight.lsb,
+                               self.biases[layer.name] * impl.bias.lsb)
+        return out
+
+    # -- files ----------------------------------------------------------------------
+    def save(self, out_dir: str | Path, *, force: bool = False) -> Path:
+        """Write out_dir/design.yaml and out_dir/quantized.npz; returns the YAML path.
+
+        Refuses to overwrite an existing design unless force=True.
+        """
+        out_dir = Path(out_dir)
+        yaml_path = out_dir / "design.yaml"
+        if not force and (yaml_path.exists() or (out_dir / WEIGHTS_FILE).exists()):
+            raise CodesignError(f"{yaml_path} already exists; choose another --out or pass "
+                                "--force to overwrite it")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        arrays = self.graph.to_arrays()
+        for name, w in self.weights.items():
+            arrays[f"int/{name}/weight"] = w
+        for name, b in self.biases.items():
+            arrays[f"int/{name}/bias"] = b
+        np.savez_compressed(out_dir / WEIGHTS_FILE, **arrays)
+        replace(self.design, weights=WEIGHTS_FILE).save(yaml_path)
+        return yaml_path
+
+    @classmethod
+    def load(cls, design_path: str | Path) -> QuantizedNet:
+        design_path = Path(design_path)
+        design = DesignPoint.load(design_path)
+        if design.weights is None:
+            raise CodesignError(f"{design_path} names no quantized weights (key 'weights'); "
+                                "make one with `codesign quantize`")
+        npz = design_path.parent / design.weights
+        if not npz.is_file():
+            raise CodesignError(f"{design_path} names weights {design.weights}, but {npz} "
+                                "does not exist")
+        with np.load(npz, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        graph = Graph.from_arrays(arrays)
+        weights = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()
+                   if k.startswith("int/") and k.endswith("/weight")}
+        biases = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()
+                  if k.startswith("int/") and k.endswith("/bias")}
+        return cls(graph, design, weights, biases)

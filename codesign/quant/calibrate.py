@@ -1,0 +1,132 @@
+"""Post-training calibration: choose every tensor's fixed-point type from data.
+
+Widths come from the caller (uniform or per layer); calibration only chooses the integer
+bits (where the binary point sits) from the range each tensor takes on calibration data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from codesign.design import DesignPoint, LayerImpl, lossless_accum, lossless_avg_accum
+from codesign.errors import DesignError
+from codesign.fixed import FixedType, Overflow, Rounding
+from codesign.ir import layers as L
+from codesign.ir.graph import Graph
+
+MAX_BIAS_BITS = 32
+WEIGHT_MODES = dict(rounding=Rounding.RND_CONV, overflow=Overflow.SAT)
+ACT_MODES = dict(rounding=Rounding.RND, overflow=Overflow.SAT)
+
+# A range estimator maps a tensor's values to the magnitude its type must hold.
+RangeFn = Callable[[np.ndarray], float]
+
+
+def max_abs(values: np.ndarray) -> float:
+    return float(np.max(np.abs(values))) if values.size else 0.0
+
+
+def integer_bits(magnitude: float, signed: bool) -> int:
+    """Fewest integer bits whose range reaches `magnitude` (sign bit included if signed).
+
+    Signed I holds [-2^(I-1), 2^(I-1)); unsigned I holds [0, 2^I).
+    """
+    if magnitude <= 0 or not math.isfinite(magnitude):
+        return 1 if signed else 0
+    return math.floor(math.log2(magnitude)) + (2 if signed else 1)
+
+
+def fit_type(values: np.ndarray, width: int, *, signed: bool | None = None,
+             range_fn: RangeFn = max_abs, modes: Mapping | None = None) -> FixedType:
+    """A `width`-bit type whose range covers range_fn(values)."""
+    if signed is None:
+        signed = bool(values.size and values.min() < 0)
+    magnitude = range_fn(values)
+    return FixedType(width, integer_bits(magnitude, signed), signed, **(modes or ACT_MODES))
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Weight and activation widths, uniform or per layer name (missing names use default)."""
+
+    weight: int
+    act: int
+    per_layer_weight: Mapping[str, int] | None = None
+    per_layer_act: Mapping[str, int] | None = None
+
+    def w(self, name: str) -> int:
+        return (self.per_layer_weight or {}).get(name, self.weight)
+
+    def a(self, name: str) -> int:
+        return (self.per_layer_act or {}).get(name, self.act)
+
+    @classmethod
+    def from_design(cls, design: DesignPoint) -> Widths:
+        """The widths a DesignPoint fixes (what `--design` means for a quantizer)."""
+        weights = {n: i.weight.width for n, i in design.layers.items() if i.weight is not None}
+        acts = {n: i.result.width for n, i in design.layers.items()}
+        return cls(8, design.input.width, weights, {"input": design.input.width, **acts})
+
+
+def bias_type(values: np.ndarray, product_frac: int) -> FixedType:
+    """Bias on the product grid (it then adds exactly), capped at MAX_BIAS_BITS."""
+    integer = integer_bits(max_abs(values), True)
+    frac = max(min(product_frac, MAX_BIAS_BITS - integer), 2 - integer)
+    return FixedType(integer + frac, integer, True, **WEIGHT_MODES)
+
+
+def calibrate_design(graph: Graph, calib_x: np.ndarray, widths: Widths, *,
+                     range_fn: RangeFn = max_abs, weight_range_fn: RangeFn = max_abs,
+                     device: str = "xc7a35t", clock_mhz: float = 100.0,
+                     model: str | None = None, base: DesignPoint | None = None) -> DesignPoint:
+    """A DesignPoint whose types cover the ranges seen on `calib_x` (float, batch first).
+
+    With `base`, its reuse factors, multiplier styles and strategies are kept.
+    """
+    if calib_x.shape[1:] != graph.input_shape:
+        raise DesignError(f"calibration inputs have shape {list(calib_x.shape[1:])}, the "
+                          f"network takes {list(graph.input_shape)}")
+    acts = {k: v.numpy() for k, v in graph.forward(calib_x, return_all=True).items()}
+    types: dict[str, FixedType] = {}
+    input_t = fit_type(acts["input"], widths.a("input"), range_fn=range_fn)
+    types["input"] = input_t
+    layers: dict[str, LayerImpl] = {}
+    for layer in graph.layers[1:]:
+        x_t = types[layer.inputs[0]]
+        impl = _layer_impl(layer, x_t, [types[i] for i in layer.inputs], acts[layer.name],
+                           widths, range_fn, weight_range_fn)
+        if base is not None and layer.name in base.layers:
+            b = base.layers[layer.name]
+            impl = LayerImpl(**{**vars(impl), "reuse": b.reuse, "multiplier": b.multiplier,
+                                "strategy": b.strategy})
+        layers[layer.name] = impl
+        types[layer.name] = impl.result
+    return DesignPoint(input=input_t, layers=layers, device=device, clock_mhz=clock_mhz,
+                       model=model, input_shape=graph.input_shape)
+
+
+def _layer_impl(layer: L.Layer, x_t: FixedType, in_types: list[FixedType], out: np.ndarray,
+                widths: Widths, range_fn: RangeFn, weight_range_fn: RangeFn) -> LayerImpl:
+    name = layer.name
+    if isinstance(layer, L.WeightedLayer):
+        w_t = fit_type(layer.weight, widths.w(name), signed=True, range_fn=weight_range_fn,
+                       modes=WEIGHT_MODES)
+        b_t = bias_type(layer.bias, w_t.frac + x_t.frac)
+        return LayerImpl(result=fit_type(out, widths.a(name), signed=True, range_fn=range_fn),
+                         weight=w_t, bias=b_t, accum=lossless_accum(w_t, x_t, b_t, layer.terms))
+    if isinstance(layer, L.ReLU):
+        return LayerImpl(result=fit_type(out, widths.a(name), signed=False, range_fn=range_fn))
+    if isinstance(layer, L.MaxPool2d):
+        return LayerImpl(result=x_t, accum=x_t)
+    if isinstance(layer, L.AvgPool2d):
+        return LayerImpl(result=x_t, accum=lossless_avg_accum(x_t, layer.window))
+    if isinstance(layer, L.Flatten):
+        return LayerImpl(result=x_t)
+    if isinstance(layer, L.Add):
+        signed = any(t.signed for t in in_types)
+        return LayerImpl(result=fit_type(out, widths.a(name), signed=signed, range_fn=range_fn))
+    raise DesignError(f"cannot calibrate layer {name!r} of kind {layer.kind}")

@@ -130,18 +130,21 @@ def run_maxpool(layer: L.MaxPool2d, x: Value, impl: LayerImpl) -> np.ndarray:
 
 
 def run_avgpool(layer: L.AvgPool2d, x: Value, impl: LayerImpl) -> np.ndarray:
-    """Sum in the accumulator, divide by the window size truncating toward zero (C
-    integer division of the accumulator's mantissa), then cast to the result."""
+    """hls4ml's avg(): `accum_t y = 0; y += x[i] ...; y /= N`. Each add is exact, then cast
+    to the accumulator; the division truncates the accumulator's mantissa toward zero (C
+    integer division); the quotient is then cast to the result type."""
     xm, xt = x
     acc = impl.accum
     assert acc is not None
-    cols = acc.cast_int(pool_windows(xm, layer), xt.frac)
+    cols = pool_windows(xm, layer)
+    frac = max(acc.frac, xt.frac)
     total = np.zeros(cols.shape[:-1], dtype=np.int64)
     for k in range(cols.shape[-1]):
-        total = acc.cast_int(total + cols[..., k], acc.frac)
+        exact = (total << (frac - acc.frac)) + (cols[..., k] << (frac - xt.frac))
+        total = acc.cast_int(exact, frac)
     n = layer.window
     quotient = np.sign(total) * (np.abs(total) // n)
-    return impl.result.cast_int(acc.cast_int(quotient, acc.frac), acc.frac)
+    return impl.result.cast_int(quotient, acc.frac)
 
 
 def run_add(a: Value, b: Value, impl: LayerImpl) -> np.ndarray:

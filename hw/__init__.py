@@ -1,0 +1,1 @@
+"""The RTL library: SystemVerilog engines (installed as codesign.hw)."""

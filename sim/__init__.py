@@ -1,0 +1,1 @@
+"""cocotb testbenches (installed as codesign.sim)."""

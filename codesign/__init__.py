@@ -1,1 +1,22 @@
-"""codesign: hardware co-design for quantized CNNs."""
+"""codesign: hardware co-design for quantized CNNs.
+
+The stable Python API; the CLI is built on exactly these names.
+"""
+
+from codesign.data import Dataset, load_dataset
+from codesign.design import DesignPoint, LayerImpl
+from codesign.devices import DEVICES, Device, get_device
+from codesign.errors import CodesignError
+from codesign.fixed import FixedType, Overflow, Rounding
+from codesign.ir import Graph
+from codesign.models import LoadedModel, load_model
+from codesign.qnet import QuantizedNet
+from codesign.quant.calibrate import Widths, calibrate_design
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEVICES", "CodesignError", "Dataset", "DesignPoint", "Device", "FixedType", "Graph",
+    "LayerImpl", "LoadedModel", "Overflow", "QuantizedNet", "Rounding", "Widths",
+    "calibrate_design", "get_device", "load_dataset", "load_model",
+]

@@ -236,7 +236,7 @@ def _validate_layer(layer: L.Layer, impl: LayerImpl, design: DesignPoint, graph:
         raise DesignError(f"{where}: BatchNorm must be folded before building a design")
     for key in needs:
         if getattr(impl, key) is None:
-            raise DesignError(f"{where}: needs a {key} type")
+            raise DesignError(f"{where}: needs a {key!r} type")
     extra = [k for k in ("weight", "bias", "accum")
              if k not in needs and getattr(impl, k) is not None]
     if extra:

@@ -1,0 +1,184 @@
+"""The command line: the --json contract, exit codes, and messages for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from codesign.cli.main import main
+from codesign.data import load_dataset
+
+USER_MODEL = '''
+import torch.nn as nn
+
+def tiny():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
+
+def broken():
+    raise ValueError("no such layer size")
+
+def not_a_module():
+    return 42
+'''
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv: str) -> dict:
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1, out  # exactly one JSON object on stdout
+    return json.loads(lines[0])
+
+
+@pytest.fixture
+def user_model(tmp_path: Path) -> Path:
+    path = tmp_path / "mymodel.py"
+    path.write_text(USER_MODEL)
+    return path
+
+
+@pytest.fixture(scope="module")
+def design8(tmp_path_factory, digits_cnn_trained) -> Path:
+    out = tmp_path_factory.mktemp("d8")
+    assert main(["quantize", "digits_cnn", "--uniform", "8", "--out", str(out), "--force"]) == 0
+    return out / "design.yaml"
+
+
+def test_console_script_help() -> None:
+    proc = subprocess.run([sys.executable, "-m", "codesign", "--help"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0
+    for cmd in ("train", "graph", "quantize", "eval"):
+        assert cmd in proc.stdout
+
+
+@pytest.mark.parametrize("cmd", ["train", "graph", "quantize", "eval", "zoo"])
+def test_every_command_has_help(capsys, cmd: str) -> None:
+    code, out, _ = run(capsys, cmd, "--help")
+    assert code == 0 and "usage: codesign " + cmd in out
+
+
+def test_graph_json(capsys) -> None:
+    result = run_json(capsys, "graph", "digits_cnn")
+    kinds = [row["kind"] for row in result["layers"]]
+    assert kinds[0] == "input" and kinds[-1] == "dense" and "batchnorm" not in kinds
+    assert result["params"] == sum(row["params"] for row in result["layers"]) > 1000
+    assert result["input_shape"] == [1, 8, 8]
+
+
+def test_graph_text_table(capsys) -> None:
+    code, out, _ = run(capsys, "graph", "digits_cnn")
+    assert code == 0 and "MACs per inference" in out and "conv2d" in out
+
+
+def test_quantize_then_eval(capsys, design8: Path) -> None:
+    assert design8.is_file() and (design8.parent / "quantized.npz").is_file()
+    result = run_json(capsys, "eval", "digits_cnn", "--design", str(design8))
+    assert {"float_accuracy", "bit_accurate_accuracy"} <= set(result)
+    assert result["float_accuracy"] >= 0.97
+    assert abs(result["float_accuracy"] - result["bit_accurate_accuracy"]) <= 0.005
+    assert result["samples"] == len(load_dataset("digits").y_test) == 359
+
+
+def test_quantize_with_design_keeps_widths(capsys, design8: Path, tmp_path: Path) -> None:
+    result = run_json(capsys, "quantize", "digits_cnn", "--design", str(design8), "--out",
+                      str(tmp_path / "again"))
+    again = (tmp_path / "again" / "design.yaml").read_text()
+    assert again == design8.read_text()
+    assert result["bit_accurate_accuracy"] >= 0.97
+
+
+def test_quantize_refuses_to_overwrite(capsys, design8: Path) -> None:
+    before = design8.read_text()
+    code, _, err = run(capsys, "quantize", "digits_cnn", "--uniform", "4", "--out",
+                       str(design8.parent))
+    assert code == 1 and "already exists" in err and "--force" in err
+    assert "Traceback" not in err
+    assert design8.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["graph", "resnet9000"], 1, "unknown model 'resnet9000'"),
+        (["graph", "nofile.py:make", "--input-shape", "1,8,8"], 1, "nofile.py does not exist"),
+        (["graph", "digits_cnn", "--input-shape", "3,8,8"], 1, "takes input shape 1,8,8"),
+        (["graph", "digits_cnn", "--input-shape", "a,b"], 1, "is not C,H,W"),
+        (["quantize", "digits_cnn", "--out", "x"], 2, "one of the arguments"),
+        (["quantize", "digits_cnn", "--uniform", "0", "--out", "x"], 1, "--uniform must be"),
+        (["quantize", "digits_cnn", "--uniform", "8", "--out", "x", "--device", "xc1"], 1,
+         "unknown device 'xc1'"),
+        (["eval", "digits_cnn", "--design", "missing.yaml"], 1, "missing.yaml does not exist"),
+        (["eval", "digits_cnn"], 2, "--design"),
+        (["frobnicate"], 2, "invalid choice"),
+        (["train", "digits_cnn", "--dataset", "imagenet", "--out", "w.pt"], 1,
+         "unknown dataset"),
+    ],
+)
+def test_bad_input_exit_codes_and_messages(capsys, argv, code, message) -> None:
+    got, _, err = run(capsys, *argv)
+    assert got == code
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_user_model_file_factory(capsys, user_model: Path, tmp_path: Path) -> None:
+    spec = f"{user_model}:tiny"
+    result = run_json(capsys, "graph", spec, "--input-shape", "1,8,8")
+    assert [r["kind"] for r in result["layers"]][1] == "conv2d"
+    code, _, err = run(capsys, "graph", spec)
+    assert code == 1 and "needs --input-shape" in err
+    weights = tmp_path / "tiny.pt"
+    trained = run_json(capsys, "train", spec, "--input-shape", "1,8,8", "--epochs", "2",
+                       "--out", str(weights))
+    assert weights.is_file() and trained["dataset"] == "digits"
+    assert trained["test_accuracy"] > 0.5
+    code, _, err = run(capsys, "train", spec, "--input-shape", "1,8,8", "--out", str(weights))
+    assert code == 1 and "pass --force" in err
+    out = tmp_path / "q"
+    q = run_json(capsys, "quantize", spec, "--input-shape", "1,8,8", "--weights", str(weights),
+                 "--uniform", "8", "--out", str(out))
+    assert abs(q["bit_accurate_accuracy"] - trained["test_accuracy"]) < 0.02
+
+
+@pytest.mark.parametrize(("factory", "message"),
+                         [("broken", "tiny|broken\\(\\) raised ValueError"),
+                          ("not_a_module", "returned int, not a torch.nn.Module"),
+                          ("absent", "has no function 'absent'")])
+def test_user_model_errors(capsys, user_model: Path, factory: str, message: str) -> None:
+    code, _, err = run(capsys, "graph", f"{user_model}:{factory}", "--input-shape", "1,8,8")
+    assert code == 1
+    import re
+
+    assert re.search(message, err), err
+
+
+def test_bad_weights_file(capsys, user_model: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"fc.weight": torch.zeros(3)}, wrong)
+    code, _, err = run(capsys, "graph", f"{user_model}:tiny", "--input-shape", "1,8,8",
+                       "--weights", str(wrong))
+    assert code == 1 and "do not fit the model" in err
+    code, _, err = run(capsys, "graph", "digits_cnn", "--weights", str(tmp_path / "no.pt"))
+    assert code == 1 and "no.pt does not exist" in err
+
+
+def test_zoo_lists_models_and_devices(capsys) -> None:
+    result = run_json(capsys, "zoo")
+    assert "digits_cnn" in [m["name"] for m in result["models"]]
+    assert "xc7a35t" in [d["part"] for d in result["devices"]]

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from codesign.data import Dataset, dataset_for_shape, load_dataset
-from codesign.errors import CodesignError
 from codesign.models import LoadedModel, load_model
 
 
@@ -82,10 +81,6 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
-
-
-def fail(message: str) -> CodesignError:
-    return CodesignError(message)
 
 
 def eprint(*parts: object) -> None:

@@ -195,9 +195,7 @@ class _Tracer:
     def call_function(self, node: torch.fx.Node) -> None:
         fn = node.target
         where = f"{getattr(fn, '__name__', fn)} ({node.name})"
-        if fn in _RELU_FUNCS:
-            if node.kwargs.get("inplace") or (len(node.args) > 1 and node.args[1]):
-                pass  # in-place is irrelevant in a dataflow graph
+        if fn in _RELU_FUNCS:  # inplace=True is irrelevant in a dataflow graph
             self.emit(node, L.ReLU, (self.src(node),), where)
         elif fn in _ADD_FUNCS:
             self.add(node, where)

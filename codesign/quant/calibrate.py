@@ -30,6 +30,68 @@ def max_abs(values: np.ndarray) -> float:
     return float(np.max(np.abs(values))) if values.size else 0.0
 
 
+def percentile_abs(p: float = 99.99) -> RangeFn:
+    """A range estimator that ignores the rarest outliers: the p-th percentile of |x|."""
+    if not 0 < p <= 100:
+        raise DesignError(f"percentile must be in (0, 100], not {p!r}")
+
+    def fn(values: np.ndarray) -> float:
+        return float(np.percentile(np.abs(values), p)) if values.size else 0.0
+
+    fn.__name__ = f"percentile_{p:g}"
+    return fn
+
+
+class MseRange:
+    """MSE-optimal integer bits: of the candidates from the max-abs choice down to
+    `search` bits fewer, the one whose quantization error (mean square, with the type's
+    rounding and saturation) on the tensor is smallest. Width-aware, so fit_type passes
+    the width and signedness (plain calls fall back to max-abs)."""
+
+    width_aware = True
+
+    def __init__(self, search: int = 6, max_values: int = 200_000, seed: int = 0):
+        self.search, self.max_values, self.seed = search, max_values, seed
+        self.__name__ = "mse"
+
+    def __call__(self, values: np.ndarray, width: int | None = None,
+                 signed: bool | None = None, modes: Mapping | None = None) -> float:
+        if width is None or not values.size:
+            return max_abs(values)
+        signed = bool(values.min() < 0) if signed is None else signed
+        flat = values.ravel().astype(np.float64)
+        if flat.size > self.max_values:
+            flat = np.random.default_rng(self.seed).choice(flat, self.max_values, replace=False)
+        top = integer_bits(max_abs(flat), signed)
+        best, best_err = top, math.inf
+        for integer in range(top, top - self.search - 1, -1):
+            t = FixedType(width, integer, signed, **(modes or ACT_MODES))
+            err = float(np.mean((t.quantize(flat) - flat) ** 2))
+            if err < best_err:
+                best, best_err = integer, err
+        # the magnitude whose integer_bits() is `best`
+        return 2.0 ** (best - (2 if signed else 1))
+
+
+mse_range = MseRange()
+
+CALIBRATIONS = ("max", "percentile", "mse")
+
+
+def calibration_ranges(name: str) -> tuple[RangeFn, RangeFn]:
+    """(activation range_fn, weight range_fn) for a calibration name: max uses max-abs for
+    both; percentile clips activations at the 99.99th percentile (weights keep max-abs,
+    as a clipped weight changes the model for every input); mse picks the MSE-optimal
+    integer bits for both."""
+    if name == "max":
+        return max_abs, max_abs
+    if name == "percentile":
+        return percentile_abs(99.99), max_abs
+    if name == "mse":
+        return mse_range, mse_range
+    raise DesignError(f"unknown calibration {name!r}; choose one of {', '.join(CALIBRATIONS)}")
+
+
 def integer_bits(magnitude: float, signed: bool) -> int:
     """Fewest integer bits whose range reaches `magnitude` (sign bit included if signed).
 
@@ -45,7 +107,10 @@ def fit_type(values: np.ndarray, width: int, *, signed: bool | None = None,
     """A `width`-bit type whose range covers range_fn(values)."""
     if signed is None:
         signed = bool(values.size and values.min() < 0)
-    magnitude = range_fn(values)
+    if getattr(range_fn, "width_aware", False):  # e.g. MseRange: the best bits depend on W
+        magnitude = range_fn(values, width=width, signed=signed, modes=modes)  # type: ignore
+    else:
+        magnitude = range_fn(values)
     return FixedType(width, integer_bits(magnitude, signed), signed, **(modes or ACT_MODES))
 
 

@@ -1,0 +1,87 @@
+"""`codesign quantize --method`: every method reachable, one JSON object, checked export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codesign.cli.main import main
+from codesign.data import load_dataset
+from codesign.qnet import QuantizedNet
+from codesign.quant.calibrate import Widths, calibrate_design
+from codesign.quant.methods import METHODS
+
+QUICK = ["--epochs", "1", "--snap-epochs", "1", "--calib-samples", "128"]
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("method", ["lsq", "adaround", "datafree"])
+def test_method_writes_a_verified_design(capsys, tmp_path: Path, method) -> None:
+    out_dir = tmp_path / method
+    code, out, _ = _run(capsys, "quantize", "digits_cnn", "--uniform", "3", "--method", method,
+                        "--out", str(out_dir), "--json", *QUICK)
+    assert code == 0
+    result = json.loads(out)
+    assert result["method"] == method and result["verified_samples"] == 359
+    qnet = QuantizedNet.load(result["design"])
+    assert qnet.design.notes["method"] == method
+    data = load_dataset("digits")
+    acc = float((qnet.predict(data.x_test) == data.y_test).mean())
+    assert acc == result["bit_accurate_accuracy"]
+
+
+def test_training_shows_progress_on_stderr(capsys, tmp_path: Path) -> None:
+    code, out, err = _run(capsys, "quantize", "digits_cnn", "--uniform", "4", "--method",
+                          "dorefa", "--out", str(tmp_path / "d"), *QUICK)
+    assert code == 0 and "dorefa" in err and "%" in err
+    assert "bit-accurate test accuracy" in out
+
+
+def test_uniform_without_method_is_unchanged(capsys, tmp_path: Path, quant_graph) -> None:
+    code, _, _ = _run(capsys, "quantize", "digits_cnn", "--uniform", "8", "--out",
+                      str(tmp_path / "u"), "--json")
+    assert code == 0
+    qnet = QuantizedNet.load(tmp_path / "u" / "design.yaml")
+    data = load_dataset("digits")
+    design = calibrate_design(quant_graph, data.x_train[:512], Widths(8, 8))
+    ref = QuantizedNet.from_float(quant_graph, design)
+    assert qnet.design.layers == design.layers and qnet.design.input == design.input
+    for name in ref.weights:
+        assert np.array_equal(qnet.weights[name], ref.weights[name])
+
+
+def test_calibration_flag(capsys, tmp_path: Path) -> None:
+    code, out, _ = _run(capsys, "quantize", "digits_cnn", "--uniform", "4", "--calibration",
+                        "percentile", "--out", str(tmp_path / "p"), "--json")
+    assert code == 0 and json.loads(out)["notes"]["calibration"] == "percentile"
+
+
+@pytest.mark.parametrize("argv,code,message", [
+    (["--method", "nope"], 2, "invalid choice"),
+    (["--calibration", "kl"], 2, "invalid choice"),
+    (["--method", "lsq", "--data-free"], 1, "--data-free applies to calibrate and adaround"),
+    (["--method", "lsq", "--epochs", "2", "--snap-epochs", "3"], 1, "--snap-epochs"),
+    (["--method", "noise", "--noise-sigma", "-1"], 1, "--noise-sigma"),
+])
+def test_bad_arguments(capsys, tmp_path: Path, argv, code, message) -> None:
+    got, _, err = _run(capsys, "quantize", "digits_cnn", "--uniform", "3", "--out",
+                       str(tmp_path / "x"), *argv)
+    assert got == code and message in err and "Traceback" not in err
+
+
+def test_help_lists_every_method(capsys) -> None:
+    code, out, _ = _run(capsys, "quantize", "--help")
+    assert code == 0
+    for name in METHODS:
+        assert name in out

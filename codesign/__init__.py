@@ -12,11 +12,14 @@ from codesign.ir import Graph
 from codesign.models import LoadedModel, load_model
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, calibrate_design
+from codesign.quant.export import verify_export
+from codesign.quant.methods import METHODS, MethodSettings, QuantJob, run_method
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEVICES", "CodesignError", "Dataset", "DesignPoint", "Device", "FixedType", "Graph",
-    "LayerImpl", "LoadedModel", "Overflow", "QuantizedNet", "Rounding", "Widths",
-    "calibrate_design", "get_device", "load_dataset", "load_model",
+    "DEVICES", "METHODS", "CodesignError", "Dataset", "DesignPoint", "Device", "FixedType",
+    "Graph", "LayerImpl", "LoadedModel", "MethodSettings", "Overflow", "QuantJob",
+    "QuantizedNet", "Rounding", "Widths", "calibrate_design", "get_device", "load_dataset",
+    "load_model", "run_method", "verify_export",
 ]

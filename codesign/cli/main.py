@@ -15,6 +15,7 @@ COMMANDS = [
     "codesign.cli.cmd_graph",
     "codesign.cli.cmd_quantize",
     "codesign.cli.cmd_eval",
+    "codesign.cli.cmd_sensitivity",
 ]
 
 

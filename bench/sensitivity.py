@@ -1,0 +1,129 @@
+"""Validation of the sensitivity metrics against the truth (issue 5).
+
+For digits_cnn and digits_wide: quantize one weighted layer at a time to 2 and to 3 bits
+(the toolkit's quantizer, every other layer float), measure the test-set loss and
+accuracy change, and print the Spearman rank correlation of each metric's Omega with the
+loss increase (per width over layers, and pooled over layers x widths, which is what an
+allocator compares). Then the Hutchinson trace's relative std across seeds at default
+settings, and its run time against the number of draws.
+
+    .venv/bin/python bench/sensitivity.py [--nets digits_cnn,digits_wide] [--seeds 5]
+        [--draws 10,25,50,100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+
+from codesign.data import load_dataset
+from codesign.ir.graph import Graph
+from codesign.sensitivity.hessian import weight_traces
+from codesign.sensitivity.hutchinson import HutchinsonSettings
+from codesign.sensitivity.perturbation import hessian_table, quantize_weight
+from codesign.sensitivity.probes import forward, probe_table, with_weight
+from codesign.train import get_trained
+
+WIDTHS = (2, 3)
+
+
+def loss_acc(graph: Graph, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    out = forward(graph, x)[graph.output.name]
+    yt = torch.as_tensor(y)
+    return float(F.cross_entropy(out, yt)), float((out.argmax(1) == yt).double().mean())
+
+
+def truth(graph: Graph, x: np.ndarray, y: np.ndarray) -> dict[tuple[str, int], tuple]:
+    base_loss, base_acc = loss_acc(graph, x, y)
+    out = {}
+    for layer in graph.weighted:
+        for b in WIDTHS:
+            q = with_weight(graph, layer.name, quantize_weight(layer.weight, b))
+            loss, acc = loss_acc(q, x, y)
+            out[(layer.name, b)] = (loss - base_loss, base_acc - acc)
+    return out
+
+
+def spearman(metric: dict[tuple[str, int], float], true: dict, keys: list) -> float:
+    return float(spearmanr([metric[k] for k in keys], [true[k][0] for k in keys]).statistic)
+
+
+def bench_net(name: str, seeds: int, draws: list[int]) -> None:
+    torch.set_num_threads(1)  # spinning OpenMP threads waste a busy 2-core box
+    model = get_trained(name, progress=False)
+    data = load_dataset("digits")
+    graph = Graph.from_torch(model, (1, 8, 8))
+    true = truth(graph, data.x_test, data.y_test)
+    n = HutchinsonSettings().samples
+    true_train = truth(graph, data.x_train[:n], data.y_train[:n])  # the data the Hessian saw
+    print(f"\n== {name}: {len(graph.weighted)} weighted layers, "
+          f"{sum(w.weight.size for w in graph.weighted)} weights")
+    print("true loss increase / accuracy drop per layer when quantized alone (test | train):")
+    for (layer, b), (dl, da) in sorted(true.items()):
+        tl, ta = true_train[(layer, b)]
+        print(f"  {layer:12s} {b} bits: test dloss {dl:+.4f} dacc {100 * da:+.2f} pts | "
+              f"train dloss {tl:+.4f} dacc {100 * ta:+.2f} pts")
+    tables = {}
+    for method in ("hessian", "joint"):
+        t0 = time.perf_counter()
+        tables[method] = hessian_table(model, (1, 8, 8), data.x_train, data.y_train, WIDTHS,
+                                       method=method, activations=False, cache=True)
+        print(f"{method} table: {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    tables["probe"] = probe_table(graph, data.x_train, data.y_train, data.x_test, data.y_test,
+                                  WIDTHS, data.num_classes, activations=False)
+    print(f"probe table: {time.perf_counter() - t0:.1f} s")
+    metrics = {m: {(n, b): t.layers[n].weight[b] for n in t.weighted() for b in WIDTHS}
+               for m, t in tables.items()}
+    metrics["probe-accuracy"] = {(n, b): tables["probe"].layers[n].extra[
+        "weight_accuracy_drop"][b] for n in tables["probe"].weighted() for b in WIDTHS}
+    metrics["avg-trace (width-free)"] = {(n, b): tables["hessian"].layers[n].score
+                                         for n in tables["hessian"].weighted() for b in WIDTHS}
+    for label, ref in (("test", true), (f"train ({n} samples)", true_train)):
+        print(f"Spearman rho of Omega vs true {label} loss increase:")
+        print(f"  {'metric':24s} " + " ".join(f"{b} bits" for b in WIDTHS) + "  pooled(2+3)")
+        for m, vals in metrics.items():
+            per = [spearman(vals, ref, [k for k in ref if k[1] == b]) for b in WIDTHS]
+            pooled = spearman(vals, ref, list(ref))
+            print(f"  {m:24s} " + " ".join(f"{r:+6.2f}" for r in per) + f"  {pooled:+6.2f}")
+    if seeds < 2:
+        return
+    # estimator spread across seeds at default settings
+    est = [weight_traces(model, (1, 8, 8), data.x_train, data.y_train,
+                         HutchinsonSettings(seed=s), cache=True) for s in range(seeds)]
+    traces = np.stack([e.trace for e in est])
+    rel = traces.std(axis=0, ddof=1) / np.abs(traces.mean(axis=0))
+    d = HutchinsonSettings()
+    print(f"trace relative std across {seeds} seeds (defaults: tol {d.tol}, "
+          f"{d.batches}x{d.batch_size} samples, {d.min_iters}..{d.max_iters} draws):")
+    for i, n in enumerate(est[0].names):
+        print(f"  {n:12s} Tr/n {traces[:, i].mean() / est[0].sizes[i]:.4e}  "
+              f"rel std {100 * rel[i]:.2f}%")
+    print(f"  max {100 * rel.max():.2f}%, draws {[e.iterations for e in est]}, "
+          f"seconds {[round(e.seconds, 1) for e in est]}")
+    print("run time vs draws (8x64 samples):" if draws else "")
+    for n in draws:
+        e = weight_traces(model, (1, 8, 8), data.x_train, data.y_train, HutchinsonSettings(
+            min_iters=n, max_iters=n, tol=0.0), cache=False)
+        worst = float(np.max(e.relative_stderr()))
+        print(f"  {n:4d} draws: {e.seconds:6.2f} s  ({1e3 * e.seconds / n:.0f} ms/draw), "
+              f"worst rel. std error {100 * worst:.1f}%")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nets", default="digits_cnn,digits_wide")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--draws", default="10,25,50,100", help="draw counts to time")
+    args = p.parse_args()
+    for name in args.nets.split(","):
+        bench_net(name, args.seeds, [int(n) for n in args.draws.split(",") if n])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""`codesign sensitivity MODEL --method hessian|joint|probe --out table.yaml`.
+
+Writes the SensitivityTable the allocator reads (Omega per layer per candidate width) and
+optionally a bar plot of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from codesign.cli.common import (
+    add_dataset_arg,
+    add_json_arg,
+    add_model_args,
+    dataset_from_args,
+    model_from_args,
+    report,
+    table,
+)
+from codesign.errors import CodesignError
+from codesign.sensitivity.hutchinson import HutchinsonSettings
+from codesign.sensitivity.table import METHODS, SensitivityTable
+
+NAME = "sensitivity"
+HELP = "per-layer sensitivity to weight/activation width: writes a table for the allocator"
+DEFAULT_BITS = "2,3,4,6,8"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    add_dataset_arg(p)
+    d = HutchinsonSettings()
+    p.add_argument("--method", choices=METHODS, default="hessian",
+                   help="hessian: Tr/n x ||Q_b(W)-W||^2 (S1); joint: trace x size (S4); "
+                        "probe: imprinted task predictors (S2) (default hessian)")
+    p.add_argument("--bits", default=DEFAULT_BITS, metavar="B,B,...",
+                   help=f"candidate widths (default {DEFAULT_BITS})")
+    p.add_argument("--out", type=Path, metavar="TABLE.yaml", help="write the table here")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="bar plot of weight Omega")
+    p.add_argument("--force", action="store_true", help="overwrite --out / --plot files")
+    p.add_argument("--no-activations", action="store_true",
+                   help="weights only (skips the activation Hessian / probes)")
+    g = p.add_argument_group("Hutchinson estimator (hessian, joint)")
+    g.add_argument("--min-iters", type=int, default=d.min_iters)
+    g.add_argument("--max-iters", type=int, default=d.max_iters)
+    g.add_argument("--tol", type=float, default=d.tol,
+                   help=f"stop when every layer's standard error <= TOL x its trace "
+                        f"(default {d.tol})")
+    g.add_argument("--batches", type=int, default=d.batches)
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--no-cache", action="store_true", help="recompute the traces")
+    add_json_arg(p)
+
+
+def parse_bits(text: str) -> tuple[int, ...]:
+    try:
+        bits = tuple(sorted({int(b) for b in text.split(",") if b.strip()}))
+    except ValueError:
+        bits = ()
+    if not bits or any(b < 1 or b > 32 for b in bits):
+        raise CodesignError(f"--bits {text!r} is not a list of widths 1..32, e.g. 2,3,4,6,8")
+    return bits
+
+
+def run(args: argparse.Namespace) -> int:
+    bits = parse_bits(args.bits)
+    for path in (args.out, args.plot):
+        if path is not None and path.exists() and not args.force:
+            raise CodesignError(f"{path} exists; pass --force to overwrite it")
+    settings = HutchinsonSettings(min_iters=args.min_iters, max_iters=args.max_iters,
+                                  tol=args.tol, batches=args.batches,
+                                  batch_size=args.batch_size, seed=args.seed)
+    model = model_from_args(args)
+    data = dataset_from_args(args, model)
+    progress = not args.json
+    if args.method == "probe":
+        from codesign.sensitivity.probes import probe_table
+
+        result = probe_table(model.graph(), data.x_train, data.y_train, data.x_test,
+                             data.y_test, bits, data.num_classes, model_name=args.model,
+                             dataset=data.name, activations=not args.no_activations)
+    else:
+        from codesign.sensitivity.perturbation import hessian_table
+
+        result = hessian_table(model.module, model.input_shape, data.x_train, data.y_train,
+                               bits, method=args.method, settings=settings,
+                               activations=not args.no_activations, model_name=args.model,
+                               dataset=data.name, progress=progress,
+                               cache=False if args.no_cache else (args.cache_dir or True))
+    if args.out is not None:
+        result.save(args.out, force=args.force)
+    if args.plot is not None:
+        from codesign.sensitivity.plot import plot_table
+
+        plot_table(result, args.plot, force=args.force)
+    out = result.to_dict()
+    out["out"] = str(args.out) if args.out else None
+    out["plot"] = str(args.plot) if args.plot else None
+    report(args, out, lambda r: _text(result, args))
+    return 0
+
+
+def _text(result: SensitivityTable, args: argparse.Namespace) -> str:
+    rows = []
+    for name, s in result.layers.items():
+        row = {"layer": name, "kind": s.kind, "params": s.params or "",
+               "score": "" if s.score is None else f"{s.score:.4g}"}
+        for b in result.bits:
+            row[f"w{b}"] = "" if s.weight is None else f"{s.weight[b]:.3g}"
+        for b in result.bits:
+            row[f"a{b}"] = "" if s.act is None else f"{s.act[b]:.3g}"
+        rows.append(row)
+    cols = ["layer", "kind", "params", "score", *(f"w{b}" for b in result.bits)]
+    if any(s.act is not None for s in result.layers.values()):
+        cols += [f"a{b}" for b in result.bits]
+    lines = [f"{result.model} on {result.dataset}: {result.method} sensitivity "
+             "(Omega: wB = weights at B bits, aB = result at B bits)", table(rows, cols)]
+    if args.out is not None:
+        lines.append(f"wrote {args.out}")
+    if args.plot is not None:
+        lines.append(f"wrote {args.plot}")
+    return "\n".join(lines)

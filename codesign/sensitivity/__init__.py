@@ -1,0 +1,12 @@
+"""Layer sensitivity: how much the loss grows when one layer gets fewer bits.
+
+Methods (docs/SOURCES.md): S1 Hessian trace per parameter x quantization error
+(`hessian`), S4 trace x parameter count (`joint`), S2 imprinted task-predictor probes
+(`probe`). Each produces a SensitivityTable (table.py), the allocator's input.
+"""
+
+from codesign.sensitivity.hutchinson import HutchinsonSettings, TraceEstimate
+from codesign.sensitivity.table import METHODS, LayerSensitivity, SensitivityTable
+
+__all__ = ["METHODS", "HutchinsonSettings", "LayerSensitivity", "SensitivityTable",
+           "TraceEstimate"]

@@ -1,0 +1,119 @@
+"""Hutchinson's trace estimator, shared by the weight and the activation Hessians.
+
+For a Rademacher vector v (entries +-1), E[v^T H v] = Tr(H). One Hessian-vector product
+H v over *all* groups (layers) at once gives every group's sample v_l^T (H v)_l, whose
+mean is Tr(H_ll): the cross-layer blocks H_lm contribute v_l^T H_lm v_m, whose mean is
+zero because v_l and v_m are independent. The variance of one sample is
+2 * sum_{i != j} B_ij^2 (B the symmetrized rows of H that belong to the group), so the
+estimate is exact in one draw when H is diagonal, and otherwise converges like 1/sqrt(k).
+
+We stop once every group's standard error is below `tol` times its magnitude (after at
+least `min_iters` draws), or at `max_iters`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from codesign.errors import CodesignError
+
+
+@dataclass(frozen=True)
+class HutchinsonSettings:
+    """How hard to look. The defaults give a per-layer relative std <= 5% on the zoo nets."""
+
+    min_iters: int = 20  # draws before the stopping rule is consulted
+    max_iters: int = 200  # hard cap on draws (each costs one Hessian-vector product per batch)
+    tol: float = 0.03  # stop when every layer's standard error <= tol * |trace|
+    batches: int = 8  # batches of data the loss (and so the Hessian) is averaged over
+    batch_size: int = 64
+    seed: int = 0  # seeds the Rademacher draws
+
+    def __post_init__(self) -> None:
+        for key in ("min_iters", "max_iters", "batches", "batch_size"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise CodesignError(f"{key} must be a positive integer, not {value!r}")
+        if self.min_iters > self.max_iters:
+            raise CodesignError(f"min_iters ({self.min_iters}) exceeds max_iters "
+                                f"({self.max_iters})")
+        if not (isinstance(self.tol, (int, float)) and math.isfinite(self.tol)
+                and self.tol >= 0):
+            raise CodesignError(f"tol must be a non-negative number, not {self.tol!r}")
+        if not isinstance(self.seed, int):
+            raise CodesignError(f"seed must be an integer, not {self.seed!r}")
+
+    @property
+    def samples(self) -> int:
+        return self.batches * self.batch_size
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class TraceEstimate:
+    """Per-group Hutchinson samples and what follows from them."""
+
+    names: tuple[str, ...]
+    sizes: tuple[int, ...]  # elements per group (parameters, or activation elements per sample)
+    samples: np.ndarray  # (draws, groups): v_l^T (H v)_l for each draw
+    seconds: float
+    converged: bool
+
+    @property
+    def iterations(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def trace(self) -> np.ndarray:
+        return self.samples.mean(axis=0)
+
+    @property
+    def stderr(self) -> np.ndarray:
+        k = self.iterations
+        if k < 2:
+            return np.full(len(self.names), np.inf)
+        return self.samples.std(axis=0, ddof=1) / math.sqrt(k)
+
+    @property
+    def per_element(self) -> np.ndarray:
+        """Average trace per parameter (S1's sensitivity)."""
+        return self.trace / np.asarray(self.sizes, dtype=np.float64)
+
+    def relative_stderr(self) -> np.ndarray:
+        mean, se = np.abs(self.trace), self.stderr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(mean > 0, se / mean, np.where(se == 0, 0.0, np.inf))
+
+
+def rademacher(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    return (torch.randint(0, 2, shape, generator=gen) * 2 - 1).to(dtype)
+
+
+def estimate(draw: Callable[[torch.Generator], np.ndarray], names: tuple[str, ...],
+             sizes: tuple[int, ...], settings: HutchinsonSettings, *, progress: bool = False,
+             desc: str = "hessian trace") -> TraceEstimate:
+    """Run `draw(gen)` (one Rademacher draw -> per-group samples) until the rule says stop."""
+    gen = torch.Generator().manual_seed(settings.seed)
+    rows: list[np.ndarray] = []
+    converged = False
+    start = time.perf_counter()
+    bar = tqdm(range(settings.max_iters), desc=desc, disable=not progress, leave=False)
+    for k in bar:
+        rows.append(np.asarray(draw(gen), dtype=np.float64))
+        if k + 1 >= max(settings.min_iters, 2):
+            est = TraceEstimate(names, sizes, np.stack(rows), 0.0, False)
+            worst = float(np.max(est.relative_stderr()))
+            bar.set_postfix(rel_se=f"{worst:.3f}")
+            if worst <= settings.tol:
+                converged = True
+                break
+    return TraceEstimate(names, sizes, np.stack(rows), time.perf_counter() - start, converged)

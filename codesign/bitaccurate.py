@@ -17,7 +17,10 @@ from codesign.design import LayerImpl, is_lossless_accum
 from codesign.fixed import FixedType, Overflow
 from codesign.ir import layers as L
 
-FLOAT_EXACT = 2**53  # float64 matmul is exact below this magnitude
+# Integer products and sums below these magnitudes are exact in BLAS float arithmetic
+# (every partial sum is an integer the format holds), whatever order BLAS adds in.
+FLOAT32_EXACT = 2**24
+FLOAT64_EXACT = 2**53
 
 
 # -- windows (im2col) -----------------------------------------------------------------
@@ -69,9 +72,12 @@ def mac(cols: np.ndarray, wmat: np.ndarray, bias: np.ndarray, x_t: FixedType,
     assert impl.weight is not None and impl.bias is not None and impl.accum is not None
     acc, p_frac = impl.accum, impl.weight.frac + x_t.frac
     if is_lossless_accum(impl, x_t, terms):
-        bound = terms * int(np.abs(wmat).max(initial=0)) * int(np.abs(cols).max(initial=0))
-        if bound < FLOAT_EXACT:
-            sums = np.rint(cols.astype(np.float64) @ wmat.astype(np.float64)).astype(np.int64)
+        bound = terms * int(np.abs(wmat).max(initial=0)) * max(-int(cols.min(initial=0)),
+                                                               int(cols.max(initial=0)))
+        if bound < FLOAT32_EXACT:
+            sums = (cols.astype(np.float32) @ wmat.astype(np.float32)).astype(np.int64)
+        elif bound < FLOAT64_EXACT:
+            sums = (cols.astype(np.float64) @ wmat.astype(np.float64)).astype(np.int64)
         else:
             sums = cols @ wmat
         return (sums << (acc.frac - p_frac)) + (bias << (acc.frac - impl.bias.frac))
@@ -111,11 +117,17 @@ def run_weighted(layer: L.WeightedLayer, x: Value, impl: LayerImpl, w: np.ndarra
 
 def run_relu(x: Value, impl: LayerImpl) -> np.ndarray:
     xm, xt = x
-    return impl.result.cast_int(np.where(xm > 0, xm, 0), xt.frac)
+    return impl.result.cast_int(np.maximum(xm, 0), xt.frac)
 
 
 def pool_windows(xm: np.ndarray, layer: L.Pool2d) -> np.ndarray:
-    """(N, C, H, W) -> (N, C, OH, OW, KH*KW)."""
+    """(N, C, H, W) -> (N, C, OH, OW, KH*KW), windows in row-major (kh, kw) order."""
+    (kh, kw), (sh, sw) = layer.kernel, layer.stride
+    if (kh, kw) == (sh, sw):  # non-overlapping: a reshape, no window copies
+        n, c, h, w = xm.shape
+        oh, ow = h // kh, w // kw
+        tiles = xm[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)
+        return tiles.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
     view = np.lib.stride_tricks.sliding_window_view(xm, layer.kernel, axis=(2, 3))
     view = view[:, :, :: layer.stride[0], :: layer.stride[1]]
     return view.reshape(view.shape[:4] + (-1,))

@@ -256,6 +256,9 @@ class FixedType:
             raise TypeError(f"cast_int needs integer mantissas, got dtype {arr.dtype}")
         shape = arr.shape
         flat = np.atleast_1d(arr).astype(np.int64).ravel()
+        fast = _cast_small(self, flat, self.frac - int(frac))
+        if fast is not None:
+            return fast.reshape(shape)
         shift = np.full(flat.shape, self.frac - int(frac), dtype=np.int64)
         return _requantize(self, flat, shift).reshape(shape)
 
@@ -355,6 +358,50 @@ def _requantize(
     fits = np.where(widen, fits_up, True)
     low = np.where(widen, np.where(shift >= 64, np.uint64(0), shifted_u), rounded.astype(np.uint64))
     return _overflow(t, value, fits, low, neg)
+
+
+def _cast_small(t: FixedType, m: npt.NDArray[np.int64], shift: int
+                ) -> npt.NDArray[np.int64] | None:
+    """cast_int's common case in a few whole-array operations: one shift for all values,
+    mantissas and widths well inside int64. The same rounding and overflow rules as
+    _requantize (tested against each other); returns None outside its domain."""
+    if t.width > 62 or not -62 <= shift <= 62 or m.size == 0:
+        return None
+    lo, hi = int(m.min()), int(m.max())
+    bound = max(-lo, hi)
+    if shift >= 0:
+        if bound >= 1 << (62 - shift):
+            return None
+        lo, hi = lo << shift, hi << shift
+        value = m << shift if shift else m
+    else:
+        drop = -shift
+        if bound >= 1 << 62:
+            return None
+        floor = m >> drop
+        if t.rounding is Rounding.TRN:
+            value = floor
+        else:
+            rem = m - (floor << drop)  # the dropped bits, 0 <= rem < 2**drop
+            half_bit = 1 << (drop - 1)
+            half = rem >= half_bit
+            rest = (rem & (half_bit - 1)) != 0
+            value = floor + _round_increment(t.rounding, floor, half, rest, m < 0)
+        lo, hi = (lo >> drop) - 1, (hi >> drop) + 1  # bounds of value, rounding included
+    if lo >= t.min_int + 1 and hi <= t.max_int:  # nothing can overflow (SAT_SYM included)
+        return value
+    if t.overflow is Overflow.WRAP:
+        if t.signed:
+            half_range = 1 << (t.width - 1)
+            return ((value + half_range) & ((1 << t.width) - 1)) - half_range
+        return value & ((1 << t.width) - 1)
+    in_range = (value >= t.min_int) & (value <= t.max_int)
+    if t.overflow is Overflow.SAT_ZERO:
+        return np.where(in_range, value, 0)
+    low_sat = t.min_int
+    if t.overflow is Overflow.SAT_SYM and t.signed and t.width > 1:
+        low_sat = t.min_int + 1
+    return np.clip(value, low_sat, t.max_int)
 
 
 def lossless_add_type(a: FixedType, b: FixedType) -> FixedType:

@@ -524,3 +524,25 @@ def test_lossless_add_type_is_exact_and_minimal(a: FixedType, b: FixedType) -> N
     narrower = s.with_(width=s.width - 1, integer=s.integer - 1) if s.width > 1 else None
     if narrower is not None:
         assert not np.array_equal(narrower.cast_int(sums, s.frac), sums)
+
+
+def test_cast_fast_path_matches_the_general_routine() -> None:
+    """cast_int's whole-array fast path against _requantize on random wide casts."""
+    from codesign.fixed import _cast_small, _requantize
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(3000):
+        width, signed = int(rng.integers(1, 63)), bool(rng.integers(2))
+        t = FixedType(width, int(rng.integers(-20, 40)), signed,
+                      list(Rounding)[rng.integers(7)], list(Overflow)[rng.integers(4)])
+        frac = int(rng.integers(-30, 60))
+        mag = int(rng.integers(1, 62))
+        m = rng.integers(-(1 << mag), 1 << mag, 64, dtype=np.int64)
+        fast = _cast_small(t, m, t.frac - frac)
+        if fast is None:
+            continue
+        want = _requantize(t, m, np.full(m.shape, t.frac - frac, dtype=np.int64))
+        assert np.array_equal(fast, want), (str(t), frac, mag)
+        checked += 1
+    assert checked > 2000  # the fast path really ran

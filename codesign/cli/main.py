@@ -15,6 +15,8 @@ COMMANDS = [
     "codesign.cli.cmd_graph",
     "codesign.cli.cmd_quantize",
     "codesign.cli.cmd_eval",
+    "codesign.cli.cmd_emit",
+    "codesign.cli.cmd_rtl",
     "codesign.cli.cmd_sensitivity",
 ]
 

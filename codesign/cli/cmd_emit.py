@@ -1,0 +1,104 @@
+"""`codesign emit DESIGN.yaml --out DIR`: the hls4ml project, optionally C-simulated and
+compared with the bit-accurate model on every output of N samples."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from codesign.cli.common import add_json_arg, report
+from codesign.errors import CodesignError
+from codesign.qnet import QuantizedNet
+
+NAME = "emit"
+HELP = "write the hls4ml project of a quantized design (and check it bit for bit with --csim)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("design", type=Path, metavar="DESIGN.yaml",
+                   help="a design written by `codesign quantize` (with its quantized.npz)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="project directory (a non-empty one not made by codesign needs "
+                        "--force)")
+    p.add_argument("--io", choices=("parallel", "stream"), default="parallel",
+                   help="hls4ml io_type (default: parallel)")
+    p.add_argument("--backend", choices=("vitis", "vivado"), default="vitis",
+                   help="HLS tool the project is for (default: vitis)")
+    p.add_argument("--part", metavar="PART",
+                   help="full FPGA part number (default: from the design's device)")
+    p.add_argument("--csim", action="store_true",
+                   help="compile the C simulation (g++) and compare it with the bit-accurate "
+                        "model on --samples inputs")
+    p.add_argument("--samples", type=int, default=1000, metavar="N",
+                   help="inputs to simulate with --csim: the dataset's test images, then its "
+                        "training images if the test split is smaller (default: 1000)")
+    p.add_argument("--dataset", metavar="NAME|PATH",
+                   help="dataset for --csim (default: the design's model's, or the one "
+                        "that fits the input shape)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty directory codesign did not create")
+    add_json_arg(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codesign.emit.hls import emit_hls
+
+    if args.samples < 1:
+        raise CodesignError(f"--samples must be positive, not {args.samples}")
+    qnet = QuantizedNet.load(args.design)
+    start = time.perf_counter()
+    project = emit_hls(qnet, args.out, io=args.io, backend=args.backend.capitalize(),
+                       part=args.part, force=args.force)
+    result: dict = {"design": str(args.design), "out": str(project.out_dir), "io": args.io,
+                    "backend": project.backend,
+                    "part": project.hls_model.config.get_config_value("Part"),
+                    "emit_seconds": round(time.perf_counter() - start, 2)}
+    if args.csim:
+        x = _samples(qnet, args.dataset, args.samples)
+        print(f"compiling the C simulation in {project.out_dir} ...", file=sys.stderr)
+        start = time.perf_counter()
+        project.compile()
+        result["compile_seconds"] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+        check = project.verify(x)
+        result["csim_seconds"] = round(time.perf_counter() - start, 2)
+        result["csim"] = check.to_dict()
+    report(args, result, _text)
+    return 0 if "csim" not in result or result["csim"]["ok"] else 1
+
+
+def _samples(qnet: QuantizedNet, spec: str | None, n: int) -> np.ndarray:
+    """Test images first, then training images (digits has only 360 test images)."""
+    from codesign.data import dataset_for_shape, load_dataset
+    from codesign.zoo import ZOO
+
+    model = qnet.design.model
+    if spec is None and model in ZOO:
+        data = load_dataset(ZOO[model].dataset)
+    else:
+        data = dataset_for_shape(spec, qnet.graph.input_shape)
+    x = np.concatenate([data.x_test, data.x_train])[:n]
+    if len(x) < n:
+        print(f"note: dataset {data.name!r} has only {len(x)} images; using all of them",
+              file=sys.stderr)
+    return x
+
+
+def _text(r: dict) -> str:
+    lines = [f"wrote the {r['backend']} hls4ml project ({r['io']}, part {r['part']}) to "
+             f"{r['out']}"]
+    c = r.get("csim")
+    if c is not None:
+        lines.append(f"C simulation vs bit-accurate model: {c['identical_samples']}/"
+                     f"{c['samples']} samples bit-identical ({c['identical_outputs']}/"
+                     f"{c['outputs']} outputs)")
+        if c.get("first_mismatch"):
+            m = c["first_mismatch"]
+            lines.append(f"MISMATCH: first at layer {m['layer']!r}, sample {m['sample']}, "
+                         f"element {m['index']}: bit-accurate {m['expected']}, hls4ml "
+                         f"{m['got']}")
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""The hls4ml configuration of a QuantizedNet: every type, reuse factor and strategy set
+per layer, and the map between our layer names and hls4ml's.
+
+Nothing is left 'auto'. After conversion, `check_applied` reads the types back from
+hls4ml's graph: a setting hls4ml did not apply is an error, never a silent default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from codesign.errors import CodesignError, UnsupportedLayerError
+from codesign.fixed import FixedType, Overflow, Rounding
+from codesign.ir import layers as L
+from codesign.qnet import QuantizedNet
+
+BACKENDS = ("Vitis", "Vivado")
+# A full part number for each Xilinx device we know (Vitis HLS wants package and grade).
+XILINX_PARTS = {
+    "xc7a35t": "xc7a35tcpg236-1",
+    "xc7a100t": "xc7a100tcsg324-1",
+    "xc7a200t": "xc7a200tsbg484-1",
+    "xc7z020": "xc7z020clg400-1",
+    "xczu3eg": "xczu3eg-sbva484-1-e",
+    "xczu9eg": "xczu9eg-ffvb1156-2-e",
+    "xcvu9p": "xcvu9p-flga2104-2L-e",
+}
+# hls4ml layers that only move data: they must carry their input's type unchanged.
+PASS_THROUGH = ("Transpose", "ZeroPadding1D", "ZeroPadding2D", "Reshape", "Clone")
+TYPE_KEYS = {  # which of our types each kind sets (hls4ml's precision keys: <key>_t)
+    L.Conv2d: ("weight", "bias", "accum", "result"),
+    L.Conv1d: ("weight", "bias", "accum", "result"),
+    L.Dense: ("weight", "bias", "accum", "result"),
+    L.MaxPool2d: ("accum", "result"),
+    L.AvgPool2d: ("accum", "result"),
+    L.ReLU: ("result",),
+    L.Add: ("result",),
+    L.Flatten: ("result",),
+}
+HLS_CLASSES = {
+    L.Conv2d: ("Conv2D", "PointwiseConv2D"), L.Conv1d: ("Conv1D", "PointwiseConv1D"),
+    L.Dense: ("Dense",),
+    L.MaxPool2d: ("Pooling2D",), L.AvgPool2d: ("Pooling2D",), L.ReLU: ("Activation",),
+    L.Add: ("Merge",), L.Flatten: ("Reshape",),
+}
+
+
+@dataclass(frozen=True)
+class NameMap:
+    """Our layer names <-> hls4ml's ('input' is the model input)."""
+
+    to_hls: dict[str, str]
+
+    @property
+    def to_ir(self) -> dict[str, str]:
+        return {v: k for k, v in self.to_hls.items()}
+
+
+def hls_part(device: str, part: str | None) -> str:
+    if part:
+        return part
+    if device not in XILINX_PARTS:
+        raise CodesignError(f"device {device!r} is not a Xilinx part hls4ml can target; name "
+                            f"one with --part (known: {', '.join(XILINX_PARTS)})")
+    return XILINX_PARTS[device]
+
+
+def hls_precision(t: FixedType) -> str:
+    """Our type in hls4ml's config spelling (ap_fixed<W,I,AP_Q,AP_O>; always explicit)."""
+    kind = "ap_fixed" if t.signed else "ap_ufixed"
+    return f"{kind}<{t.width},{t.integer},AP_{t.rounding},AP_{t.overflow}>"
+
+
+def layer_config(qnet: QuantizedNet, names: NameMap, base: dict[str, Any]) -> dict[str, Any]:
+    """Fill hls4ml's per-name config (from config_from_pytorch_model) with our settings."""
+    design = qnet.design
+    by_hls = names.to_ir
+    layers = base["LayerName"]
+    unknown = [n for n in layers if n not in by_hls]
+    if unknown:
+        raise CodesignError(f"hls4ml made layers codesign cannot map to the graph: {unknown}")
+    for hls_name, cfg in layers.items():
+        ir_name = by_hls[hls_name]
+        prec = cfg.setdefault("Precision", {})
+        cfg["Trace"] = True
+        if ir_name == "input":
+            prec["result"] = hls_precision(design.input)
+            continue
+        layer, impl = qnet.graph[ir_name], design[ir_name]
+        for key in TYPE_KEYS[type(layer)]:
+            t = getattr(impl, key) if key != "result" else impl.result
+            prec[key] = hls_precision(t)
+        if isinstance(layer, L.WeightedLayer):
+            cfg["ReuseFactor"] = impl.reuse
+            cfg["Strategy"] = impl.strategy.capitalize()
+        left = [k for k, v in prec.items() if str(v) == "auto"]
+        if left:
+            raise CodesignError(f"layer {ir_name!r}: hls4ml expects precision(s) {left} that "
+                                "codesign does not set; refusing to leave them 'auto'")
+    return base
+
+
+def _from_hls(p: Any) -> FixedType:
+    """hls4ml's FixedPrecisionType/IntegerPrecisionType -> FixedType."""
+    rounding = Rounding(str(p.rounding_mode).split(".")[-1].upper().replace("AP_", ""))
+    overflow = Overflow(str(p.saturation_mode).split(".")[-1].upper().replace("AP_", ""))
+    integer = getattr(p, "integer", p.width)
+    return FixedType(p.width, integer, bool(p.signed), rounding, overflow)
+
+
+def check_applied(qnet: QuantizedNet, names: NameMap, hls_model: Any) -> None:
+    """Every hls4ml layer carries exactly our types and reuse, or this raises by name."""
+    design, graph = qnet.design, qnet.graph
+    by_hls = names.to_ir
+    seen = set()
+    for hls_name, layer in hls_model.graph.items():
+        types = {k[:-2]: _from_hls(v.precision) for k, v in layer.types.items()}
+        if hls_name not in by_hls:
+            if layer.class_name not in PASS_THROUGH:
+                raise UnsupportedLayerError(
+                    f"hls4ml inserted a {layer.class_name} layer {hls_name!r} that codesign "
+                    "does not model; refusing to emit a project that may differ")
+            src = _from_hls(hls_model.output_vars[layer.inputs[0]].type.precision)
+            for var in layer.get_variables():
+                if _from_hls(var.type.precision) != src:
+                    raise UnsupportedLayerError(
+                        f"hls4ml's {layer.class_name} layer {hls_name!r} changes the type "
+                        f"{src} to {_from_hls(var.type.precision)}")
+            continue
+        ir_name = by_hls[hls_name]
+        seen.add(ir_name)
+        if ir_name == "input":
+            _same(ir_name, "result", types["result"], design.input)
+            continue
+        ir_layer, impl = graph[ir_name], design[ir_name]
+        if layer.class_name not in HLS_CLASSES[type(ir_layer)]:
+            raise UnsupportedLayerError(
+                f"layer {ir_name!r} ({ir_layer.kind}) became hls4ml {layer.class_name}")
+        for key in TYPE_KEYS[type(ir_layer)]:
+            ours = impl.result if key == "result" else getattr(impl, key)
+            if key not in types:
+                raise UnsupportedLayerError(f"layer {ir_name!r}: hls4ml's {layer.class_name} "
+                                            f"has no {key} type to set")
+            _same(ir_name, key, types[key], ours)
+        if isinstance(ir_layer, L.WeightedLayer):
+            rf = layer.get_attr("reuse_factor")
+            if rf != impl.reuse:
+                valid = hls_model.config.backend.get_valid_reuse_factors(
+                    ir_layer.terms, ir_layer.out_channels)
+                raise UnsupportedLayerError(
+                    f"layer {ir_name!r}: hls4ml does not build reuse {impl.reuse} with "
+                    f"strategy {impl.strategy} (it would use {rf}); valid reuse factors "
+                    f"here: {valid}")
+            strategy = str(layer.get_attr("strategy")).lower()
+            if strategy != impl.strategy:
+                raise UnsupportedLayerError(f"layer {ir_name!r}: hls4ml uses strategy "
+                                            f"{strategy}, the design says {impl.strategy}")
+    missing = [n for n in graph.names if n not in seen and not isinstance(graph[n], L.Flatten)]
+    if missing:
+        raise UnsupportedLayerError(f"layers {missing} have no counterpart in hls4ml's graph")
+
+
+def _same(name: str, key: str, got: FixedType, want: FixedType | None) -> None:
+    if got != want:
+        raise UnsupportedLayerError(f"layer {name!r}: hls4ml uses {key} type {got}, the design "
+                                    f"says {want}; refusing a project that ignores the design")

@@ -1,0 +1,404 @@
+"""QuantizedNet -> SystemVerilog: a top module with one hw/ engine per layer.
+
+Streams carry one pixel (all channels) per transfer, raster order, channel c at
+bits [c*W +: W]. A Flatten is a re-reading of its input stream (the dense engine after it
+maps torch's channel-major order onto the pixels). A ReLU right after a conv/dense that
+feeds only it is fused into that engine. A stream read by several engines forks through
+one cs_fifo per reader, deep enough that a residual join never deadlocks.
+
+`generate_rtl(qnet, out_dir)` writes cs_top.sv, the hw/ files it uses, files.f (the
+file list, in compile order) and manifest.json (streams, engines, cycle parameters:
+what the testbench and codesign.latency read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from codesign import bitaccurate as ba
+from codesign.design import is_lossless_accum
+from codesign.emit.rtl_engines import (
+    OVERFLOW_CODES,
+    ROUNDING_CODES,
+    Engine,
+    csd_masks,
+    packed_hex,
+    type_params,
+    window_timing,
+)
+from codesign.errors import CodesignError, UnsupportedLayerError
+from codesign.ir import layers as L
+from codesign.qnet import QuantizedNet
+
+TOP = "cs_top"
+HW_FILES = ("cs_cast.sv", "cs_relu_comb.sv", "cs_window.sv", "cs_csd_mul.sv", "cs_mac.sv",
+            "cs_conv.sv", "cs_dense.sv", "cs_pool.sv", "cs_relu.sv", "cs_add.sv", "cs_fifo.sv")
+HW_INCLUDES: tuple[str, ...] = ()
+
+
+@dataclass
+class Stream:
+    """A valid/ready stream: beats per image of `channels` fields of `width` bits."""
+
+    id: int
+    layer: str  # the layer whose values it carries (as the model names them)
+    source: str  # the layer whose tensor, laid out as pixels, gives the beats
+    beats: int
+    channels: int
+    width: int
+    signed: bool
+    frac: int
+    height: int = 1  # spatial size when it is an image (beats = height * width_px)
+    width_px: int = 1
+
+    @property
+    def bits(self) -> int:
+        return self.channels * self.width
+
+
+@dataclass
+class Plan:
+    streams: list[Stream]
+    engines: list[Engine]
+    input: int
+    output: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"top": TOP, "input": self.input, "output": self.output,
+                "streams": [asdict(s) for s in self.streams],
+                "engines": [{k: v for k, v in asdict(e).items() if k != "params"}
+                            for e in self.engines]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        streams = [Stream(**s) for s in data["streams"]]
+        engines = [Engine(name=e["name"], module=e["module"], layers=tuple(e["layers"]),
+                          inputs=tuple(e["inputs"]), output=e["output"], kind=e["kind"],
+                          timing=e["timing"]) for e in data["engines"]]
+        return cls(streams, engines, data["input"], data["output"])
+
+
+def hw_dir() -> Path:
+    """Where the engines live (installed as codesign.hw)."""
+    return Path(str(importlib.resources.files("codesign.hw")))
+
+
+# -- planning ---------------------------------------------------------------------------
+class _Planner:
+    def __init__(self, qnet: QuantizedNet) -> None:
+        self.q = qnet
+        self.g = qnet.graph
+        self.d = qnet.design
+        self.streams: list[Stream] = []
+        self.engines: list[Engine] = []
+        self.stream_of: dict[str, int] = {}  # layer -> stream carrying its values
+
+    def new_stream(self, layer: str, source: str, shape: tuple[int, ...], t) -> int:
+        if len(shape) == 3:
+            c, h, w = shape
+        elif len(shape) == 2:
+            (c, w), h = shape, 1
+        else:
+            (c,), h, w = shape, 1, 1
+        s = Stream(len(self.streams), layer, source, h * w, c, t.width, t.signed, t.frac, h, w)
+        self.streams.append(s)
+        return s.id
+
+    def plan(self) -> Plan:
+        g = self.g
+        inp = g.input
+        self.stream_of["input"] = self.new_stream("input", "input", inp.out_shape, self.d.input)
+        fused: set[str] = set()
+        for layer in g.layers[1:]:
+            if layer.name in fused:
+                continue
+            if isinstance(layer, L.Flatten):
+                self.stream_of[layer.name] = self.stream_of[layer.inputs[0]]
+                continue
+            relu = self._fusable_relu(layer)
+            if relu is not None:
+                fused.add(relu.name)
+            self._engine_for(layer, relu)
+        self._insert_forks()
+        out = self.stream_of[g.output.name]
+        return Plan(self.streams, self.engines, self.stream_of["input"], out)
+
+    def _fusable_relu(self, layer: L.Layer) -> L.ReLU | None:
+        if not isinstance(layer, L.WeightedLayer):
+            return None
+        users = self.g.consumers(layer.name)
+        if len(users) == 1 and isinstance(users[0], L.ReLU) and layer is not self.g.output:
+            return users[0]  # type: ignore[return-value]
+        return None
+
+    def _in(self, layer: L.Layer, k: int = 0) -> Stream:
+        return self.streams[self.stream_of[layer.inputs[k]]]
+
+    def _engine_for(self, layer: L.Layer, relu: L.ReLU | None) -> None:
+        d = self.d
+        impl = d[layer.name]
+        x = self._in(layer)
+        xt = d.type_of(layer.inputs[0])
+        last = relu if relu is not None else layer
+        out_t = d[last.name].result
+        if isinstance(layer, L.WeightedLayer):
+            module, params, timing = self._weighted(layer, x, xt, impl, relu)
+            kind = "window"
+        elif isinstance(layer, L.Pool2d):
+            module, kind = "cs_pool", "window"
+            params, timing = self._pool(layer, x, xt, impl)
+        elif isinstance(layer, L.ReLU):
+            module, kind = "cs_relu", "relu"
+            params = {"C": x.channels, "IW": xt.width, "IS": int(xt.signed),
+                      "SHIFT": impl.result.frac - xt.frac, "OW": impl.result.width,
+                      "OS": int(impl.result.signed), "RND": ROUNDING_CODES[impl.result.rounding],
+                      "OVF": OVERFLOW_CODES[impl.result.overflow]}
+            timing = {"beats": x.beats}
+        elif isinstance(layer, L.Add):
+            module, kind = "cs_add", "add"
+            b = self._in(layer, 1)
+            at, bt = xt, d.type_of(layer.inputs[1])
+            if (x.beats, x.channels) != (b.beats, b.channels):
+                raise CodesignError(f"add {layer.name!r}: its inputs stream differently "
+                                    f"({x.beats}x{x.channels} vs {b.beats}x{b.channels})")
+            f = max(at.frac, bt.frac)
+            r = impl.result
+            params = {"C": x.channels, "AW_": at.width, "AS_": int(at.signed),
+                      "ASH": f - at.frac, "BW_": bt.width, "BS_": int(bt.signed),
+                      "BSH": f - bt.frac, "FSHIFT": r.frac - f, **type_params("R", r, True)}
+            timing = {"beats": x.beats}
+        else:
+            raise UnsupportedLayerError(f"the RTL generator has no engine for {layer.kind} "
+                                        f"layers ({layer.name!r})")
+        shape = last.out_shape
+        source = last.name
+        sid = self.new_stream(last.name, source, shape, out_t)
+        inputs = tuple(self.stream_of[i] for i in layer.inputs)
+        names = (layer.name,) + ((relu.name,) if relu is not None else ())
+        self.engines.append(Engine(f"u_{layer.name}", module, names, inputs, sid, params,
+                                   kind, timing))
+        self.stream_of[last.name] = sid
+
+    def _weighted(self, layer: L.WeightedLayer, x: Stream, xt, impl, relu: L.ReLU | None):
+        assert impl.weight is not None and impl.bias is not None and impl.accum is not None
+        terms, cout = layer.terms, layer.out_channels
+        rf = impl.reuse
+        if rf > terms:
+            raise CodesignError(
+                f"layer {layer.name!r}: reuse {rf} exceeds its {terms} terms per output; the "
+                f"RTL engines share multipliers over terms only (use reuse <= {terms})")
+        wmat = ba.weight_matrix(layer, self.q.weights[layer.name])  # (terms, out), model order
+        acc, res = impl.accum, impl.result
+        params: dict[str, Any] = {}
+        if isinstance(layer, L.Dense):
+            module = "cs_dense"
+            p = x.beats
+            if p * x.channels != terms:
+                raise CodesignError(f"dense {layer.name!r} takes {terms} inputs, its stream "
+                                    f"carries {p}x{x.channels}")
+            params.update(P=p, CIN=x.channels, COUT=cout)
+            timing = window_timing(1, p, 1, p, 1, 1, 0, 0, rf)
+        else:
+            module = "cs_conv"
+            if isinstance(layer, L.Conv2d):
+                (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+            else:
+                kh, kw, sh, sw, ph, pw = 1, layer.kernel, 1, layer.stride, 0, layer.padding
+            params.update(H=x.height, W=x.width_px, CIN=x.channels, COUT=cout, KH=kh, KW=kw,
+                          SH=sh, SW=sw, PH=ph, PW=pw)
+            timing = window_timing(x.height, x.width_px, kh, kw, sh, sw, ph, pw, rf)
+        params.update(RF=rf, **type_params("X", xt), **type_params("W", impl.weight),
+                      **type_params("B", impl.bias), **type_params("A", acc),
+                      PSHIFT=acc.frac - impl.weight.frac - xt.frac,
+                      BSHIFT=acc.frac - impl.bias.frac,
+                      ARND=ROUNDING_CODES[acc.rounding], AOVF=OVERFLOW_CODES[acc.overflow],
+                      LOSSLESS=int(is_lossless_accum(impl, xt, terms)),
+                      CSD=int(impl.multiplier != "dsp"),
+                      WEIGHTS=packed_hex(wmat.T, impl.weight.width),
+                      BIASES=packed_hex(self.q.biases[layer.name], impl.bias.width),
+                      **type_params("R", res, True), RSHIFT=res.frac - acc.frac)
+        if rf == 1 and impl.multiplier != "dsp":
+            pos, neg = csd_masks(wmat.T, impl.weight.width + 2)
+            params.update(CSD_GIVEN=1, CSD_P=pos, CSD_N=neg)
+        if relu is not None:
+            q = self.d[relu.name].result
+            params.update(RELU=1, **type_params("Q", q, True), QSHIFT=q.frac - res.frac)
+        return module, params, timing
+
+    def _pool(self, layer: L.Pool2d, x: Stream, xt, impl):
+        acc, res = impl.accum, impl.result
+        (kh, kw), (sh, sw) = layer.kernel, layer.stride
+        params = {"H": x.height, "W": x.width_px, "C": x.channels, "KH": kh, "KW": kw,
+                  "SH": sh, "SW": sw, "MODE": int(isinstance(layer, L.AvgPool2d)),
+                  **type_params("X", xt), **type_params("A", acc, True),
+                  "AFRAC_X": acc.frac - xt.frac, **type_params("R", res, True),
+                  "RSHIFT": res.frac - acc.frac}
+        return params, window_timing(x.height, x.width_px, kh, kw, sh, sw, 0, 0, 1)
+
+    # -- forks ----------------------------------------------------------------------
+    def _insert_forks(self) -> None:
+        readers: dict[int, list[tuple[int, int]]] = {}
+        for ei, e in enumerate(self.engines):
+            for port, s in enumerate(e.inputs):
+                readers.setdefault(s, []).append((ei, port))
+        for sid, users in readers.items():
+            if len(users) < 2:
+                continue
+            depth = self._fork_depth(sid)
+            src = self.streams[sid]
+            for ei, port in users:
+                copy = Stream(len(self.streams), src.layer, src.source, src.beats, src.channels,
+                              src.width, src.signed, src.frac, src.height, src.width_px)
+                self.streams.append(copy)
+                user = self.engines[ei]
+                ins = list(user.inputs)
+                ins[port] = copy.id
+                user.inputs = tuple(ins)
+                self.engines.append(Engine(f"u_fork{sid}_{user.name[2:]}", "cs_fifo",
+                                           (src.layer,), (sid,), copy.id,
+                                           {"W": src.bits, "DEPTH": depth}, "fifo",
+                                           {"depth": depth, "beats": src.beats}))
+
+    def _fork_depth(self, sid: int) -> int:
+        """Every beat the engines between the fork and its join can hold, plus two."""
+        down: set[int] = set()
+        frontier = {sid}
+        while frontier:
+            nxt = set()
+            for i, e in enumerate(self.engines):
+                if i not in down and frontier & set(e.inputs):
+                    down.add(i)
+                    nxt.add(e.output)
+            frontier = nxt
+        return 2 + sum(self.engines[i].capacity() for i in down)
+
+
+def plan_network(qnet: QuantizedNet) -> Plan:
+    """The engines and streams of the accelerator for a QuantizedNet."""
+    return _Planner(qnet).plan()
+
+
+# -- rendering --------------------------------------------------------------------------
+def _sv_param(v: Any) -> str:
+    return v if isinstance(v, str) else str(int(v))
+
+
+def render_top(plan: Plan) -> str:
+    s_in, s_out = plan.streams[plan.input], plan.streams[plan.output]
+    lines = [
+        f"// {TOP}: generated by codesign.emit.rtl. One engine per layer, valid/ready streams",
+        "// of one pixel (all channels) per beat. Do not edit: regenerate instead.",
+        f"module {TOP} (",
+        "  input  logic clk,",
+        "  input  logic rst,",
+        "  input  logic in_valid,",
+        "  output logic in_ready,",
+        f"  input  logic [{s_in.bits - 1}:0] in_data,",
+        "  output logic out_valid,",
+        "  input  logic out_ready,",
+        f"  output logic [{s_out.bits - 1}:0] out_data",
+        ");",
+    ]
+    for s in plan.streams:
+        lines.append(f"  logic s{s.id}_valid, s{s.id}_ready;  // {s.layer}")
+        lines.append(f"  logic [{s.bits - 1}:0] s{s.id}_data;")
+    lines += [f"  assign s{plan.input}_valid = in_valid;",
+              f"  assign in_ready = s{plan.input}_ready;",
+              f"  assign s{plan.input}_data = in_data;",
+              f"  assign out_valid = s{plan.output}_valid;",
+              f"  assign s{plan.output}_ready = out_ready;",
+              f"  assign out_data = s{plan.output}_data;"]
+    # fork wiring: a stream read by several fifos transfers when all of them are ready
+    readers: dict[int, list[Engine]] = {}
+    for e in plan.engines:
+        for s in e.inputs:
+            readers.setdefault(s, []).append(e)
+    fork_valid: dict[tuple[str, int], str] = {}
+    for sid, users in readers.items():
+        if len(users) == 1:
+            continue
+        readies = [f"{u.name}_in_ready" for u in users]
+        for u in users:
+            lines.append(f"  logic {u.name}_in_ready;")
+        lines.append(f"  assign s{sid}_ready = {' && '.join(readies)};")
+        for u in users:
+            others = [r for r in readies if r != f"{u.name}_in_ready"]
+            fork_valid[(u.name, sid)] = " && ".join([f"s{sid}_valid"] + others)
+    for e in plan.engines:
+        lines.append("")
+        params = ",\n".join(f"    .{k}({_sv_param(v)})" for k, v in e.params.items())
+        lines.append(f"  {e.module} #(\n{params}\n  ) {e.name} (")
+        ports = ["    .clk(clk)", "    .rst(rst)"]
+        names = ["a", "b"] if e.kind == "add" else ["in"]
+        for pname, sid in zip(names, e.inputs, strict=True):
+            forked = (e.name, sid) in fork_valid
+            valid = fork_valid.get((e.name, sid), f"s{sid}_valid")
+            ready = f"{e.name}_in_ready" if forked else f"s{sid}_ready"
+            ports += [f"    .{pname}_valid({valid})", f"    .{pname}_ready({ready})",
+                      f"    .{pname}_data(s{sid}_data)"]
+        o = e.output
+        ports += [f"    .out_valid(s{o}_valid)", f"    .out_ready(s{o}_ready)",
+                  f"    .out_data(s{o}_data)"]
+        lines.append(",\n".join(ports))
+        lines.append("  );")
+    lines += _trace_block(plan)
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+def _trace_block(plan: Plan) -> list[str]:
+    """Simulation only: with +cs_trace=FILE every transfer of every stream is logged as
+    `stream cycle hexdata`, so a mismatch can be pinned on the first layer that differs."""
+    out = ["", "`ifndef SYNTHESIS", "  integer cs_fd;", "  logic [63:0] cs_cyc;",
+           "  string cs_fn;", "  initial begin", "    cs_fd = 0;",
+           "    if ($value$plusargs(\"cs_trace=%s\", cs_fn)) cs_fd = $fopen(cs_fn, \"w\");",
+           "  end",
+           "  always_ff @(posedge clk) cs_cyc <= rst ? 64'd0 : cs_cyc + 64'd1;",
+           "  always_ff @(posedge clk) begin", "    if (!rst && cs_fd != 0) begin"]
+    for s in plan.streams:
+        out.append(f"      if (s{s.id}_valid && s{s.id}_ready) "
+                   f"$fwrite(cs_fd, \"{s.id} %0d %h\\n\", cs_cyc, s{s.id}_data);")
+    out += ["    end", "  end", "  final if (cs_fd != 0) $fclose(cs_fd);", "`endif"]
+    return out
+
+
+# -- writing ----------------------------------------------------------------------------
+def generate_rtl(qnet: QuantizedNet, out_dir: str | Path) -> Path:
+    """Write the accelerator for qnet into out_dir; returns the path of files.f."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan = plan_network(qnet)
+    src = hw_dir()
+    for name in HW_FILES + HW_INCLUDES:
+        (out_dir / name).write_text((src / name).read_text())
+    (out_dir / f"{TOP}.sv").write_text(render_top(plan))
+    files = [*HW_FILES, f"{TOP}.sv"]
+    (out_dir / "files.f").write_text("".join(f"{f}\n" for f in files))
+    manifest = plan.to_json()
+    manifest["files"] = files
+    manifest["includes"] = list(HW_INCLUDES)
+    manifest["digest"] = content_digest(out_dir, files + list(HW_INCLUDES))
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return out_dir / "files.f"
+
+
+def content_digest(folder: Path, names: list[str]) -> str:
+    """Hash of the sources: the key of the Verilator build cache."""
+    h = hashlib.sha256()
+    for name in sorted(names):
+        h.update(name.encode())
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def multipliers(plan: Plan, engine: Engine) -> int:
+    """Multipliers in a weighted engine's MAC array: COUT * ceil(TERMS / RF)."""
+    t = engine.timing
+    terms = engine.params.get("CIN", 1) * t["KH"] * t["KW"]
+    return engine.params["COUT"] * math.ceil(terms / t["RF"])

@@ -1,0 +1,132 @@
+"""One class per hardware engine: its SystemVerilog parameters and its cycle formulas.
+
+Each engine maps one layer (or a conv/dense with its fused ReLU) onto a module of hw/.
+The parameters come from the layer's shape and the DesignPoint's types; the arithmetic
+is the bit-accurate model's (codesign/bitaccurate.py), which the modules implement.
+The closed-form cycles given here are for the engine alone (input always valid, sink
+always ready); codesign/latency.py composes the engines' handshakes over a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from codesign.fixed import FixedType, Overflow, Rounding
+
+ROUNDING_CODES = {Rounding.TRN: 0, Rounding.RND: 1, Rounding.RND_ZERO: 2,
+                  Rounding.RND_MIN_INF: 3, Rounding.RND_INF: 4, Rounding.RND_CONV: 5,
+                  Rounding.TRN_ZERO: 6}
+OVERFLOW_CODES = {Overflow.WRAP: 0, Overflow.SAT: 1, Overflow.SAT_ZERO: 2, Overflow.SAT_SYM: 3}
+
+
+def type_params(prefix: str, t: FixedType, modes: bool = False) -> dict[str, int]:
+    """Width/signedness (and rounding/overflow codes) of a type as SV parameters."""
+    out = {f"{prefix}W": t.width, f"{prefix}S": int(t.signed)}
+    if modes:
+        out[f"{prefix}RND"] = ROUNDING_CODES[t.rounding]
+        out[f"{prefix}OVF"] = OVERFLOW_CODES[t.overflow]
+    return out
+
+
+def packed_hex(values: np.ndarray, width: int) -> str:
+    """Integers as one flat packed literal: element j at bits [j*width +: width]."""
+    total = 0
+    mask = (1 << width) - 1
+    for j, v in enumerate(np.asarray(values, dtype=np.int64).ravel().tolist()):
+        total |= (int(v) & mask) << (j * width)
+    bits = width * int(np.asarray(values).size)
+    return f"{bits}'h{total:x}"
+
+
+def csd_masks(values: np.ndarray, digits: int) -> tuple[str, str]:
+    """Canonical signed digits of each integer (non-adjacent form) as two flat packed
+    literals of `digits` bits per value: the +1 digits and the -1 digits."""
+    pos_all = neg_all = 0
+    flat = np.asarray(values, dtype=np.int64).ravel().tolist()
+    for j, w in enumerate(flat):
+        r, b, pos, neg = int(w), 0, 0, 0
+        while r:
+            if r & 1:
+                d = 2 - (r & 3)  # +1 when r = 1 (mod 4), -1 when r = 3 (mod 4)
+                if d > 0:
+                    pos |= 1 << b
+                else:
+                    neg |= 1 << b
+                r -= d
+            r >>= 1
+            b += 1
+        assert b <= digits, (w, digits)
+        pos_all |= pos << (j * digits)
+        neg_all |= neg << (j * digits)
+    bits = digits * len(flat)
+    return f"{bits}'h{pos_all:x}", f"{bits}'h{neg_all:x}"
+
+
+@dataclass
+class Engine:
+    """One instance in the generated top: a module, its parameters and its streams."""
+
+    name: str  # instance name
+    module: str  # hw/ module
+    layers: tuple[str, ...]  # the layers it computes (last one's values leave it)
+    inputs: tuple[int, ...]  # stream ids
+    output: int  # stream id
+    params: dict[str, Any] = field(default_factory=dict)
+    kind: str = "window"  # window | relu | add | fifo: its handshake (latency.py)
+    timing: dict[str, int] = field(default_factory=dict)
+
+    # -- closed forms for the engine alone --------------------------------------------
+    def cycles_per_image(self) -> int:
+        """Cycles between images when never starved or blocked."""
+        if self.kind != "window":
+            return self.timing["beats"]
+        t = self.timing
+        return t["HP"] * t["WP"] + window_outputs(t) * (t["RF"] - 1)
+
+    def capacity(self) -> int:
+        """Beats it can hold (bounds the skip FIFO a fork needs)."""
+        if self.kind == "window":
+            t = self.timing
+            return (t["KH"] - 1) * t["WP"] + t["KW"] + 2
+        if self.kind == "fifo":
+            return self.timing["depth"]
+        return 1
+
+
+def window_outputs(t: dict[str, int]) -> int:
+    oh = (t["HP"] - t["KH"]) // t["SH"] + 1
+    ow = (t["WP"] - t["KW"]) // t["SW"] + 1
+    return oh * ow
+
+
+def window_timing(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+                  rf: int) -> dict[str, int]:
+    return {"H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "PH": ph, "PW": pw,
+            "RF": rf, "HP": h + 2 * ph, "WP": w + 2 * pw}
+
+
+def isolated_window_cycles(t: dict[str, int]) -> dict[str, int]:
+    """First image through one window engine from reset, input always valid and sink
+    always ready: edge of the first input, edge of the last output, and the interval.
+
+    A step at padded position p happens at edge p + (RF-1) * (outputs completed before
+    p); the last output completes at position p_last, loads RF edges later and leaves
+    one edge after that.
+    """
+    hp, wp, rf = t["HP"], t["WP"], t["RF"]
+
+    def completes(p: int) -> bool:
+        r, c = divmod(p, wp)
+        return (r >= t["KH"] - 1 and c >= t["KW"] - 1 and (r - t["KH"] + 1) % t["SH"] == 0
+                and (c - t["KW"] + 1) % t["SW"] == 0)
+
+    outs = [p for p in range(hp * wp) if completes(p)]
+    first_in = t["PH"] * wp + t["PW"]
+    first_in_edge = first_in + (rf - 1) * sum(1 for p in outs if p < first_in)
+    last = outs[-1]
+    last_step = last + (rf - 1) * (len(outs) - 1)
+    return {"first_input": first_in_edge, "last_output": last_step + rf + 1,
+            "interval": hp * wp + len(outs) * (rf - 1)}

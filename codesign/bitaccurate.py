@@ -63,25 +63,32 @@ def weight_matrix(layer: L.WeightedLayer, w: np.ndarray) -> np.ndarray:
 
 
 # -- multiply-accumulate --------------------------------------------------------------
+def exact_dtype(wmat: np.ndarray, x_t: FixedType, terms: int) -> type:
+    """The cheapest dtype whose matmul of these weights with any x_t inputs is exact."""
+    x_max = max(-x_t.min_int, x_t.max_int)
+    bound = terms * int(np.abs(wmat).max(initial=0)) * x_max
+    if bound < FLOAT32_EXACT:
+        return np.float32
+    if bound < FLOAT64_EXACT:
+        return np.float64
+    return np.int64
+
+
 def mac(cols: np.ndarray, wmat: np.ndarray, bias: np.ndarray, x_t: FixedType,
         impl: LayerImpl, terms: int) -> np.ndarray:
     """sum_k cols[..., k] * wmat[k, o] + bias[o], on the accumulator's grid and rules.
 
-    cols: (..., terms) input mantissas; returns (..., out) accumulator mantissas.
+    cols: (..., terms) input mantissas (any dtype holding them exactly); returns
+    (..., out) accumulator mantissas (int64).
     """
     assert impl.weight is not None and impl.bias is not None and impl.accum is not None
     acc, p_frac = impl.accum, impl.weight.frac + x_t.frac
     if is_lossless_accum(impl, x_t, terms):
-        bound = terms * int(np.abs(wmat).max(initial=0)) * max(-int(cols.min(initial=0)),
-                                                               int(cols.max(initial=0)))
-        if bound < FLOAT32_EXACT:
-            sums = (cols.astype(np.float32) @ wmat.astype(np.float32)).astype(np.int64)
-        elif bound < FLOAT64_EXACT:
-            sums = (cols.astype(np.float64) @ wmat.astype(np.float64)).astype(np.int64)
-        else:
-            sums = cols @ wmat
+        dtype = exact_dtype(wmat, x_t, terms)
+        sums = (cols.astype(dtype, copy=False) @ wmat.astype(dtype)).astype(np.int64)
         return (sums << (acc.frac - p_frac)) + (bias << (acc.frac - impl.bias.frac))
     # Lossy accumulator: each product is cast to accum_t, the bias too, then summed in order.
+    cols = cols.astype(np.int64, copy=False)
     b = acc.cast_int(bias, impl.bias.frac)
     total = np.broadcast_to(b, cols.shape[:-1] + b.shape).copy()
     if acc.overflow is Overflow.WRAP:
@@ -103,6 +110,9 @@ def run_weighted(layer: L.WeightedLayer, x: Value, impl: LayerImpl, w: np.ndarra
                  b: np.ndarray) -> np.ndarray:
     xm, xt = x
     wmat = weight_matrix(layer, w)
+    assert impl.accum is not None
+    if is_lossless_accum(impl, xt, layer.terms):  # windows in the matmul's dtype: less copying
+        xm = xm.astype(exact_dtype(wmat, xt, layer.terms), copy=False)
     if isinstance(layer, L.Conv2d):
         cols = conv2d_windows(xm, layer.kernel, layer.stride, layer.padding)
         acc = mac(cols, wmat, b, xt, impl, layer.terms).transpose(0, 3, 1, 2)
@@ -111,7 +121,6 @@ def run_weighted(layer: L.WeightedLayer, x: Value, impl: LayerImpl, w: np.ndarra
         acc = mac(cols, wmat, b, xt, impl, layer.terms).transpose(0, 2, 1)
     else:
         acc = mac(xm, wmat, b, xt, impl, layer.terms)
-    assert impl.accum is not None
     return impl.result.cast_int(acc, impl.accum.frac)
 
 

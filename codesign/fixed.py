@@ -228,6 +228,9 @@ class FixedType:
             raise ValueError(
                 f"cannot convert {bad} to {self}: NaN and infinite inputs have no fixed-point value"
             )
+        fast = _to_int_small(self, flat)
+        if fast is not None:
+            return fast.reshape(shape)
         frac_part, exp = np.frexp(flat)  # flat = frac_part * 2**exp, 0.5 <= |frac_part| < 1
         mant = np.ldexp(frac_part, 53).astype(np.int64)  # exact: |mant| < 2**53
         shift = exp.astype(np.int64) - 53 + self.frac
@@ -388,6 +391,32 @@ def _cast_small(t: FixedType, m: npt.NDArray[np.int64], shift: int
             rest = (rem & (half_bit - 1)) != 0
             value = floor + _round_increment(t.rounding, floor, half, rest, m < 0)
         lo, hi = (lo >> drop) - 1, (hi >> drop) + 1  # bounds of value, rounding included
+    return _overflow_small(t, value, lo, hi)
+
+
+def _to_int_small(t: FixedType, x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64] | None:
+    """to_int's common case in float64: with 0 <= frac and |x| * 2**frac < 2**52, scaling,
+    floor and remainder are all exact. The same rounding rules; None outside that domain."""
+    if t.width > 62 or not 0 <= t.frac <= 60 or x.size == 0:
+        return None
+    v = x * float(2**t.frac)
+    top = float(np.max(np.abs(v)))
+    if top >= 2.0**52:
+        return None
+    floor = np.floor(v)
+    value = floor.astype(np.int64)
+    if t.rounding is not Rounding.TRN:
+        rem = v - floor  # exact, in [0, 1)
+        half = rem >= 0.5
+        rest = np.where(half, rem > 0.5, rem > 0)
+        value = value + _round_increment(t.rounding, value, half, rest, v < 0)
+    bound = int(top) + 1
+    return _overflow_small(t, value, -bound - 1, bound + 1)
+
+
+def _overflow_small(t: FixedType, value: npt.NDArray[np.int64], lo: int, hi: int
+                    ) -> npt.NDArray[np.int64]:
+    """t's overflow mode on int64 values known to lie in [lo, hi] (width <= 62)."""
     if lo >= t.min_int + 1 and hi <= t.max_int:  # nothing can overflow (SAT_SYM included)
         return value
     if t.overflow is Overflow.WRAP:

@@ -546,3 +546,26 @@ def test_cast_fast_path_matches_the_general_routine() -> None:
         assert np.array_equal(fast, want), (str(t), frac, mag)
         checked += 1
     assert checked > 2000  # the fast path really ran
+
+
+def test_to_int_fast_path_matches_the_general_routine() -> None:
+    """to_int's float64 fast path against the exact frexp route, ties included."""
+    from codesign.fixed import _requantize, _to_int_small
+
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(3000):
+        t = FixedType(int(rng.integers(1, 63)), int(rng.integers(-10, 40)),
+                      bool(rng.integers(2)), list(Rounding)[rng.integers(7)],
+                      list(Overflow)[rng.integers(4)])
+        x = rng.normal(0, 2.0 ** rng.integers(-8, 20), 100)
+        x[:20] = (rng.integers(-1000, 1000, 20) + 0.5) / 2.0 ** max(t.frac, 0)  # exact ties
+        fast = _to_int_small(t, x)
+        if fast is None:
+            continue
+        frac_part, exp = np.frexp(x)
+        mant = np.ldexp(frac_part, 53).astype(np.int64)
+        want = _requantize(t, mant, exp.astype(np.int64) - 53 + t.frac)
+        assert np.array_equal(fast, want), str(t)
+        checked += 1
+    assert checked > 1000

@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batches", type=int, default=d.batches)
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--joint-draws", action="store_true",
+                   help="one Hessian-vector product per draw for all layers (cheaper draws, "
+                        "but cross-layer terms add noise; default: each layer isolated)")
     g.add_argument("--no-cache", action="store_true", help="recompute the traces")
     add_json_arg(p)
 
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             raise CodesignError(f"{path} exists; pass --force to overwrite it")
     settings = HutchinsonSettings(min_iters=args.min_iters, max_iters=args.max_iters,
                                   tol=args.tol, batches=args.batches,
-                                  batch_size=args.batch_size, seed=args.seed)
+                                  batch_size=args.batch_size, seed=args.seed,
+                                  isolate=not args.joint_draws)
     model = model_from_args(args)
     data = dataset_from_args(args, model)
     progress = not args.json

@@ -6,7 +6,8 @@ Three checks, each with a reason:
 - Hutchinson is exact in one draw when H is diagonal (a linear layer, squared error,
   one-hot inputs): every draw equals the trace;
 - on a general H, the mean of K draws lies within 4 standard errors of the trace, with
-  the standard error computed exactly from H: Var(v^T S v) = 2 sum_{i != j} S_ij^2.
+  the standard error computed exactly from H: Var(v^T S v) = 2 sum_{i != j} S_ij^2
+  (S = H_ll with isolated draws, the default; the symmetrized rows of H without).
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ def test_hvp_equals_exact_hessian_times_v_for_folded_weights(tiny, tiny_exact):
         np.testing.assert_allclose(got, hess @ v, rtol=1e-9, atol=1e-12)
 
 
+def test_isolated_draw_is_each_layers_own_block_quadratic(tiny, tiny_exact):
+    """block_quadratics gives v_l^T H_ll v_l exactly: no cross-layer term v_l^T H_lm v_m."""
+    model, x, y = tiny
+    hess, slices = tiny_exact
+    h = _hess(model, x, y)
+    v = np.random.default_rng(3).choice([-1.0, 1.0], size=hess.shape[0])
+    vs = [torch.as_tensor(v[s]).view_as(t) for s, t in zip(slices, h.theta, strict=True)]
+    want = [v[s] @ hess[s, s] @ v[s] for s in slices]
+    np.testing.assert_allclose(h.block_quadratics(vs, 0), want, rtol=1e-9)
+    joint = [v[s] @ (hess @ v)[s] for s in slices]
+    assert not np.allclose(want, joint, rtol=1e-3)  # the cross terms are really there
+
+
 def test_batches_sum_to_the_full_hessian(tiny):
     model, x, y = tiny
     h = _hess(model, x, y, batches=4, bs=8)
@@ -53,18 +67,22 @@ def test_batches_sum_to_the_full_hessian(tiny):
         np.testing.assert_allclose(sum(p[i] for p in parts).numpy(), t.numpy(), rtol=1e-10)
 
 
-def test_trace_within_statistical_tolerance_of_exact(tiny, tiny_exact):
+@pytest.mark.parametrize("isolate", [True, False])
+def test_trace_within_statistical_tolerance_of_exact(tiny, tiny_exact, isolate):
     model, x, y = tiny
     hess, slices = tiny_exact
     draws = 100
     settings = HutchinsonSettings(min_iters=draws, max_iters=draws, tol=0.0, batches=1,
-                                  batch_size=32, seed=7)
+                                  batch_size=32, seed=7, isolate=isolate)
     est = weight_traces(model, TINY_SHAPE, x, y, settings, cache=False, dtype=F64)
     assert est.iterations == draws
     for i, s in enumerate(slices):
         exact = np.trace(hess[s, s])
         rows = np.zeros_like(hess)
-        rows[s] = hess[s]
+        if isolate:  # only the layer's own block H_ll adds variance
+            rows[s, s] = hess[s, s]
+        else:
+            rows[s] = hess[s]
         sym = (rows + rows.T) / 2
         sigma = np.sqrt(2 * (np.sum(sym ** 2) - np.sum(np.diag(sym) ** 2)))
         assert abs(est.trace[i] - exact) <= 4 * sigma / np.sqrt(draws), (i, est.trace[i], exact)
@@ -121,6 +139,7 @@ def test_stopping_rule(tiny):
     (dict(min_iters=10, max_iters=5), "min_iters (10) exceeds max_iters (5)"),
     (dict(tol=-1.0), "tol must be a non-negative number, not -1.0"),
     (dict(batch_size=2.5), "batch_size must be a positive integer, not 2.5"),
+    (dict(isolate=1), "isolate must be True or False, not 1"),
 ])
 def test_settings_refuse_bad_values(kw, message):
     with pytest.raises(CodesignError) as exc:

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests run many tiny torch ops while compilers run beside them; a second OpenMP
+    thread spinning on a busy 2-core machine made them up to 20x slower. Restored after
+    each test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,6 @@ from torch import nn
 TINY_SHAPE = (1, 4, 4)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tests run thousands of tiny ops; with a second OpenMP thread spinning on a busy
-    2-core box they ran 20x slower (30 s instead of 1.5 s). Restored after each test."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_model() -> nn.Module:
     """conv(1->2, 3x3) + BN + ReLU + maxpool + dense(8->3): 18 + 24 = 42 weights."""
     with torch.random.fork_rng(devices=[]):

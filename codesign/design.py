@@ -20,6 +20,7 @@ from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.yamlio import read_yaml
 
 MULTIPLIERS = ("auto", "lut", "dsp")
 STRATEGIES = ("latency", "resource")
@@ -174,13 +175,7 @@ class DesignPoint:
 
     @classmethod
     def load(cls, path: str | Path) -> DesignPoint:
-        path = Path(path)
-        if not path.is_file():
-            raise DesignError(f"design file {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise DesignError(f"{path} is not valid YAML: {exc}") from None
+        data = read_yaml(path, "design file", DesignError)
         return cls.from_dict(data, where=str(path))
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from codesign.errors import CodesignError
+from codesign.yamlio import read_yaml
 
 FORMAT = "codesign-sensitivity/1"
 METHODS = ("hessian", "joint", "probe")
@@ -129,13 +130,7 @@ class SensitivityTable:
 
     @classmethod
     def load(cls, path: str | Path) -> SensitivityTable:
-        path = Path(path)
-        if not path.is_file():
-            raise CodesignError(f"sensitivity table {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise CodesignError(f"{path} is not valid YAML: {exc}") from exc
+        data = read_yaml(path, "sensitivity table")
         try:
             return cls.from_dict(data)
         except CodesignError as exc:

@@ -416,21 +416,12 @@ def _to_int_small(t: FixedType, x: npt.NDArray[np.float64]) -> npt.NDArray[np.in
 
 def _overflow_small(t: FixedType, value: npt.NDArray[np.int64], lo: int, hi: int
                     ) -> npt.NDArray[np.int64]:
-    """t's overflow mode on int64 values known to lie in [lo, hi] (width <= 62)."""
-    if lo >= t.min_int + 1 and hi <= t.max_int:  # nothing can overflow (SAT_SYM included)
+    """t's overflow mode on int64 values known to lie in [lo, hi]: skipped when nothing can
+    overflow (SAT_SYM's -2**(W-1) included), else the one overflow rule, _overflow."""
+    if lo >= t.min_int + 1 and hi <= t.max_int:
         return value
-    if t.overflow is Overflow.WRAP:
-        if t.signed:
-            half_range = 1 << (t.width - 1)
-            return ((value + half_range) & ((1 << t.width) - 1)) - half_range
-        return value & ((1 << t.width) - 1)
-    in_range = (value >= t.min_int) & (value <= t.max_int)
-    if t.overflow is Overflow.SAT_ZERO:
-        return np.where(in_range, value, 0)
-    low_sat = t.min_int
-    if t.overflow is Overflow.SAT_SYM and t.signed and t.width > 1:
-        low_sat = t.min_int + 1
-    return np.clip(value, low_sat, t.max_int)
+    return _overflow(t, value, np.ones(value.shape, dtype=bool), value.view(np.uint64),
+                     value < 0)
 
 
 def lossless_add_type(a: FixedType, b: FixedType) -> FixedType:

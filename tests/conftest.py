@@ -26,3 +26,18 @@ def digits_cnn_trained() -> nn.Module:
     from codesign.train import get_trained
 
     return get_trained("digits_cnn", progress=False)
+
+
+@pytest.fixture(scope="session")
+def digits_qnet8(digits_cnn_trained):
+    """digits_cnn at 8 bits everywhere, as `codesign quantize digits_cnn --uniform 8` makes
+    it. Shared read-only by the model, CLI and RTL tests."""
+    from codesign.data import load_dataset
+    from codesign.ir import Graph
+    from codesign.qnet import QuantizedNet
+    from codesign.quant.calibrate import Widths, calibrate_design
+
+    graph = Graph.from_torch(digits_cnn_trained, (1, 8, 8))
+    design = calibrate_design(graph, load_dataset("digits").x_train[:512], Widths(8, 8),
+                              model="digits_cnn")
+    return QuantizedNet.from_float(graph, design)

@@ -10,9 +10,8 @@ import torch
 
 from codesign.data import load_dataset
 from codesign.errors import CodesignError, DesignError
-from codesign.ir import Graph
 from codesign.qnet import QuantizedNet
-from codesign.quant.calibrate import Widths, calibrate_design, integer_bits
+from codesign.quant.calibrate import integer_bits
 from codesign.train import evaluate
 
 
@@ -22,10 +21,8 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def qnet8(digits_cnn_trained, digits) -> QuantizedNet:
-    graph = Graph.from_torch(digits_cnn_trained, (1, 8, 8))
-    design = calibrate_design(graph, digits.x_train[:512], Widths(8, 8), model="digits_cnn")
-    return QuantizedNet.from_float(graph, design)
+def qnet8(digits_qnet8) -> QuantizedNet:
+    return digits_qnet8
 
 
 def test_uniform_8bit_is_within_half_a_point_of_float(qnet8, digits, digits_cnn_trained):

@@ -22,14 +22,9 @@ def digits_data():
 
 
 @pytest.fixture(scope="session")
-def digits_qnet(digits_cnn_trained, digits_data) -> QuantizedNet:
+def digits_qnet(digits_qnet8) -> QuantizedNet:
     """digits_cnn at 8 bits everywhere (calibrated like `codesign quantize --uniform 8`)."""
-    from codesign.ir.graph import Graph
-    from codesign.quant.calibrate import Widths, calibrate_design
-
-    graph = Graph.from_torch(digits_cnn_trained, (1, 8, 8))
-    design = calibrate_design(graph, digits_data.x_train[:512], Widths(8, 8))
-    return QuantizedNet.from_float(graph, design)
+    return digits_qnet8
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,45 @@
+"""`codesign emit` refuses bad input with a message and the right exit code (no compile)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codesign.cli.main import main
+
+
+def _run(capsys, *argv: str) -> tuple[int, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_missing_design_file(capsys, tmp_path: Path) -> None:
+    code, err = _run(capsys, "emit", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "o"))
+    assert code == 1 and "none.yaml does not exist" in err and "Traceback" not in err
+
+
+def test_bad_io_is_a_usage_error(capsys, tmp_path: Path) -> None:
+    code, err = _run(capsys, "emit", "d.yaml", "--out", str(tmp_path), "--io", "serial")
+    assert code == 2 and "invalid choice" in err
+
+
+def test_foreign_directory_is_not_overwritten(capsys, tmp_path: Path, digits_qnet8) -> None:
+    design = digits_qnet8.save(tmp_path / "d8")
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    code, err = _run(capsys, "emit", str(design), "--out", str(out))
+    assert code == 1 and "--force" in err
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("samples", ["0", "-3"])
+def test_bad_sample_count(capsys, tmp_path: Path, digits_qnet8, samples: str) -> None:
+    design = digits_qnet8.save(tmp_path / "d8")
+    code, err = _run(capsys, "emit", str(design), "--out", str(tmp_path / "o"), "--csim",
+                     "--samples", samples)
+    assert code in (1, 2) and "samples" in err

@@ -6,6 +6,12 @@ labels. This module turns the common on-disk formats into exactly that and nothi
 more. It never downloads: a missing file is a :class:`DatasetError` that names the
 file, the directory it belongs in and where to obtain it.
 
+Every dataset has three splits. ``test`` is the file's own test set and is only for the
+figures we report. ``val`` is carved from the training data (stratified, seeded,
+:data:`VAL_FRACTION` of every class) and is what anything that selects or tunes reads
+(calibration choices, probe importance, early stopping, the allocator's accuracy). ``train``
+is the rest. An ``.npz`` may bring its own ``x_val``/``y_val``; then nothing is carved.
+
 Built-in names (see :data:`DATASETS`):
 
 - ``digits``: scikit-learn's 8x8 digits (shipped inside scikit-learn), values 0..16
@@ -45,11 +51,17 @@ DATA_ENV = "CODESIGN_DATA"
 
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0
+VAL_FRACTION = 0.1
+"""Share of every class of the training data held out as the validation split."""
+VAL_SPLIT_SEED = 1
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A train/test split as arrays, ready to feed a model (no further scaling needed)."""
+    """Train / validation / test splits as arrays, ready to feed a model (no scaling needed).
+
+    Select and tune on ``val``; ``test`` is only for reported figures.
+    """
 
     name: str
     x_train: np.ndarray  # float32, NCHW
@@ -57,6 +69,9 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
+    x_val: np.ndarray
+    y_val: np.ndarray
+    val_rows: np.ndarray  # rows of the file's training set held out as val (empty if given)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -100,9 +115,15 @@ def _finish(
     y_test: np.ndarray,
     where: str,
     num_classes: int | None = None,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Dataset:
-    """Check shapes and labels once, for every format, and build the Dataset."""
-    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+    """Check shapes and labels once, for every format, and build the Dataset.
+
+    Without ``val`` the validation split is carved from the training data here, so every
+    format gets the same one.
+    """
+    splits = [("train", x_train, y_train), ("test", x_test, y_test)]
+    for split, x, y in splits + ([("val", *val)] if val is not None else []):
         if x.ndim != 4:
             raise DatasetError(
                 f"dataset {name!r} ({where}): x_{split} has shape {x.shape}, expected 4-D "
@@ -115,12 +136,25 @@ def _finish(
             )
         if len(x) == 0:
             raise DatasetError(f"dataset {name!r} ({where}): the {split} split is empty.")
-    if x_train.shape[1:] != x_test.shape[1:]:
-        raise DatasetError(
-            f"dataset {name!r} ({where}): train images are {x_train.shape[1:]} but test "
-            f"images are {x_test.shape[1:]}; both splits must have the same shape."
-        )
-    labels = np.concatenate([y_train, y_test])
+    if val is None:
+        if len(y_train) < 2:
+            raise DatasetError(f"dataset {name!r} ({where}): {len(y_train)} training image(s) "
+                               "cannot be split into train and validation.")
+        tr, va = _stratified_split(np.asarray(y_train), VAL_FRACTION, VAL_SPLIT_SEED)
+        if len(va) == 0:  # tiny sets: still hold one image out
+            tr, va = tr[1:], tr[:1]
+        val = (x_train[va], y_train[va])
+        x_train, y_train = x_train[tr], y_train[tr]
+    else:
+        va = np.zeros(0, dtype=np.int64)
+    x_val, y_val = np.asarray(val[0]), np.asarray(val[1])
+    for split, x in (("test", x_test), ("val", x_val)):
+        if x_train.shape[1:] != x.shape[1:]:
+            raise DatasetError(
+                f"dataset {name!r} ({where}): train images are {x_train.shape[1:]} but {split} "
+                f"images are {x.shape[1:]}; all splits must have the same shape."
+            )
+    labels = np.concatenate([y_train, y_val, y_test])
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
         raise DatasetError(
             f"dataset {name!r} ({where}): labels must be non-negative integers, got dtype "
@@ -138,6 +172,9 @@ def _finish(
         x_test=np.ascontiguousarray(x_test, dtype=np.float32),
         y_test=y_test.astype(np.int64),
         num_classes=k,
+        x_val=np.ascontiguousarray(x_val, dtype=np.float32),
+        y_val=y_val.astype(np.int64),
+        val_rows=va.astype(np.int64),
     )
 
 
@@ -145,7 +182,7 @@ def _finish(
 
 
 def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train/test indices with ``fraction`` of every class in test.
+    """Indices (kept, held out) with ``fraction`` of every class held out.
 
     Uses the legacy RandomState, whose stream numpy keeps frozen, so the split is the
     same on every machine and numpy version.
@@ -381,10 +418,12 @@ def load_svhn(root: Path | None = None) -> Dataset:
 # --------------------------------------------------------------------------- npz / paths
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+NPZ_VAL_KEYS = ("x_val", "y_val")
 
 
 def load_npz(path: Path) -> Dataset:
-    """A dataset saved as one .npz with x_train, y_train, x_test, y_test (used as given)."""
+    """A dataset saved as one .npz with x_train, y_train, x_test, y_test (used as given),
+    and optionally x_val, y_val (else the validation split is carved from train)."""
     try:
         z = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
@@ -399,7 +438,12 @@ def load_npz(path: Path) -> Dataset:
                 f"{', '.join(NPZ_KEYS)} (found {', '.join(z.files) or 'none'})."
             )
         arrays = {k: z[k] for k in NPZ_KEYS}
-    return _finish(path.stem, *(arrays[k] for k in NPZ_KEYS), where=str(path))
+        has_val = [k for k in NPZ_VAL_KEYS if k in z.files]
+        if len(has_val) == 1:
+            raise DatasetError(f"{path}: has {has_val[0]} but not its pair; give both "
+                               f"{' and '.join(NPZ_VAL_KEYS)} or neither.")
+        val = (z["x_val"], z["y_val"]) if has_val else None
+    return _finish(path.stem, *(arrays[k] for k in NPZ_KEYS), where=str(path), val=val)
 
 
 def _load_path(path: Path) -> Dataset:

@@ -33,7 +33,7 @@ from codesign.zoo import build_model, get_entry
 CACHE_ENV = "CODESIGN_CACHE"
 """Environment variable overriding the cache directory (trained weights and the like)."""
 
-TRAIN_VERSION = 2
+TRAIN_VERSION = 3
 """Bump when train_model's algorithm changes, so cached weights are retrained."""
 
 TRAIN_THREADS = 1

@@ -24,6 +24,18 @@ from codesign.errors import CodesignError, DatasetError
 # --------------------------------------------------------------------------- writers
 
 
+def file_train(d: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The file's training set as it was read: train and val put back in their rows."""
+    n = len(d.x_train) + len(d.x_val)
+    held = np.zeros(n, dtype=bool)
+    held[d.val_rows] = True
+    x = np.empty((n, *d.x_train.shape[1:]), dtype=d.x_train.dtype)
+    y = np.empty(n, dtype=d.y_train.dtype)
+    x[held], y[held] = d.x_val, d.y_val
+    x[~held], y[~held] = d.x_train, d.y_train
+    return x, y
+
+
 def write_idx(path: Path, arr: np.ndarray) -> None:
     """Write an unsigned-byte IDX file (gzip when the name ends in .gz), as MNIST ships."""
     header = bytes([0, 0, 0x08, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
@@ -89,7 +101,8 @@ def rng() -> np.random.Generator:
 def test_digits_shapes_dtypes_range() -> None:
     d = load_dataset("digits")
     assert isinstance(d, Dataset)
-    assert d.x_train.shape == (1438, 1, 8, 8) and d.x_test.shape == (359, 1, 8, 8)
+    assert len(d.x_train) + len(d.x_val) == 1438 and d.x_test.shape == (359, 1, 8, 8)
+    assert d.x_train.shape[1:] == d.x_val.shape[1:] == (1, 8, 8)
     assert d.input_shape == (1, 8, 8) and d.num_classes == 10
     assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int64
     assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0
@@ -107,7 +120,7 @@ def test_digits_split_is_deterministic_and_pinned() -> None:
 
 def test_digits_split_is_stratified_and_disjoint() -> None:
     d = load_dataset("digits")
-    train_counts = np.bincount(d.y_train, minlength=10)
+    train_counts = np.bincount(np.concatenate([d.y_train, d.y_val]), minlength=10)
     test_counts = np.bincount(d.y_test, minlength=10)
     for tr, te in zip(train_counts, test_counts, strict=True):
         assert abs(te - 0.2 * (tr + te)) <= 0.5
@@ -117,6 +130,36 @@ def test_digits_split_is_stratified_and_disjoint() -> None:
     assert len(train_rows & test_rows) <= 3
 
 
+def test_validation_split_is_carved_from_train_only() -> None:
+    """val comes out of the training data, stratified and seeded, and never holds a test
+    image: selection on val cannot see the test set."""
+    d = load_dataset("digits")
+    val_counts = np.bincount(d.y_val, minlength=10)
+    train_counts = np.bincount(d.y_train, minlength=10)
+    for tr, va in zip(train_counts, val_counts, strict=True):
+        assert va > 0 and abs(va - 0.1 * (tr + va)) <= 0.5
+    x_file, y_file = file_train(d)
+    full = load_digits_file_order()
+    np.testing.assert_array_equal(x_file, full[0])  # train + val is exactly the file's train
+    np.testing.assert_array_equal(y_file, full[1])
+    test_rows = {r.tobytes() for r in d.x_test}
+    assert sum(r.tobytes() in test_rows for r in d.x_val) <= 3  # sklearn's own duplicates
+    again = load_dataset("digits")
+    np.testing.assert_array_equal(again.val_rows, d.val_rows)
+
+
+def load_digits_file_order() -> tuple[np.ndarray, np.ndarray]:
+    """The digits train split before validation is carved (an npz with its own val
+    keeps everything it gives as train)."""
+    from sklearn.datasets import load_digits
+
+    from codesign.data import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, _stratified_split
+
+    raw = load_digits()
+    tr, _ = _stratified_split(raw.target, DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED)
+    return (raw.images.astype(np.float32) / 16.0)[tr][:, None], raw.target[tr]
+
+
 # --------------------------------------------------------------------------- MNIST (IDX)
 
 
@@ -124,11 +167,12 @@ def test_digits_split_is_stratified_and_disjoint() -> None:
 def test_idx_dataset_from_root(tmp_path: Path, rng, name: str) -> None:
     arrays = write_mnist(tmp_path, rng)
     d = load_dataset(name, root=tmp_path)
-    assert d.x_train.shape == (6, 1, 28, 28) and d.x_test.shape == (4, 1, 28, 28)
+    x_train, y_train = file_train(d)
+    assert x_train.shape == (6, 1, 28, 28) and d.x_test.shape == (4, 1, 28, 28)
     assert d.x_train.dtype == np.float32 and d.y_test.dtype == np.int64
-    np.testing.assert_array_equal(d.x_train[:, 0], arrays["x_train"].astype(np.float32) / 255)
+    np.testing.assert_array_equal(x_train[:, 0], arrays["x_train"].astype(np.float32) / 255)
     np.testing.assert_array_equal(d.x_test[:, 0], arrays["x_test"].astype(np.float32) / 255)
-    np.testing.assert_array_equal(d.y_train, arrays["y_train"])
+    np.testing.assert_array_equal(y_train, arrays["y_train"])
     np.testing.assert_array_equal(d.y_test, arrays["y_test"])
     assert d.num_classes == 10
 
@@ -143,7 +187,8 @@ def test_idx_directory_as_spec(tmp_path: Path, rng) -> None:
 def test_data_env_and_xdg_locations(tmp_path: Path, rng, monkeypatch) -> None:
     write_mnist(tmp_path / "envdata" / "mnist", rng)
     monkeypatch.setenv("CODESIGN_DATA", str(tmp_path / "envdata"))
-    assert load_dataset("mnist").x_train.shape[0] == 6
+    d = load_dataset("mnist")
+    assert len(d.x_train) + len(d.x_val) == 6
     monkeypatch.delenv("CODESIGN_DATA")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert data_dir("svhn") == tmp_path / "xdg" / "codesign" / "data" / "svhn"
@@ -175,14 +220,15 @@ def test_idx_truncated_file_refused(tmp_path: Path, rng) -> None:
 def test_cifar10_batches(tmp_path: Path, rng) -> None:
     written = write_cifar(tmp_path, rng)
     for d in (load_dataset("cifar10", root=tmp_path), load_dataset(str(tmp_path))):
-        assert d.x_train.shape == (15, 3, 32, 32) and d.x_test.shape == (3, 3, 32, 32)
+        x_train, y_train = file_train(d)
+        assert x_train.shape == (15, 3, 32, 32) and d.x_test.shape == (3, 3, 32, 32)
         first, labels = written["data_batch_1"]
         # CIFAR rows are 1024 red, then 1024 green, then 1024 blue values, row-major
-        assert d.x_train[0, 1, 2, 3] == np.float32(first[0, 1024 + 2 * 32 + 3]) / np.float32(255)
+        assert x_train[0, 1, 2, 3] == np.float32(first[0, 1024 + 2 * 32 + 3]) / np.float32(255)
         np.testing.assert_array_equal(
-            d.x_train[:3], first.reshape(3, 3, 32, 32).astype(np.float32) / 255
+            x_train[:3], first.reshape(3, 3, 32, 32).astype(np.float32) / 255
         )
-        assert d.y_train[:3].tolist() == labels
+        assert y_train[:3].tolist() == labels
         assert d.y_test.tolist() == written["test_batch"][1]
         assert d.x_train.max() <= 1.0
 
@@ -217,11 +263,12 @@ def test_svhn_mat_files(tmp_path: Path, rng) -> None:
     written = write_svhn(tmp_path, rng)
     for d in (load_dataset("svhn", root=tmp_path), load_dataset(str(tmp_path))):
         x, y = written["train_32x32.mat"]
-        assert d.x_train.shape == (5, 3, 32, 32) and d.x_test.shape == (3, 3, 32, 32)
+        x_train, y_train = file_train(d)
+        assert x_train.shape == (5, 3, 32, 32) and d.x_test.shape == (3, 3, 32, 32)
         # X is (H, W, C, N): sample n, channel c, row h, column w
-        assert d.x_train[4, 2, 7, 30] == np.float32(x[7, 30, 2, 4]) / np.float32(255)
-        np.testing.assert_array_equal(d.x_train, x.transpose(3, 2, 0, 1).astype(np.float32) / 255)
-        assert d.y_train.tolist() == [0, 1, 9, 0, 3]  # label 10 is the digit 0
+        assert x_train[4, 2, 7, 30] == np.float32(x[7, 30, 2, 4]) / np.float32(255)
+        np.testing.assert_array_equal(x_train, x.transpose(3, 2, 0, 1).astype(np.float32) / 255)
+        assert y_train.tolist() == [0, 1, 9, 0, 3]  # label 10 is the digit 0
         assert d.y_test.tolist() == [0, 1, 9]
         assert d.num_classes == 10
 
@@ -248,6 +295,18 @@ def test_npz_dataset(tmp_path: Path, rng) -> None:
     assert d.name == "mine" and d.input_shape == (2, 5, 5) and d.num_classes == 3
     assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int64
     np.testing.assert_array_equal(d.x_test, arrays["x_test"].astype(np.float32))
+
+
+def test_npz_with_its_own_validation_split(tmp_path: Path, rng) -> None:
+    x = rng.random((4, 1, 3, 3))
+    np.savez(tmp_path / "v.npz", x_train=x, y_train=[0, 1, 0, 1], x_test=x[:2], y_test=[0, 1],
+             x_val=x[:1], y_val=[1])
+    d = load_dataset(str(tmp_path / "v.npz"))
+    assert len(d.x_train) == 4 and d.y_val.tolist() == [1] and d.val_rows.size == 0
+    np.savez(tmp_path / "half.npz", x_train=x, y_train=[0, 1, 0, 1], x_test=x, y_test=[0] * 4,
+             x_val=x[:1])
+    with pytest.raises(DatasetError, match="x_val but not its pair"):
+        load_dataset(str(tmp_path / "half.npz"))
 
 
 def test_npz_missing_array_named(tmp_path: Path) -> None:

@@ -102,11 +102,14 @@ def _load_weights(model: nn.Module, weights: str | Path) -> None:
 
 def load_model(spec: str, weights: str | Path | None = None,
                input_shape: str | tuple[int, ...] | None = None, *,
-               cache: Path | None = None, progress: bool = True) -> LoadedModel:
+               cache: Path | None = None, progress: bool = True,
+               trained: bool = True) -> LoadedModel:
     """A zoo name (trained on first use, then cached) or `file.py:factory`.
 
     `weights` replaces the model's weights with a saved state_dict; `input_shape` is
-    required for user models and must match a zoo model's own.
+    required for user models and must match a zoo model's own. `trained=False` gives a
+    zoo model with its initial weights (no cache, no dataset, no training): enough for
+    anything that looks only at the architecture, such as its graph.
     """
     shape = parse_shape(input_shape)
     if spec in zoo.ZOO:
@@ -115,7 +118,7 @@ def load_model(spec: str, weights: str | Path | None = None,
             raise CodesignError(f"zoo model {spec} takes input shape "
                                 f"{','.join(map(str, entry.input_shape))}, not "
                                 f"{','.join(map(str, shape))}")
-        if weights is None:
+        if weights is None and trained:
             from codesign.train import get_trained
 
             module = get_trained(spec, cache=cache, progress=progress)

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from codesign.data import Dataset, load_dataset
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, DatasetError
 from codesign.zoo import build_model, get_entry
 
 CACHE_ENV = "CODESIGN_CACHE"
@@ -222,7 +222,13 @@ def get_trained(
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             warnings.warn(f"cached weights {path} unreadable ({reason}); retraining", stacklevel=2)
             model = build_model(name)
-    data = load_dataset(entry.dataset, data_root)
+    try:
+        data = load_dataset(entry.dataset, data_root)
+    except DatasetError as exc:
+        raise DatasetError(
+            f"zoo model {name!r} needs trained weights: none are cached ({path}) and "
+            f"training them needs its dataset. {exc} Or load trained weights of your own "
+            "(--weights FILE.pt; load_model(..., weights=...)).") from None
     t = entry.train
     start = time.perf_counter()
     train_model(

@@ -182,3 +182,39 @@ def test_zoo_lists_models_and_devices(capsys) -> None:
     result = run_json(capsys, "zoo")
     assert "digits_cnn" in [m["name"] for m in result["models"]]
     assert "xc7a35t" in [d["part"] for d in result["devices"]]
+
+
+@pytest.fixture
+def no_data_no_cache(tmp_path: Path, monkeypatch) -> Path:
+    """Empty dataset and weight directories: nothing trained, no CIFAR-10 files."""
+    monkeypatch.setenv("CODESIGN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_graph_needs_no_data_and_no_training(capsys, no_data_no_cache: Path) -> None:
+    from codesign.zoo import build_model
+
+    result = run_json(capsys, "graph", "cifar10_cnn")
+    assert result["input_shape"] == [3, 32, 32]
+    # a folded conv/linear has its weight and one bias per output channel
+    expected = sum(m.weight.numel() + m.weight.shape[0]
+                   for m in build_model("cifar10_cnn").modules()
+                   if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
+    assert result["params"] == expected
+    assert not (no_data_no_cache / "cache").exists()  # nothing was trained or cached
+
+
+def test_commands_that_need_weights_or_data_say_which(capsys, no_data_no_cache: Path) -> None:
+    out = str(no_data_no_cache / "q")
+    code, _, err = run(capsys, "quantize", "cifar10_cnn", "--uniform", "8", "--out", out)
+    assert code == 1 and "Traceback" not in err
+    assert "'cifar10_cnn' needs trained weights" in err and "data_batch_1" in err
+    assert "--weights" in err
+    from codesign.zoo import build_model
+
+    weights = no_data_no_cache / "w.pt"
+    torch.save(build_model("cifar10_cnn").state_dict(), weights)
+    code, _, err = run(capsys, "quantize", "cifar10_cnn", "--weights", str(weights),
+                       "--uniform", "8", "--out", out)
+    assert code == 1 and "dataset 'cifar10'" in err and "trained weights" not in err

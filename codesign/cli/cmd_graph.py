@@ -1,4 +1,8 @@
-"""`codesign graph MODEL`: the network as the hardware sees it."""
+"""`codesign graph MODEL`: the network as the hardware sees it.
+
+Layers, shapes, parameter counts and MACs depend on the architecture only, so a zoo model
+is shown untrained: no dataset and no training are needed (--weights still loads and
+checks a state_dict)."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = model_from_args(args)
+    model = model_from_args(args, trained=False)
     rows = model.graph().summary()
     result = {
         "model": args.model,

@@ -44,9 +44,11 @@ def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def model_from_args(args: argparse.Namespace) -> LoadedModel:
+def model_from_args(args: argparse.Namespace, *, trained: bool = True) -> LoadedModel:
+    """trained=False: a zoo model's architecture only (nothing trained or read)."""
     return load_model(args.model, weights=args.weights, input_shape=args.input_shape,
-                      cache=args.cache_dir, progress=not getattr(args, "json", False))
+                      cache=args.cache_dir, progress=not getattr(args, "json", False),
+                      trained=trained)
 
 
 def dataset_from_args(args: argparse.Namespace, model: LoadedModel) -> Dataset:

@@ -1,13 +1,16 @@
 """`codesign quantize MODEL`: a QuantizedNet (design.yaml + integer weights) in --out.
 
 The widths come from --uniform or --design; --method picks how values are chosen (and
-trained). Whatever the method, the written design is checked bit for bit against the
-method's own quantized torch forward on the test set before the command succeeds.
+trained), and reports every type it changed from the design's. --keep-types keeps the
+design's types exactly as written and warns about every tensor they cannot hold.
+Whatever the method, the written design is checked bit for bit against the method's own
+quantized torch forward on the test set before the command succeeds.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from codesign.cli.common import (
     add_json_arg,
     add_model_args,
     dataset_from_args,
+    eprint,
     model_from_args,
     report,
 )
@@ -24,7 +28,16 @@ from codesign.devices import get_device
 from codesign.errors import CodesignError
 from codesign.quant.calibrate import CALIBRATIONS, Widths
 from codesign.quant.export import verify_export
-from codesign.quant.methods import METHODS, TRAINED, MethodSettings, QuantJob, run_method
+from codesign.quant.keep_types import keep_types, type_changes
+from codesign.quant.methods import (
+    METHODS,
+    TRAINED,
+    MethodResult,
+    MethodSettings,
+    QuantJob,
+    qnet_forward,
+    run_method,
+)
 from codesign.quant.qat import TrainSettings
 
 NAME = "quantize"
@@ -38,6 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         help="the same width for every weight and activation")
     widths.add_argument("--design", type=Path, metavar="DESIGN.yaml",
                         help="take the per-layer widths (and reuse, device) from a DesignPoint")
+    p.add_argument("--keep-types", action="store_true",
+                   help="with --design: keep its types exactly as written (weights rounded "
+                        "onto them, nothing recalibrated) and warn about every weight, bias "
+                        "and calibration value they cannot hold")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--force", action="store_true", help="overwrite a design already in --out")
     add_dataset_arg(p)
@@ -87,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
     if args.data_free and args.method in TRAINED:
         raise CodesignError(f"--data-free applies to calibrate and adaround; {args.method} "
                             "trains on the training data")
+    if args.keep_types and args.design is None:
+        raise CodesignError("--keep-types keeps the types of a design: give --design "
+                            "DESIGN.yaml")
+    if args.keep_types and (args.method != "calibrate" or args.data_free):
+        raise CodesignError("--keep-types quantizes onto the design's own types; it does not "
+                            f"combine with --method {args.method} or --data-free, which "
+                            "choose types")
     settings = _settings(args)
     base = DesignPoint.load(args.design) if args.design is not None else None
     device = args.device or (base.device if base else "xc7a35t")
@@ -100,9 +124,17 @@ def run(args: argparse.Namespace) -> int:
     clock = args.clock_mhz or (base.clock_mhz if base else get_device(device).default_clock_mhz)
     job = QuantJob(graph, data, widths, module=model.module, base=base, device=device,
                    clock_mhz=clock, model=args.model)
-    res = run_method(args.method, job, settings, progress=not args.json)
+    saturations = []
+    if args.keep_types:
+        assert base is not None
+        res, saturations = _keep_types(job, base, args.calib_samples)
+        for found in saturations:
+            eprint(f"warning: {found}")
+    else:
+        res = run_method(args.method, job, settings, progress=not args.json)
     verified = verify_export(res.qnet, res.forward, data.x_test)
     qnet = res.qnet
+    changes = type_changes(base, qnet.design) if base is not None else []
     path = qnet.save(args.out, force=args.force)
     accuracy = float((qnet.predict(data.x_test) == data.y_test).mean())
     design = qnet.design
@@ -111,9 +143,42 @@ def run(args: argparse.Namespace) -> int:
               "bit_accurate_accuracy": accuracy, "dataset": data.name,
               "method": res.method, "seconds": round(res.seconds, 2),
               "verified_samples": verified, "notes": replace(design).notes}
-    report(args, result, lambda r: (
-        f"wrote {r['design']}\nmethod {r['method']} ({r['seconds']} s); bit-accurate model "
-        f"equals its torch forward on {r['verified_samples']} test samples\n"
-        f"bit-accurate test accuracy on {r['dataset']}: "
-        f"{100 * r['bit_accurate_accuracy']:.2f}%"))
+    if base is not None:
+        result["type_changes"] = [c.to_dict() for c in changes]
+    if args.keep_types:
+        result["saturations"] = [s.to_dict() for s in saturations]
+    report(args, result, lambda r: _text(r, args.design))
     return 0
+
+
+def _keep_types(job: QuantJob, base: DesignPoint, calib_samples: int
+                ) -> tuple[MethodResult, list]:
+    """The design's types as written (its device and clock as the job says)."""
+    start = time.perf_counter()
+    design = replace(base, device=job.device, clock_mhz=job.clock_mhz, model=job.model,
+                     weights=None, notes={"method": "keep-types"})
+    kept = keep_types(job.graph, design, job.data.x_train[:calib_samples])
+    result = MethodResult("keep-types", kept.qnet, qnet_forward(kept.qnet),
+                          time.perf_counter() - start)
+    return result, kept.saturations
+
+
+def _text(r: dict, design: Path | None) -> str:
+    lines = [f"wrote {r['design']}",
+             f"method {r['method']} ({r['seconds']} s); bit-accurate model equals its torch "
+             f"forward on {r['verified_samples']} test samples"]
+    changes = r.get("type_changes")
+    if changes == [] and r["method"] != "keep-types":
+        lines.append(f"every type as in {design}")
+    elif changes:
+        lines.append(f"{len(changes)} types changed from {design} (--keep-types keeps "
+                     "them as written):")
+        lines += [f"  {c['layer']} {c['field']}: {c['from']} -> {c['to']}" for c in changes]
+    if "saturations" in r:
+        n = len(r["saturations"])
+        lines.append(f"types kept as written; {n} tensor(s) exceed their type's range "
+                     "(warnings above)" if n else "types kept as written; every weight and "
+                     "calibration value fits its type")
+    lines.append(f"bit-accurate test accuracy on {r['dataset']}: "
+                 f"{100 * r['bit_accurate_accuracy']:.2f}%")
+    return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""`codesign emit DESIGN.yaml --out DIR`: the hls4ml project, optionally C-simulated and
-compared with the bit-accurate model on every output of N samples."""
+"""`codesign emit DESIGN.yaml --out DIR`: the hls4ml project, optionally with the golden
+vectors of N samples in tb_data/ (for hls4ml's own csim/cosim scripts), and optionally
+C-simulated and compared with the bit-accurate model on every output of those samples."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from codesign.errors import CodesignError
 from codesign.qnet import QuantizedNet
 
 NAME = "emit"
+CSIM_SAMPLES = 1000
 HELP = "write the hls4ml project of a quantized design (and check it bit for bit with --csim)"
 
 
@@ -33,12 +35,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csim", action="store_true",
                    help="compile the C simulation (g++) and compare it with the bit-accurate "
                         "model on --samples inputs")
-    p.add_argument("--samples", type=int, default=1000, metavar="N",
-                   help="inputs to simulate with --csim: the dataset's test images, then its "
-                        "training images if the test split is smaller (default: 1000)")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="write N inputs and the bit-accurate model's outputs to tb_data/ "
+                        "(hls4ml's test-bench vectors, for csim and cosim in Vitis HLS) "
+                        "and simulate them with --csim: the dataset's test images, then its "
+                        "training images if the test split is smaller (default with --csim: "
+                        f"{CSIM_SAMPLES})")
     p.add_argument("--dataset", metavar="NAME|PATH",
-                   help="dataset for --csim (default: the design's model's, or the one "
-                        "that fits the input shape)")
+                   help="dataset for --samples and --csim (default: the design's model's, "
+                        "or the one that fits the input shape)")
     p.add_argument("--force", action="store_true",
                    help="write into a non-empty directory codesign did not create")
     add_json_arg(p)
@@ -47,9 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from codesign.emit.hls import emit_hls
 
-    if args.samples < 1:
+    if args.samples is not None and args.samples < 1:
         raise CodesignError(f"--samples must be positive, not {args.samples}")
     qnet = QuantizedNet.load(args.design)
+    x = None  # samples: loaded before emitting, so a missing dataset writes nothing
+    if args.samples is not None or args.csim:
+        x = _samples(qnet, args.dataset, args.samples or CSIM_SAMPLES)
     start = time.perf_counter()
     project = emit_hls(qnet, args.out, io=args.io, backend=args.backend.capitalize(),
                        part=args.part, force=args.force)
@@ -57,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
                     "backend": project.backend,
                     "part": project.hls_model.config.get_config_value("Part"),
                     "emit_seconds": round(time.perf_counter() - start, 2)}
+    if x is not None:
+        tb = project.write_tb_data(x)
+        result["tb_data"] = {"inputs": str(tb.inputs), "outputs": str(tb.outputs),
+                             "samples": tb.samples}
     if args.csim:
-        x = _samples(qnet, args.dataset, args.samples)
+        assert x is not None
         print(f"compiling the C simulation in {project.out_dir} ...", file=sys.stderr)
         start = time.perf_counter()
         project.compile()
@@ -91,6 +103,10 @@ def _samples(qnet: QuantizedNet, spec: str | None, n: int) -> np.ndarray:
 def _text(r: dict) -> str:
     lines = [f"wrote the {r['backend']} hls4ml project ({r['io']}, part {r['part']}) to "
              f"{r['out']}"]
+    tb = r.get("tb_data")
+    if tb is not None:
+        lines.append(f"test-bench vectors ({tb['samples']} samples, bit-accurate outputs): "
+                     f"{tb['inputs']}, {tb['outputs']}")
     c = r.get("csim")
     if c is not None:
         lines.append(f"C simulation vs bit-accurate model: {c['identical_samples']}/"

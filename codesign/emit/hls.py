@@ -32,6 +32,7 @@ from codesign.emit.hls_config import (
     layer_config,
 )
 from codesign.emit.hls_csim import build_library
+from codesign.emit.hls_tb import TbData, exact_results_bench, write_tb_data
 from codesign.emit.hls_torch import GraphModule, module_names
 from codesign.errors import CodesignError
 from codesign.ir import layers as L
@@ -154,6 +155,11 @@ class HlsProject:
                                 int(traced[layer.name][0][idx]))
         raise AssertionError("outputs differ but no traced layer does")
 
+    def write_tb_data(self, x: np.ndarray) -> TbData:
+        """tb_data/ vectors for hls4ml's own test bench (csim and cosim in the HLS tool):
+        the inputs x on the input type's grid and the bit-accurate model's outputs."""
+        return write_tb_data(self.qnet, self.out_dir, x)
+
     # -- layout -----------------------------------------------------------------------
     def _to_hls_input(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -224,6 +230,7 @@ def emit_hls(qnet: QuantizedNet, out_dir: str | Path, *, io: str = "parallel",
     hls_model.config.trace_output = True  # per-layer dumps, inside #ifndef __SYNTHESIS__
     with _quiet():
         hls_model.write()
+    exact_results_bench(out_dir, PROJECT)
     (out_dir / MARKER).write_text("written by codesign emit; may be overwritten by it\n")
     return HlsProject(qnet, hls_model, names, io_type, backend, out_dir)
 

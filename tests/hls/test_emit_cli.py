@@ -43,3 +43,27 @@ def test_bad_sample_count(capsys, tmp_path: Path, digits_qnet8, samples: str) ->
     code, err = _run(capsys, "emit", str(design), "--out", str(tmp_path / "o"), "--csim",
                      "--samples", samples)
     assert code in (1, 2) and "samples" in err
+
+
+def test_samples_write_tb_data_without_csim(capsys, tmp_path: Path, digits_qnet8) -> None:
+    """--samples alone writes hls4ml's test-bench vectors (no compile): the dataset's first
+    test images on the input grid and the bit-accurate outputs, one sample per line."""
+    import json
+
+    import numpy as np
+
+    from codesign.data import load_dataset
+
+    design = digits_qnet8.save(tmp_path / "d8")
+    code = main(["emit", str(design), "--out", str(tmp_path / "hls"), "--samples", "7",
+                 "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["tb_data"]["samples"] == 7 and "csim" not in out
+    x = load_dataset("digits").x_test[:7]
+    lines = Path(out["tb_data"]["outputs"]).read_text().split("\n")
+    assert lines[-1] == "" and len(lines) == 8
+    got = np.array([[float(v) for v in line.split(" ") if v] for line in lines[:-1]])
+    assert np.array_equal(got, digits_qnet8.forward(x))
+    lines = Path(out["tb_data"]["inputs"]).read_text().split("\n")[:-1]
+    got = np.array([[np.float32(float(v)) for v in line.split(" ") if v] for line in lines])
+    assert np.array_equal(got, digits_qnet8.design.input.quantize(x).reshape(7, -1))

@@ -13,6 +13,7 @@ from codesign.models import LoadedModel, load_model
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, calibrate_design
 from codesign.quant.export import verify_export
+from codesign.quant.keep_types import keep_types, type_changes
 from codesign.quant.methods import METHODS, MethodSettings, QuantJob, run_method
 
 __version__ = "0.1.0"
@@ -20,6 +21,6 @@ __version__ = "0.1.0"
 __all__ = [
     "DEVICES", "METHODS", "CodesignError", "Dataset", "DesignPoint", "Device", "FixedType",
     "Graph", "LayerImpl", "LoadedModel", "MethodSettings", "Overflow", "QuantJob",
-    "QuantizedNet", "Rounding", "Widths", "calibrate_design", "get_device", "load_dataset",
-    "load_model", "run_method", "verify_export",
+    "QuantizedNet", "Rounding", "Widths", "calibrate_design", "get_device", "keep_types",
+    "load_dataset", "load_model", "run_method", "type_changes", "verify_export",
 ]

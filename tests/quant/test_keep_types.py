@@ -143,3 +143,22 @@ def test_saturation_counts_after_rounding(text: str, values: list, count: int) -
     found = saturation("x", "weight", np.array(values), FixedType.parse(text))
     assert found is not None and found.count == count
     assert (found.low, found.high) == (min(values), max(values))
+
+
+def test_python_api(edited: Path, quant_graph, quant_digits) -> None:
+    import codesign
+
+    design = codesign.DesignPoint.load(edited)
+    kept = codesign.keep_types(quant_graph, design, quant_digits.x_train[:64])
+    assert kept.qnet.design == design
+    assert {(s.layer, s.tensor) for s in kept.saturations} >= {("conv2d_0", "weight"),
+                                                               ("dense_9", "weight")}
+    calibrated = codesign.calibrate_design(quant_graph, quant_digits.x_train[:512],
+                                           codesign.Widths.from_design(design), base=design)
+    changes = codesign.type_changes(design, calibrated)
+    assert [(c.layer, c.field) for c in changes if c.layer == "conv2d_0"][0] == \
+        ("conv2d_0", "weight")
+    assert all(str(getattr(design[c.layer], c.field)) == c.old for c in changes
+               if c.layer != "input")
+    assert all(str(getattr(calibrated[c.layer], c.field)) == c.new for c in changes
+               if c.layer != "input")

@@ -225,10 +225,11 @@ def get_trained(
     try:
         data = load_dataset(entry.dataset, data_root)
     except DatasetError as exc:
+        why = "retraining them" if retrain else f"none are cached ({path}) and training them"
         raise DatasetError(
-            f"zoo model {name!r} needs trained weights: none are cached ({path}) and "
-            f"training them needs its dataset. {exc} Or load trained weights of your own "
-            "(--weights FILE.pt; load_model(..., weights=...)).") from None
+            f"zoo model {name!r} needs trained weights: {why} needs its dataset. {exc} Or "
+            "load trained weights of your own (--weights FILE.pt; load_model(..., "
+            "weights=...)).") from None
     t = entry.train
     start = time.perf_counter()
     train_model(

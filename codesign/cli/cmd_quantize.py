@@ -22,6 +22,8 @@ from codesign.cli.common import (
 from codesign.design import DesignPoint
 from codesign.devices import get_device
 from codesign.errors import CodesignError
+from codesign.quant.adaround import DEFAULT_ITERS
+from codesign.quant.binary import save_packed
 from codesign.quant.calibrate import CALIBRATIONS, Widths
 from codesign.quant.export import verify_export
 from codesign.quant.methods import METHODS, TRAINED, MethodSettings, QuantJob, run_method
@@ -29,6 +31,7 @@ from codesign.quant.qat import TrainSettings
 
 NAME = "quantize"
 HELP = "quantize a model to fixed point: writes OUT/design.yaml and its integer weights"
+BINARY_FILE = "binary_packed.npz"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,7 +61,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: a quarter of --epochs, at least 1)")
     p.add_argument("--lr", type=float, default=1e-2, help="training learning rate (1e-2)")
     p.add_argument("--noise-sigma", type=float, default=0.5, metavar="S",
-                   help="noise method: weight noise std in weight lsbs (default 0.5)")
+                   help="noise method: std of the Gaussian noise added to each weight while "
+                        "training, in units of that layer's weight lsb (default 0.5)")
+    p.add_argument("--adaround-iters", type=int, default=DEFAULT_ITERS, metavar="N",
+                   help=f"adaround: optimisation iterations per layer (default {DEFAULT_ITERS})")
+    p.add_argument("--finetune-rounds", type=int, default=2, metavar="N",
+                   help="binary: rounds of layer-by-layer alternating fine-tuning after the "
+                        "binary model is trained (default 2; 0 = plain binary QAT)")
+    p.add_argument("--finetune-epochs", type=int, default=1, metavar="N",
+                   help="binary: epochs per phase (signs, then scale) per layer (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="target part (default xc7a35t)")
     p.add_argument("--clock-mhz", type=float, default=None)
@@ -75,10 +86,18 @@ def _settings(args: argparse.Namespace) -> MethodSettings:
                             f"--epochs, not {args.epochs} and {args.snap_epochs}")
     if args.noise_sigma < 0:
         raise CodesignError(f"--noise-sigma must not be negative, not {args.noise_sigma}")
+    if args.adaround_iters < 1:
+        raise CodesignError(f"--adaround-iters must be positive, not {args.adaround_iters}")
+    if args.finetune_rounds < 0 or args.finetune_epochs < 1:
+        raise CodesignError(f"--finetune-rounds must be 0 or more and --finetune-epochs "
+                            f"positive, not {args.finetune_rounds} and {args.finetune_epochs}")
     train = TrainSettings(epochs=args.epochs, snap_epochs=args.snap_epochs, lr=args.lr,
                           seed=args.seed)
     return MethodSettings(calibration=args.calibration, calib_samples=args.calib_samples,
-                          synthetic=args.data_free, train=train, noise_sigma=args.noise_sigma)
+                          synthetic=args.data_free, train=train, noise_sigma=args.noise_sigma,
+                          adaround_iters=args.adaround_iters,
+                          finetune_rounds=args.finetune_rounds,
+                          finetune_epochs=args.finetune_epochs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
     verified = verify_export(res.qnet, res.forward, data.x_test)
     qnet = res.qnet
     path = qnet.save(args.out, force=args.force)
+    packed = None
+    if res.method == "binary":  # S5's storage: 1 bit per weight + a scale per channel
+        packed = save_packed(qnet, res.notes["binary_layers"], path.parent / BINARY_FILE)
     accuracy = float((qnet.predict(data.x_test) == data.y_test).mean())
     design = qnet.design
     result = {"design": str(path), "weights": str(path.parent / design.weights)
@@ -111,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
               "bit_accurate_accuracy": accuracy, "dataset": data.name,
               "method": res.method, "seconds": round(res.seconds, 2),
               "verified_samples": verified, "notes": replace(design).notes}
+    if packed is not None:
+        result["binary_packed"] = str(packed)
     report(args, result, lambda r: (
         f"wrote {r['design']}\nmethod {r['method']} ({r['seconds']} s); bit-accurate model "
         f"equals its torch forward on {r['verified_samples']} test samples\n"

@@ -8,6 +8,7 @@ method only chooses where binary points sit and which values the weights take.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -143,12 +144,39 @@ def _result_layers(graph: Graph) -> list[L.Layer]:
             if isinstance(layer, (L.WeightedLayer, L.ReLU, L.Add))]
 
 
+def _lsqplus_init(values: np.ndarray, width: int, seed: int = 0) -> tuple[float, float]:
+    """LSQ+'s initial (step, offset) for an activation: the pair that minimises the mean
+    square quantization error on the calibration values (LSQ+ initialises activations by
+    this MSE rather than min/max). Searched over the window's low end lo (low percentiles)
+    and steps s, with beta = lo - qn * s so the W-bit window starts at lo. Fixed point: the
+    steps searched are powers of two (the step must be one after the snap; starting on one
+    avoids a jump there)."""
+    flat = values.ravel().astype(np.float64)
+    if flat.size > 100_000:
+        flat = np.random.default_rng(seed).choice(flat, 100_000, replace=False)
+    qn, qp = -(2.0 ** (width - 1)), 2.0 ** (width - 1) - 1
+    spread = float(flat.max() - flat.min())
+    if not spread > 0:
+        raise CodesignError("LSQ+ cannot initialise a step on a constant tensor")
+    k0 = round(math.log2(spread / (2**width - 1)))
+    best: tuple[float, float, float] | None = None
+    for lo in sorted({float(np.percentile(flat, p)) for p in (0.0, 0.1, 1.0, 5.0)}):
+        for k in range(k0 - 3, k0 + 2):
+            step = 2.0**k
+            beta = lo - qn * step
+            q = np.clip(np.floor((flat - beta) / step + 0.5), qn, qp) * step + beta
+            err = float(np.mean((q - flat) ** 2))
+            if best is None or err < best[0]:
+                best = (err, step, beta)
+    assert best is not None
+    return best[1], best[2]
+
+
 def _lsq_acts(graph: Graph, base: DesignPoint, *, offset: bool,
               calib_x: np.ndarray | None = None) -> dict[str, Quantizer]:
     """LSQ quantizers on every result a QAT method learns; with offset (LSQ+), signed results
-    get a learned offset, initialised as LSQ+ does from the activation's range on the
-    calibration inputs: s = (max - min) / (2**W - 1), beta = min - qn * s (qn = -2**(W-1));
-    for a result that only feeds ReLUs the activation is the ReLU's output (min 0)."""
+    get a learned offset, initialised as LSQ+ does (_lsqplus_init) on the activation: the
+    tensor itself, or the ReLU's output (minimum 0) for a result that only feeds ReLUs."""
     acts = ({k: v.numpy() for k, v in graph.forward(calib_x, return_all=True).items()}
             if offset and calib_x is not None else {})
     out: dict[str, Quantizer] = {}
@@ -157,34 +185,30 @@ def _lsq_acts(graph: Graph, base: DesignPoint, *, offset: bool,
         if not (offset and t.signed):
             out[layer.name] = LsqQuantizer(t.width, t.signed, t.lsb, weight=False)
             continue
-        step, beta = t.lsb, 0.0
         relu_only = relu_consumers_only(graph, layer.name)
+        step, beta = t.lsb, 0.0
         if layer.name in acts:
-            lo, hi = float(acts[layer.name].min()), float(acts[layer.name].max())
-            if relu_only:  # LSQ+ quantizes the activation: its minimum after the ReLU is 0
-                lo = max(lo, 0.0)
-            if hi > lo:
-                step = (hi - lo) / (2**t.width - 1)
-                beta = lo + 2.0 ** (t.width - 1) * step
+            values = acts[layer.name]
+            if relu_only:
+                values = np.maximum(values, 0.0)
+            if values.max() > values.min():
+                step, beta = _lsqplus_init(values, t.width)
         out[layer.name] = LsqQuantizer(
             t.width, True, step, weight=False, offset=True, init_offset=beta,
             allow_unsigned=relu_only)
     return out
 
 
-def _lsq_weights(graph: Graph, base: DesignPoint, *, plus: bool = False
-                 ) -> dict[str, Quantizer]:
-    """LSQ weight quantizers from the calibrated step; plus: LSQ+'s initial step
-    max(|mu - 3 sigma|, |mu + 3 sigma|) / 2**(W-1) of the layer's weights."""
+def _lsq_weights(graph: Graph, base: DesignPoint) -> dict[str, Quantizer]:
+    """LSQ weight quantizers starting from the calibrated (MSE, power-of-two) step. LSQ+
+    uses them too: its max(|mu - 3 sigma|, |mu + 3 sigma|) / 2**(W-1) initial step cost 5
+    points on digits_cnn at 2 bits (87.2% against 91.9%, 12 epochs), and the step ends on a
+    power of two either way."""
     out: dict[str, Quantizer] = {}
     for layer in graph.weighted:
         t = base[layer.name].weight
         assert t is not None
-        step = t.lsb
-        if plus:
-            mu, sigma = float(layer.weight.mean()), float(layer.weight.std())
-            step = max(abs(mu - 3 * sigma), abs(mu + 3 * sigma)) / 2 ** (t.width - 1) or t.lsb
-        out[layer.name] = LsqQuantizer(t.width, True, step, weight=True)
+        out[layer.name] = LsqQuantizer(t.width, True, t.lsb, weight=True)
     return out
 
 
@@ -288,7 +312,7 @@ def m_lsq(job, s, progress):
 
 def m_lsqplus(job, s, progress):
     net, notes = _qat(job, s, progress, "lsqplus", lambda base, cx: (
-        _lsq_weights(job.graph, base, plus=True),
+        _lsq_weights(job.graph, base),
         _lsq_acts(job.graph, base, offset=True, calib_x=cx)))
     # the offset learned in steps before the snap: what fixed point keeps of it is the
     # window (0 -> signed, 2**(W-1) steps -> unsigned)

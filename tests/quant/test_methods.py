@@ -132,7 +132,7 @@ def test_lsqplus_learns_its_offset(job3, quick) -> None:
     def build(base, cx):
         acts = _lsq_acts(job3.graph, base, offset=True, calib_x=cx)
         start.update({n: float(q.offset.detach()) for n, q in acts.items() if q.offset is not None})
-        return _lsq_weights(job3.graph, base, plus=True), acts
+        return _lsq_weights(job3.graph, base), acts
 
     net, _ = _qat(job3, quick, False, "lsqplus", build)
     assert set(start) == {"conv2d_0", "conv2d_4", "dense_9"}

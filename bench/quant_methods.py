@@ -15,7 +15,7 @@ Sections:
 2. S5: binary weights (per-channel scale, 1 bit stored) with 2-bit HWGQ activations at
    W4/A2 (4-bit weight mantissas hold +-alpha_c): full binary QAT for --epochs against the
    S5 pipeline (a short initial binary training, then layer-by-layer alternating
-   fine-tuning), accuracy and training time;
+   fine-tuning) and against that initial training alone, accuracy and training time;
 3. weight noise (S1): sigma in weight lsbs (each integer weight mantissa m becomes
    m + sigma * N(0, 1), per weight and per draw; activations stay digital), LSQ against
    noise-injection training at the same sigma, mean over --noise-trials draws.
@@ -109,7 +109,9 @@ def bench_model(model: str, configs: list[str], methods: list[str], settings: Me
         s5 = _settings(settings, train=dataclasses.replace(
             settings.train, epochs=init, snap_epochs=max(1, init // 2)),
             finetune_rounds=args.rounds, finetune_epochs=1)
-        for label, s in (("full binary QAT", full), ("S5 pipeline", s5)):
+        initial_only = _settings(s5, finetune_rounds=0)
+        for label, s in (("full binary QAT", full), ("S5 initial training only", initial_only),
+                         ("S5 pipeline", s5)):
             res, r = _run("binary", job, s, data)
             r["compression"] = res.notes.get("compression_vs_float32")
             out["s5"][label] = r

@@ -26,6 +26,8 @@ from codesign.cli.common import (
 from codesign.design import DesignPoint
 from codesign.devices import get_device
 from codesign.errors import CodesignError
+from codesign.quant.adaround import DEFAULT_ITERS
+from codesign.quant.binary import save_packed
 from codesign.quant.calibrate import CALIBRATIONS, Widths
 from codesign.quant.export import verify_export
 from codesign.quant.keep_types import keep_types, type_changes
@@ -42,6 +44,7 @@ from codesign.quant.qat import TrainSettings
 
 NAME = "quantize"
 HELP = "quantize a model to fixed point: writes OUT/design.yaml and its integer weights"
+BINARY_FILE = "binary_packed.npz"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,7 +78,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: a quarter of --epochs, at least 1)")
     p.add_argument("--lr", type=float, default=1e-2, help="training learning rate (1e-2)")
     p.add_argument("--noise-sigma", type=float, default=0.5, metavar="S",
-                   help="noise method: weight noise std in weight lsbs (default 0.5)")
+                   help="noise method: std of the Gaussian noise added to each weight while "
+                        "training, in units of that layer's weight lsb (default 0.5)")
+    p.add_argument("--adaround-iters", type=int, default=DEFAULT_ITERS, metavar="N",
+                   help=f"adaround: optimisation iterations per layer (default {DEFAULT_ITERS})")
+    p.add_argument("--finetune-rounds", type=int, default=2, metavar="N",
+                   help="binary: rounds of layer-by-layer alternating fine-tuning after the "
+                        "binary model is trained (default 2; 0 = plain binary QAT)")
+    p.add_argument("--finetune-epochs", type=int, default=1, metavar="N",
+                   help="binary: epochs per phase (signs, then scale) per layer (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="target part (default xc7a35t)")
     p.add_argument("--clock-mhz", type=float, default=None)
@@ -92,10 +103,18 @@ def _settings(args: argparse.Namespace) -> MethodSettings:
                             f"--epochs, not {args.epochs} and {args.snap_epochs}")
     if args.noise_sigma < 0:
         raise CodesignError(f"--noise-sigma must not be negative, not {args.noise_sigma}")
+    if args.adaround_iters < 1:
+        raise CodesignError(f"--adaround-iters must be positive, not {args.adaround_iters}")
+    if args.finetune_rounds < 0 or args.finetune_epochs < 1:
+        raise CodesignError(f"--finetune-rounds must be 0 or more and --finetune-epochs "
+                            f"positive, not {args.finetune_rounds} and {args.finetune_epochs}")
     train = TrainSettings(epochs=args.epochs, snap_epochs=args.snap_epochs, lr=args.lr,
                           seed=args.seed)
     return MethodSettings(calibration=args.calibration, calib_samples=args.calib_samples,
-                          synthetic=args.data_free, train=train, noise_sigma=args.noise_sigma)
+                          synthetic=args.data_free, train=train, noise_sigma=args.noise_sigma,
+                          adaround_iters=args.adaround_iters,
+                          finetune_rounds=args.finetune_rounds,
+                          finetune_epochs=args.finetune_epochs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     qnet = res.qnet
     changes = type_changes(base, qnet.design) if base is not None else []
     path = qnet.save(args.out, force=args.force)
+    packed = None
+    if res.method == "binary":  # S5's storage: 1 bit per weight + a scale per channel
+        packed = save_packed(qnet, res.notes["binary_layers"], path.parent / BINARY_FILE)
     accuracy = float((qnet.predict(data.x_test) == data.y_test).mean())
     design = qnet.design
     result = {"design": str(path), "weights": str(path.parent / design.weights)
@@ -147,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         result["type_changes"] = [c.to_dict() for c in changes]
     if args.keep_types:
         result["saturations"] = [s.to_dict() for s in saturations]
+    if packed is not None:
+        result["binary_packed"] = str(packed)
     report(args, result, lambda r: _text(r, args.design))
     return 0
 

@@ -10,7 +10,9 @@ Modules, one job each:
 - fxtorch: the design's fixed-point forward in float64 torch, exact, straight-through.
 - quantizers: LSQ / LSQ+ / DoReFa / HWGQ / binary / noise / transition-aware quantizers.
 - qat: QatNet (trainable weights + quantizers over fxtorch) and its training loop.
-- datafree: inputs synthesized from BatchNorm statistics; adaround: adaptive rounding.
+- datafree: inputs synthesized from BatchNorm statistics; adaround: adaptive rounding
+  (asymmetric reconstruction, activation inside the objective).
+- binary: binary weights packed 1 bit each plus a scale per channel (S5 storage).
 - export: quantizer types -> DesignPoint, on-grid weights -> QuantizedNet, verification.
 - noise: accuracy under Gaussian weight noise.
 

@@ -196,7 +196,8 @@ def check_exact(graph: Graph, design: DesignPoint) -> None:
 def fixed_forward(graph: Graph, design: DesignPoint, weights: Mapping[str, Tensor],
                   biases: Mapping[str, Tensor], x: Tensor | np.ndarray, *,
                   overrides: Mapping[str, Override] | None = None, exact: bool = True,
-                  return_all: bool = False) -> Tensor | dict[str, Tensor]:
+                  return_all: bool = False, start: Mapping[str, Tensor] | None = None
+                  ) -> Tensor | dict[str, Tensor]:
     """Real-valued outputs of the fixed-point network (float64 torch).
 
     weights/biases: real values per weighted layer (on their type's grid for an exact
@@ -204,7 +205,9 @@ def fixed_forward(graph: Graph, design: DesignPoint, weights: Mapping[str, Tenso
     replaces that layer's result cast (a learned quantizer during training). With
     exact=False pools skip their casts and biases stay unrounded (training with steps
     that are not yet powers of two); with exact=True the output equals the bit-accurate
-    model's mantissas times the output type's lsb.
+    model's mantissas times the output type's lsb. start: values already known for some
+    layers (a prefix of the graph, e.g. cached while only later layers train); those
+    layers are not recomputed.
     """
     overrides = overrides or {}
     xt = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x).to(torch.float64)
@@ -212,6 +215,9 @@ def fixed_forward(graph: Graph, design: DesignPoint, weights: Mapping[str, Tenso
     inp = overrides.get("input")
     values["input"] = inp(xt) if inp is not None else cast(xt, design.input)
     for layer in graph.layers[1:]:
+        if start is not None and layer.name in start:
+            values[layer.name] = start[layer.name]
+            continue
         impl = design[layer.name]
         ins = [values[i] for i in layer.inputs]
         x_t = design.type_of(layer.inputs[0])

@@ -158,12 +158,28 @@ class LsqQuantizer(Quantizer):
 
 
 class TransitionLsq(LsqQuantizer):
-    """LSQ on weights that watches rounding transitions (S4). Per weight it keeps an
-    exponential average of oscillations: level changes whose direction reverses the
-    previous change (the weight sits on a rounding boundary and flips back and forth as the
-    step and the weight move). A weight oscillating more often than `threshold` only adds
-    noise to the step's gradient and the loss, so it is frozen at its average level
-    (Nagel et al. 2022's oscillation dampening); the step keeps learning from the rest."""
+    """LSQ on weights that watches rounding transitions (S4).
+
+    Transitions: a weight transits when its integer level changes between two training
+    iterations, whether its latent value or the step moved. The quantizer measures the
+    transition rate of its layer at every training forward (`transition_rate`, the fraction
+    of the layer's weights that changed level since the previous one); train_qat's
+    transition-rate scheduler (qat.TransitionRateScheduler, after Lee et al.'s TR
+    scheduling) adapts the layer's learning rate, step included, so that this rate follows
+    a decaying target instead of whatever the learning rate and the weights' closeness to
+    transition points happen to give.
+
+    Oscillations: per weight an exponential average counts level changes whose direction
+    reverses the previous change (the weight sits on a transition point and flips back
+    and forth). A weight oscillating more often than `threshold` only adds noise to the
+    step's gradient and the loss, so it is frozen at its average level (Nagel et al.
+    2022's oscillation dampening); the step keeps learning from the rest.
+
+    At snap() the step jumps to the nearest power of two: frozen weights keep their real
+    value (level * old step, re-rounded onto the new grid, not the old level on the new
+    step), and the tracking restarts, since levels before and after mean different
+    values.
+    """
 
     def __init__(self, width: int, init_step: float, *, momentum: float = 0.99,
                  threshold: float = 0.02):
@@ -172,6 +188,7 @@ class TransitionLsq(LsqQuantizer):
         for name in ("freq", "ema", "prev", "direction", "frozen_level"):
             self.register_buffer(name, torch.zeros(0, dtype=torch.float64))
         self.register_buffer("frozen", torch.zeros(0, dtype=torch.bool))
+        self.transition_rate: float | None = None  # of the last training forward
 
     def forward(self, v: Tensor) -> Tensor:
         q = self.levels(v)
@@ -181,15 +198,25 @@ class TransitionLsq(LsqQuantizer):
             q = torch.where(self.frozen, self.frozen_level, q)
         return self.scale_levels(q, v)
 
+    def _reset_tracking(self, q: Tensor) -> None:
+        self.prev, self.ema = q.clone(), q.clone()
+        self.freq, self.direction = torch.zeros_like(q), torch.zeros_like(q)
+        self.transition_rate = None
+
     def _track(self, q: Tensor) -> None:
-        if self.prev.numel() != q.numel():
-            self.prev, self.ema = q.clone(), q.clone()
-            self.freq, self.direction = torch.zeros_like(q), torch.zeros_like(q)
+        if self.frozen.numel() != q.numel():  # first forward
             self.frozen = torch.zeros_like(q, dtype=torch.bool)
             self.frozen_level = torch.zeros_like(q)
+            self._reset_tracking(q)
+            return
+        if self.prev.numel() != q.numel():  # first forward after snap()
+            self._reset_tracking(q)
             return
         m = self.momentum
         change = torch.sign(q - self.prev)
+        live = ~self.frozen
+        self.transition_rate = (float(((change != 0) & live).sum() / live.sum())
+                                if live.any() else 0.0)
         oscillated = (change != 0) & (change == -self.direction)
         self.direction = torch.where(change != 0, change, self.direction)
         self.freq = m * self.freq + (1 - m) * oscillated.to(q.dtype)
@@ -201,6 +228,19 @@ class TransitionLsq(LsqQuantizer):
             self.frozen_level = torch.where(newly, torch.round(self.ema).clamp(qn, qp),
                                             self.frozen_level)
             self.frozen = self.frozen | newly
+
+    def snap(self) -> None:
+        if self.snapped:
+            return
+        old_step = float(self.step.detach())
+        super().snap()
+        if self.frozen.numel():
+            qn, qp = self.bounds()
+            value = self.frozen_level * old_step  # what the frozen weights are worth
+            self.frozen_level = torch.round(value * 2.0**self.frac).clamp(qn, qp)
+        if self.prev.numel():
+            # levels now count steps of 2**-frac: restart from the frozen levels' view
+            self._reset_tracking(torch.zeros(0, dtype=torch.float64))
 
     def frozen_fraction(self) -> float:
         return float(self.frozen.double().mean()) if self.frozen.numel() else 0.0
@@ -225,13 +265,18 @@ class DorefaWeight(Quantizer):
 
 
 class BinaryWeight(Quantizer):
-    """Binary weights with a per-output-channel scale (BWN; S5): w_q = sign(w) * alpha_c,
-    alpha_c = mean |w_c| rounded onto the weight type's grid (at least one lsb).
+    """Binary weights with a per-output-channel scale (BWN; S5): w_q = sign(w) * alpha_c.
 
-    Representation chosen: the scale lives in the weight mantissas, which are +-m_c per
-    channel on a W-bit type whose power-of-two range covers the largest alpha. Exact and
-    needs no new hardware; at W = 2 every m_c is 1 (a per-layer power-of-two scale), wider
-    types resolve alpha more finely. W = 1 cannot hold +1 and is refused.
+    While the binary model is first trained, alpha_c = mean |w_c| (BWN's closed form, no
+    gradient). `hold_scale()` turns alpha into a parameter of its own, set from the current
+    weights, so that S5's alternating fine-tuning can update a layer's signs with the
+    scale held, then the scale with the signs held.
+
+    Fixed point: alpha_c is cast onto the weight type's grid (at least one lsb), and the
+    hardware sees mantissas +-m_c per channel on a W-bit type whose power-of-two range
+    covers the largest alpha; stored, that is one sign bit per weight plus one (W-1)-bit
+    m_c per channel (codesign.quant.binary packs it). At W = 2 every m_c is 1 (a per-layer
+    power-of-two scale); wider types resolve alpha more finely. W = 1 cannot hold +1.
     """
 
     def __init__(self, width: int, w_init: np.ndarray):
@@ -245,15 +290,28 @@ class BinaryWeight(Quantizer):
         max_int = 2 ** (width - 1) - 1
         frac = math.floor(math.log2(max_int / top)) if top > 0 else 0
         self.t = FixedType(width, width - frac, True, **WEIGHT_MODES)
+        self.alpha = nn.Parameter(torch.tensor(alpha, dtype=torch.float64),
+                                  requires_grad=False)
+        self.learned_scale = False
+
+    def hold_scale(self, w: Tensor) -> None:
+        """Make alpha a parameter, starting from the closed form on the current weights."""
+        with torch.no_grad():
+            self.alpha.copy_(w.abs().reshape(w.shape[0], -1).mean(dim=1))
+        self.learned_scale = True
 
     def forward(self, w: Tensor) -> Tensor:
         shape = (-1,) + (1,) * (w.ndim - 1)
-        alpha = w.abs().reshape(w.shape[0], -1).mean(dim=1)
+        if self.learned_scale:
+            alpha = self.alpha
+        else:
+            alpha = w.detach().abs().reshape(w.shape[0], -1).mean(dim=1)
         alpha_q = cast(alpha, self.t).clamp_min(self.t.lsb).reshape(shape)
         sign = torch.where(w >= 0, 1.0, -1.0).to(w.dtype)
-        exact = sign * alpha_q
-        # straight-through: identity inside the representable range
-        return ste(exact, w.clamp(-self.t.max_value, self.t.max_value))
+        # value: sign * alpha_q exactly; gradient: straight through to w inside the
+        # representable range, and through the cast to a learned alpha
+        surrogate = w.clamp(-self.t.max_value, self.t.max_value)
+        return sign * alpha_q + (surrogate - surrogate.detach())
 
     def fixed_type(self) -> FixedType:
         return self.t

@@ -73,6 +73,8 @@ def test_calibration_flag(capsys, tmp_path: Path) -> None:
     (["--method", "lsq", "--data-free"], 1, "--data-free applies to calibrate and adaround"),
     (["--method", "lsq", "--epochs", "2", "--snap-epochs", "3"], 1, "--snap-epochs"),
     (["--method", "noise", "--noise-sigma", "-1"], 1, "--noise-sigma"),
+    (["--method", "adaround", "--adaround-iters", "0"], 1, "--adaround-iters"),
+    (["--method", "binary", "--finetune-rounds", "-1"], 1, "--finetune-rounds"),
 ])
 def test_bad_arguments(capsys, tmp_path: Path, argv, code, message) -> None:
     got, _, err = _run(capsys, "quantize", "digits_cnn", "--uniform", "3", "--out",
@@ -85,3 +87,20 @@ def test_help_lists_every_method(capsys) -> None:
     assert code == 0
     for name in METHODS:
         assert name in out
+
+
+def test_binary_writes_one_bit_weights(capsys, tmp_path: Path) -> None:
+    from codesign.quant.binary import unpack
+
+    code, out, _ = _run(capsys, "quantize", "digits_cnn", "--uniform", "3", "--method",
+                        "binary", "--finetune-rounds", "1", "--out", str(tmp_path / "b"),
+                        "--json", *QUICK)
+    assert code == 0
+    result = json.loads(out)
+    qnet = QuantizedNet.load(result["design"])
+    packed = np.load(result["binary_packed"])
+    for name in result["notes"]["binary_layers"]:
+        shape = tuple(packed[f"{name}.shape"])
+        got = unpack(packed[f"{name}.signs"], packed[f"{name}.scales"], shape)
+        assert np.array_equal(got, qnet.weights[name])
+    assert result["notes"]["compression_vs_float32"] > 1

@@ -17,7 +17,12 @@ from codesign.quant.methods import METHODS, MethodSettings, run_method
 
 @pytest.fixture(scope="module")
 def results(job3, quick):
-    return {name: run_method(name, job3, quick) for name in METHODS}
+    """Every method, run on data whose test split cannot be read as images: any method that
+    selected, calibrated or stopped on the test set would fail here (they use train / val)."""
+    data = job3.data
+    blind = dataclasses.replace(job3, data=dataclasses.replace(
+        data, x_test=np.empty((0, 3, 5, 5), np.float32), y_test=np.empty(0, np.int64)))
+    return {name: run_method(name, blind, quick) for name in METHODS}
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -73,6 +78,75 @@ def test_binary_weights_are_plus_minus_a_channel_scale(results) -> None:
     assert np.all(mags > 0) and np.all(mags == mags[:, :1])
 
 
+def test_binary_is_the_s5_pipeline(results, quick) -> None:
+    """HWGQ (unsigned, power-of-two step) on the input and every ReLU-fed result; the
+    layer-wise alternating rounds ran; 1-bit storage beats float32 by the stated ratio."""
+    from codesign.quant.binary import compression_vs_float32
+
+    res = results["binary"]
+    design = res.qnet.design
+    assert not design.input.signed and design.input.width == 3
+    for name in ("conv2d_0", "conv2d_4"):
+        assert not design[name].result.signed
+    notes = res.notes
+    assert notes["finetune_rounds"] == quick.finetune_rounds >= 1
+    assert notes["finetune_seconds"] > 0 and notes["initial_training_seconds"] > 0
+    bits = {n: m.size for n, m in res.qnet.weights.items()}
+    stored = bits["conv2d_0"] * 3 + bits["dense_9"] * 3 + bits["conv2d_4"] + 16 * 2
+    assert notes["compression_vs_float32"] == round(32 * sum(bits.values()) / stored, 2)
+    assert compression_vs_float32(res.qnet, ["conv2d_4"]) == pytest.approx(
+        notes["compression_vs_float32"], abs=0.01)
+
+
+def test_layerwise_cache_gives_the_full_forward(job3, quick, quant_digits) -> None:
+    import torch
+
+    from codesign.quant.methods import _hwgq_acts
+    from codesign.quant.qat import QatNet, _cached_prefix
+    from codesign.quant.quantizers import BinaryWeight
+
+    graph = job3.graph
+    base = run_method("calibrate", job3, quick).qnet.design
+    x = quant_digits.x_train[:32]
+    net = QatNet(graph, base, {"conv2d_4": BinaryWeight(3, graph["conv2d_4"].weight)},
+                 _hwgq_acts(graph, base, x, on_input=True))
+    xt = torch.tensor(x, dtype=torch.float64)
+    start = _cached_prefix(net, xt, "conv2d_4")
+    assert set(start) == {"input", "conv2d_0", "relu_2", "maxpool2d_3"}
+    with torch.no_grad():
+        assert torch.equal(net(xt, start=start), net(xt))
+
+
+def test_dorefa_quantizes_activations(results) -> None:
+    design = results["dorefa"].qnet.design
+    for relu in ("relu_2", "relu_6"):
+        t = design[relu].result
+        assert not t.signed and t.width == 3
+
+
+def test_lsqplus_learns_its_offset(job3, quick) -> None:
+    from codesign.quant.methods import _lsq_acts, _lsq_weights, _qat
+
+    start = {}
+
+    def build(base, cx):
+        acts = _lsq_acts(job3.graph, base, offset=True, calib_x=cx)
+        start.update({n: float(q.offset.detach()) for n, q in acts.items() if q.offset is not None})
+        return _lsq_weights(job3.graph, base), acts
+
+    net, _ = _qat(job3, quick, False, "lsqplus", build)
+    assert set(start) == {"conv2d_0", "conv2d_4", "dense_9"}
+    moved = {n: float(net.aq[n].offset.detach()) - v for n, v in start.items()}
+    assert all(abs(d) > 0 for d in moved.values()), moved
+
+
+def test_adaround_notes_its_objective(results, quick) -> None:
+    notes = results["adaround"].notes
+    assert notes["adaround_iters"] == quick.adaround_iters
+    assert all(0 < v <= 1 for v in notes["objective_vs_nearest"].values())
+    assert min(notes["objective_vs_nearest"].values()) < 1
+
+
 def test_datafree_uses_synthetic_inputs(results) -> None:
     assert results["datafree"].notes["calibration_data"] == "synthetic"
 
@@ -120,3 +194,7 @@ def test_settings_are_checked() -> None:
     with pytest.raises(CodesignError, match="snap_epochs"):
         TrainSettings(epochs=2, snap_epochs=3)
     assert MethodSettings().calibration is None
+    with pytest.raises(CodesignError, match="adaround_iters"):
+        MethodSettings(adaround_iters=0)
+    with pytest.raises(CodesignError, match="noise_sigma"):
+        MethodSettings(noise_sigma=-0.5)

@@ -80,13 +80,43 @@ def test_adaround_never_increases_layer_error(quant_graph, quant_digits) -> None
                for lay in quant_graph.weighted}
     biases = {lay.name: torch.tensor(lay.bias) for lay in quant_graph.weighted}
     xq = fixed_forward(quant_graph, design, weights, biases, cx, return_all=True)["maxpool2d_3"]
+    xf = quant_graph.forward(cx, return_all=True, dtype=torch.float64)["maxpool2d_3"]
     b = biases[layer.name]
-    target = A._linear(layer, xq, torch.tensor(layer.weight), b)
-    ada = A.adaround_layer(layer, xq, design, iters=150)
-    err = [float(((A._linear(layer, xq, w, b) - target) ** 2).mean())
+    target = torch.relu(A._linear(layer, xf, torch.tensor(layer.weight), b))
+    ada, rec = A.adaround_layer(layer, xq, target, design, relu=True, iters=150)
+    err = [float(((torch.relu(A._linear(layer, xq, w, b)) - target) ** 2).sum() / len(cx))
            for w in (ada, weights[layer.name])]
     assert err[0] < err[1]
+    assert rec["kept"] == "adaround" and rec["adaround"] == pytest.approx(err[0], rel=1e-9)
     assert torch.equal(ada, torch.tensor(design[layer.name].weight.quantize(ada.numpy())))
+
+
+def test_adaround_objective_is_asymmetric_with_the_relu_inside(quant_graph, quant_digits) -> None:
+    """Target: the float layer's output on float inputs, through the ReLU; the rounded
+    layer sees the fixed-point network's input (for the first layer: the input cast)."""
+    cx = quant_digits.x_train[:128]
+    design = calibrate_design(quant_graph, cx, Widths(2, 2))
+    layer = quant_graph["conv2d_0"]
+    records: dict = {}
+    A.adaround(quant_graph, design, cx, iters=5, records=records)
+    x = torch.tensor(cx, dtype=torch.float64)
+    x_q = torch.tensor(design.input.quantize(cx.astype(np.float64)))
+    b = torch.tensor(layer.bias)
+    target = torch.relu(A._linear(layer, x, torch.tensor(layer.weight), b))
+    nearest = torch.tensor(design["conv2d_0"].weight.quantize(layer.weight))
+    want = float(((torch.relu(A._linear(layer, x_q, nearest, b)) - target) ** 2).sum() / len(cx))
+    assert records["conv2d_0"]["nearest"] == pytest.approx(want, rel=1e-9)
+    # symmetric (both sides on quantized inputs) would give a different number
+    sym = torch.relu(A._linear(layer, x_q, torch.tensor(layer.weight), b))
+    other = float(((torch.relu(A._linear(layer, x_q, nearest, b)) - sym) ** 2).sum() / len(cx))
+    assert other != pytest.approx(want, rel=1e-3)
+    assert set(records) == {lay.name for lay in quant_graph.weighted}
+
+
+def test_adaround_refuses_zero_iterations(quant_graph, quant_digits) -> None:
+    design = calibrate_design(quant_graph, quant_digits.x_train[:64], Widths(3, 3))
+    with pytest.raises(DesignError, match="at least 1 iteration"):
+        A.adaround(quant_graph, design, quant_digits.x_train[:64], iters=0)
 
 
 def test_noise_free_accuracy_is_the_bit_accurate_one(quant_graph, quant_digits) -> None:

@@ -133,3 +133,63 @@ def test_hwgq_type_is_unsigned_power_of_two() -> None:
     t = hwgq_type(x, 2)
     assert not t.signed and t.width == 2
     assert t.lsb == 2.0 ** snap_pow2(0.651 * 4.0)
+
+
+def test_transition_snap_keeps_frozen_values_and_restarts_tracking() -> None:
+    q = TransitionLsq(4, 0.3, momentum=0.9, threshold=0.15)
+    q.train()
+    for i in range(40):  # weight 0 oscillates between levels 2 and 3 of step 0.3
+        q(torch.tensor([0.74 if i % 2 else 0.76, 1.2], dtype=torch.float64))
+    assert q.frozen.tolist() == [True, False]
+    value = float(q.frozen_level[0]) * 0.3  # what the frozen weight is worth before the snap
+    q.snap()  # step 0.3 -> 0.25
+    assert q.lsb() == 0.25
+    assert float(q.frozen_level[0]) == round(value / 0.25)  # re-rounded, not the old level
+    assert q.prev.numel() == 0 and q.transition_rate is None  # tracking restarts
+    q(torch.tensor([0.9, 1.2], dtype=torch.float64))
+    assert q.frozen.tolist() == [True, False]  # still frozen after the restart
+    assert q.transition_rate is None  # the first forward after the snap only records levels
+    q(torch.tensor([0.9, 1.4], dtype=torch.float64))
+    assert q.transition_rate == 1.0  # of the live weights, the one that moved changed level
+
+
+def test_transition_rate_scheduler_follows_its_target() -> None:
+    from codesign.quant.qat import TransitionRateScheduler
+
+    sch = TransitionRateScheduler(total_iters=100, eta0=0.01, r0=0.02)
+    assert sch.target() == pytest.approx(0.02)
+    slow = [sch.update(0.0) for _ in range(5)]  # no transitions: the rate must rise
+    assert slow == sorted(slow) and slow[-1] > 0.01
+    fast = TransitionRateScheduler(total_iters=100, eta0=0.01, r0=0.02)
+    etas = [fast.update(0.5) for _ in range(50)]  # far too many: falls to zero, never below
+    assert etas[-1] == 0.0 and min(etas) >= 0.0
+    sch.it = 100
+    assert sch.target() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_binary_held_scale_learns_and_stays_on_the_grid() -> None:
+    rng = np.random.default_rng(2)
+    w0 = rng.standard_normal((3, 2, 3, 3)) * 0.2
+    q = BinaryWeight(4, w0)
+    w = torch.tensor(w0, requires_grad=True)
+    q.hold_scale(w.detach())
+    q.alpha.requires_grad_(True)
+    out = q(w)
+    assert torch.equal(out, cast_value(out, q.fixed_type()))
+    (out * torch.sign(w.detach())).sum().backward()  # loss grows with every magnitude
+    assert q.alpha.grad is not None and torch.all(q.alpha.grad > 0)
+    assert w.grad is not None  # the signs keep their straight-through gradient
+
+
+def test_binary_weights_pack_into_one_bit_each() -> None:
+    from codesign.errors import DesignError as DE
+    from codesign.quant.binary import pack, unpack
+
+    rng = np.random.default_rng(3)
+    mags = rng.integers(1, 8, 5)
+    m = rng.choice([-1, 1], (5, 3, 3, 3)) * mags[:, None, None, None]
+    signs, scales = pack(m)
+    assert signs.dtype == np.uint8 and signs.size == -(-m.size // 8)
+    assert np.array_equal(unpack(signs, scales, m.shape), m)
+    with pytest.raises(DE, match="not binary"):
+        pack(np.array([[1, 2], [1, -1]]))

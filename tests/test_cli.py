@@ -144,7 +144,7 @@ def test_user_model_file_factory(capsys, user_model: Path, tmp_path: Path) -> No
     code, _, err = run(capsys, "graph", spec)
     assert code == 1 and "needs --input-shape" in err
     weights = tmp_path / "tiny.pt"
-    trained = run_json(capsys, "train", spec, "--input-shape", "1,8,8", "--epochs", "2",
+    trained = run_json(capsys, "train", spec, "--input-shape", "1,8,8", "--epochs", "4",
                        "--out", str(weights))
     assert weights.is_file() and trained["dataset"] == "digits"
     assert trained["test_accuracy"] > 0.5

@@ -203,6 +203,8 @@ def _text(r: dict, design: Path | None) -> str:
         lines.append(f"types kept as written; {n} tensor(s) exceed their type's range "
                      "(warnings above)" if n else "types kept as written; every weight and "
                      "calibration value fits its type")
+    if "binary_packed" in r:
+        lines.append(f"binary weights packed at 1 bit each: {r['binary_packed']}")
     lines.append(f"bit-accurate test accuracy on {r['dataset']}: "
                  f"{100 * r['bit_accurate_accuracy']:.2f}%")
     return "\n".join(lines)

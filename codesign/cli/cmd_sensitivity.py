@@ -20,6 +20,7 @@ from codesign.cli.common import (
 )
 from codesign.errors import CodesignError
 from codesign.sensitivity.hutchinson import HutchinsonSettings
+from codesign.sensitivity.measure import sensitivity_table
 from codesign.sensitivity.table import METHODS, SensitivityTable
 
 NAME = "sensitivity"
@@ -33,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = HutchinsonSettings()
     p.add_argument("--method", choices=METHODS, default="hessian",
                    help="hessian: Tr/n x ||Q_b(W)-W||^2 (S1); joint: trace x size (S4); "
-                        "probe: imprinted task predictors (S2) (default hessian)")
+                        "probe: imprinted task predictors (S2), scored on the validation split "
+                        "(default hessian)")
     p.add_argument("--bits", default=DEFAULT_BITS, metavar="B,B,...",
                    help=f"candidate widths (default {DEFAULT_BITS})")
     p.add_argument("--out", type=Path, metavar="TABLE.yaml", help="write the table here")
@@ -79,19 +81,9 @@ def run(args: argparse.Namespace) -> int:
     model = model_from_args(args)
     data = dataset_from_args(args, model)
     progress = not args.json
-    if args.method == "probe":
-        from codesign.sensitivity.probes import probe_table
-
-        result = probe_table(model.graph(), data.x_train, data.y_train, data.x_test,
-                             data.y_test, bits, data.num_classes, model_name=args.model,
-                             dataset=data.name, activations=not args.no_activations)
-    else:
-        from codesign.sensitivity.perturbation import hessian_table
-
-        result = hessian_table(model.module, model.input_shape, data.x_train, data.y_train,
-                               bits, method=args.method, settings=settings,
-                               activations=not args.no_activations, model_name=args.model,
-                               dataset=data.name, progress=progress,
+    result = sensitivity_table(model.module, model.input_shape, data, args.method, bits,
+                               settings=settings, activations=not args.no_activations,
+                               model_name=args.model, progress=progress,
                                cache=False if args.no_cache else (args.cache_dir or True))
     if args.out is not None:
         result.save(args.out, force=args.force)

@@ -20,9 +20,10 @@ dL_p is predictor p's loss increase (cross-entropy of softmax(T * cosine), a smo
 stand-in for its accuracy drop, which on a validation set of a few hundred images moves
 in steps and ties), weighted by A_p so predictors that carry the task count most. The
 envelope makes Omega monotone in width (fewer bits never scores as less harmful) and
-non-negative: a measured decrease is the evaluation set's noise, not a gain. The raw
-values and the per-predictor accuracy drops stay in `extra`. The test split is never
-read here.
+non-negative: a measured decrease is the evaluation set's noise, not a gain. `extra`
+keeps the raw values, the layer's own predictor's accuracy drop and loss increase (the
+own-predictor-only score this module used before, for comparison). The test split is
+never read here.
 """
 
 from __future__ import annotations
@@ -138,18 +139,19 @@ class _Scorer:
     def downstream(self, name: str) -> list[str]:
         return self.points[self.points.index(name):]
 
-    def score(self, name: str, values: dict[str, torch.Tensor]) -> tuple[float, dict]:
-        """(accuracy-weighted loss increase over the predictors from `name` on, their
-        accuracy drops)."""
+    def score(self, name: str, values: dict[str, torch.Tensor]
+              ) -> tuple[float, dict[str, tuple[float, float]]]:
+        """(accuracy-weighted loss increase over the predictors from `name` on, and per
+        predictor its (accuracy drop, loss increase))."""
         total = weights = 0.0
-        drops = {}
+        changes = {}
         for p in self.downstream(name):
             acc, loss = self.probes[p].evaluate(pyramid_pool(values[p]), self.y_val)
             base_acc, base_loss = self.base[p]
             total += base_acc * (loss - base_loss)
             weights += base_acc
-            drops[p] = base_acc - acc
-        return (total / weights if weights > 0 else 0.0), drops
+            changes[p] = (base_acc - acc, loss - base_loss)
+        return (total / weights if weights > 0 else 0.0), changes
 
 
 def probe_table(graph: Graph, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
@@ -163,12 +165,13 @@ def probe_table(graph: Graph, x_train: np.ndarray, y_train: np.ndarray, x_val: n
     rounded = {layer.name for layer in rounded_layers(graph)}
 
     def measure(name: str, variants: dict[int, dict[str, torch.Tensor]]
-                ) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
-        raw, own_drop = {}, {}
+                ) -> tuple[dict[int, float], dict]:
+        raw, own_drop, own_loss = {}, {}, {}
         for b, values in variants.items():
-            raw[b], drops = scorer.score(name, values)
-            own_drop[b] = drops[name]
-        return monotone_envelope(raw), raw, own_drop
+            raw[b], changes = scorer.score(name, values)
+            own_drop[b], own_loss[b] = changes[name]
+        return monotone_envelope(raw), {"raw": raw, "accuracy_drop": own_drop,
+                                        "own_loss_increase": own_loss}
 
     layers: dict[str, LayerSensitivity] = {}
     for layer in probe_points(graph):
@@ -176,15 +179,15 @@ def probe_table(graph: Graph, x_train: np.ndarray, y_train: np.ndarray, x_val: n
         base_acc, base_loss = scorer.base[layer.name]
         extra: dict = {"probe_accuracy": base_acc, "probe_loss": base_loss}
         if isinstance(layer, L.WeightedLayer):
-            weight, raw, drop = measure(layer.name, {b: forward(with_weight(
+            weight, found = measure(layer.name, {b: forward(with_weight(
                 graph, layer.name, quantize_weight(layer.weight, b)), x_val) for b in bits})
-            extra.update(weight_raw=raw, weight_accuracy_drop=drop)
+            extra.update({f"weight_{k}": v for k, v in found.items()})
         if activations and layer.name in rounded:
             cal = scorer.train[layer.name].numpy()
             signed = act_signed(layer, graph, cal)
-            act, raw, drop = measure(layer.name, {b: forward(graph, x_val, act_quant={
+            act, found = measure(layer.name, {b: forward(graph, x_val, act_quant={
                 layer.name: act_type(cal, b, signed)}) for b in bits})
-            extra.update(act_raw=raw, act_accuracy_drop=drop)
+            extra.update({f"act_{k}": v for k, v in found.items()})
         if weight is None and act is None:
             continue
         params = int(layer.weight.size) if isinstance(layer, L.WeightedLayer) else 0

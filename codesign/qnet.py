@@ -20,6 +20,10 @@ from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 
 WEIGHTS_FILE = "quantized.npz"
+# forward_int runs big batches in chunks whose widest array (a conv's windows) holds about
+# this many elements: small enough to stay in cache, big enough to amortize the per-layer
+# Python work (digits_cnn: ~25% less time than one 1,654-sample batch).
+CHUNK_ELEMENTS = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,10 +76,22 @@ class QuantizedNet:
         """Integer mantissas of the output (or of every layer, by name) for float inputs.
 
         Without return_all, conv2d -> [ReLU ->] max pool chains run fused where that gives
-        the same integers (bitaccurate.run_conv2d_maxpool); with it, layer by layer."""
+        the same integers (bitaccurate.run_conv2d_maxpool), and big batches run in chunks
+        (samples are independent); with it, layer by layer in one batch."""
+        xm = self.quantize_input(x)
+        if return_all:
+            return self._run(xm, {})
+        step, out = self._chunk, self.graph.output.name
+        if len(xm) <= step:
+            return self._run(xm, self._fused)[out]
+        return np.concatenate([self._run(xm[i:i + step], self._fused)[out]
+                               for i in range(0, len(xm), step)])
+
+    def _run(self, xm: np.ndarray, chains: dict[str, tuple[L.ReLU | None, L.MaxPool2d]]
+             ) -> dict[str, np.ndarray]:
+        """Every computed layer's mantissas for input mantissas xm (fused links absent)."""
         design = self.design
-        values: dict[str, np.ndarray] = {"input": self.quantize_input(x)}
-        chains = {} if return_all else self._fused
+        values: dict[str, np.ndarray] = {"input": xm}
         skip: set[str] = set()
         for layer in self.graph.layers[1:]:
             if layer.name in skip:
@@ -107,7 +123,14 @@ class QuantizedNet:
                 raise DesignError(f"the bit-accurate model has no rule for {layer.kind} "
                                   f"({layer.name!r})")
             values[layer.name] = out
-        return values if return_all else values[self.graph.output.name]
+        return values
+
+    @cached_property
+    def _chunk(self) -> int:
+        """Samples per chunk: CHUNK_ELEMENTS over the widest per-sample array."""
+        widest = max([int(np.prod(layer.out_shape)) for layer in self.graph.layers] +
+                     [layer.macs([]) // layer.out_channels for layer in self.graph.weighted])
+        return max(1, CHUNK_ELEMENTS // max(widest, 1))
 
     @cached_property
     def _fused(self) -> dict[str, tuple[L.ReLU | None, L.MaxPool2d]]:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from codesign import bitaccurate as ba
+from codesign import qnet as qnet_module
 from codesign.design import DesignPoint, LayerImpl, lossless_accum, lossless_avg_accum
 from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
@@ -276,3 +277,17 @@ def test_cast_skips_work_only_where_the_type_holds_its_input() -> None:
         np.testing.assert_array_equal(ba.cast(dst, m, src), want, err_msg=f"{src} -> {dst}")
         skipped += ba.holds_exactly(dst, src)
     assert 40 < skipped < 360
+
+
+def test_big_batches_run_in_chunks_with_the_same_integers(monkeypatch) -> None:
+    rng = np.random.default_rng(21)
+    graph = scaled_weights(Graph.from_torch(Net(), (2, 8, 8)), rng)
+    design = saturating(graph, random_design(graph, rng, lossless=True), rng)
+    x = rng.normal(0, 3, (37, 2, 8, 8))
+    whole = QuantizedNet.from_float(graph, design).forward_int(x)
+    monkeypatch.setattr(qnet_module, "CHUNK_ELEMENTS", 5000)  # c1: 1,152 per sample -> 4
+    q = QuantizedNet.from_float(graph, design)
+    assert q._chunk == 4
+    np.testing.assert_array_equal(q.forward_int(x), whole)
+    np.testing.assert_array_equal(q.forward_int(x), q.forward_int(x, return_all=True)[
+        graph.output.name])

@@ -5,13 +5,21 @@ type. Every rule is DESIGN.md's "Arithmetic: the one truth"; the hls4ml C simula
 the RTL are checked against this, element by element.
 
 Layout: batch first, channels first (as PyTorch), like the float Graph forward.
+
+Speed: a conv2d followed by (ReLU and) max pooling runs fused (run_conv2d_maxpool) when
+every cast on the way is order-preserving: then max over a window commutes with the
+casts, so the window max is taken on the accumulator sums and the casts run on a
+quarter of the elements (2x2 pools). The integers are the same; tests check both paths.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from codesign.design import LayerImpl, is_lossless_accum
 from codesign.fixed import FixedType, Overflow
@@ -21,6 +29,31 @@ from codesign.ir import layers as L
 # (every partial sum is an integer the format holds), whatever order BLAS adds in.
 FLOAT32_EXACT = 2**24
 FLOAT64_EXACT = 2**53
+
+
+def holds_exactly(dst: FixedType, src: FixedType) -> bool:
+    """Whether every value of src is a value of dst that casting leaves alone: the same
+    grid and a range that covers it (SAT_SYM's -2**(W-1) counts as outside)."""
+    sym = dst.signed and dst.overflow is Overflow.SAT_SYM and dst.width > 1
+    return (dst.frac == src.frac and src.max_int <= dst.max_int
+            and src.min_int >= dst.min_int + int(sym))
+
+
+def cast(dst: FixedType, m: np.ndarray, src: FixedType) -> np.ndarray:
+    """dst.cast_int of int64 mantissas of type src; no work when dst holds src exactly."""
+    return m if holds_exactly(dst, src) else dst.cast_int(m, src.frac)
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController().select(user_api="blas")
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """Run BLAS on one thread inside the block. Our matmuls are small (terms x outputs per
+    window) and memory-bound: a second BLAS thread adds synchronization, not speed, and
+    on a busy machine it waits for a core (digits_cnn: ~35% less CPU time per forward)."""
+    return _blas().limit(limits=1)
 
 
 # -- windows (im2col) -----------------------------------------------------------------
@@ -74,19 +107,30 @@ def exact_dtype(wmat: np.ndarray, x_t: FixedType, terms: int) -> type:
     return np.int64
 
 
+Reduce = Callable[[np.ndarray], np.ndarray]
+
+
 def mac(cols: np.ndarray, wmat: np.ndarray, bias: np.ndarray, x_t: FixedType,
-        impl: LayerImpl, terms: int) -> np.ndarray:
+        impl: LayerImpl, terms: int, *, reduce: Reduce | None = None) -> np.ndarray:
     """sum_k cols[..., k] * wmat[k, o] + bias[o], on the accumulator's grid and rules.
 
     cols: (..., terms) input mantissas (any dtype holding them exactly); returns
-    (..., out) accumulator mantissas (int64).
+    (..., out) accumulator mantissas (int64). `reduce` (an order-preserving reduction
+    over the leading axes, such as a window max) is applied to the sums before the
+    per-channel shift and bias add, which preserve order, so it equals applying it after.
     """
     assert impl.weight is not None and impl.bias is not None and impl.accum is not None
     acc, p_frac = impl.accum, impl.weight.frac + x_t.frac
     if is_lossless_accum(impl, x_t, terms):
         dtype = exact_dtype(wmat, x_t, terms)
-        sums = (cols.astype(dtype, copy=False) @ wmat.astype(dtype)).astype(np.int64)
+        with one_blas_thread():
+            sums = cols.astype(dtype, copy=False) @ wmat.astype(dtype)
+        if reduce is not None:
+            sums = reduce(sums)
+        sums = sums.astype(np.int64)
         return (sums << (acc.frac - p_frac)) + (bias << (acc.frac - impl.bias.frac))
+    if reduce is not None:
+        return reduce(mac(cols, wmat, bias, x_t, impl, terms))
     # Lossy accumulator: each product is cast to accum_t, the bias too, then summed in order.
     cols = cols.astype(np.int64, copy=False)
     b = acc.cast_int(bias, impl.bias.frac)
@@ -124,6 +168,58 @@ def run_weighted(layer: L.WeightedLayer, x: Value, impl: LayerImpl, w: np.ndarra
     return impl.result.cast_int(acc, impl.accum.frac)
 
 
+def order_preserving(t: FixedType | None) -> bool:
+    """Whether casting into t keeps order (a <= b => cast(a) <= cast(b)). Every rounding
+    mode does; saturation does; wrapping and SAT_ZERO (overflow -> 0) do not."""
+    return t is not None and t.overflow in (Overflow.SAT, Overflow.SAT_SYM)
+
+
+def max_pool_nhwc(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
+                  ) -> np.ndarray:
+    """Window max of an (N, H, W, C) array by strided slices, without window copies."""
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (a.shape[1] - kh) // sh + 1, (a.shape[2] - kw) // sw + 1
+    out: np.ndarray | None = None
+    for i in range(kh):
+        for j in range(kw):
+            part = a[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            out = part.copy() if out is None else np.maximum(out, part, out=out)
+    assert out is not None
+    return out
+
+
+def run_conv2d_maxpool(layer: L.Conv2d, x: Value, impl: LayerImpl, w: np.ndarray,
+                       b: np.ndarray, pool: L.MaxPool2d, pool_impl: LayerImpl,
+                       relu_impl: LayerImpl | None = None) -> np.ndarray:
+    """maxpool(relu(conv)) (relu optional) with the window max taken first, on the sums.
+
+    Equal to running the layers one by one when every cast after the accumulator is
+    order-preserving (the caller checks: fusable_casts): max(f(a_i)) = f(max(a_i)) for a
+    non-decreasing f, and conv result cast, ReLU, its cast and the pool's two casts are.
+    """
+    xm, xt = x
+    wmat = weight_matrix(layer, w)
+    assert impl.accum is not None and pool_impl.accum is not None
+    if is_lossless_accum(impl, xt, layer.terms):
+        xm = xm.astype(exact_dtype(wmat, xt, layer.terms), copy=False)
+    cols = conv2d_windows(xm, layer.kernel, layer.stride, layer.padding)
+    acc = mac(cols, wmat, b, xt, impl, layer.terms,
+              reduce=lambda a: max_pool_nhwc(a, pool.kernel, pool.stride))
+    out, t = impl.result.cast_int(acc.transpose(0, 3, 1, 2), impl.accum.frac), impl.result
+    if relu_impl is not None:
+        out, t = relu_impl.result.cast_int(np.maximum(out, 0), t.frac), relu_impl.result
+    m = cast(pool_impl.accum, out, t)
+    return cast(pool_impl.result, m, pool_impl.accum)
+
+
+def fusable(conv: LayerImpl, relu: LayerImpl | None, pool: LayerImpl) -> bool:
+    """Whether run_conv2d_maxpool equals the layers run one by one: every cast after the
+    conv's accumulator (its result, the ReLU's, the pool's accumulator and result) keeps
+    order."""
+    types = [conv.result, pool.accum, pool.result] + ([relu.result] if relu else [])
+    return all(order_preserving(t) for t in types)
+
+
 def run_relu(x: Value, impl: LayerImpl) -> np.ndarray:
     xm, xt = x
     return impl.result.cast_int(np.maximum(xm, 0), xt.frac)
@@ -146,8 +242,8 @@ def run_maxpool(layer: L.MaxPool2d, x: Value, impl: LayerImpl) -> np.ndarray:
     """Max in the input type, cast to the accumulator, then to the result."""
     xm, xt = x
     assert impl.accum is not None
-    m = impl.accum.cast_int(pool_windows(xm, layer).max(axis=-1), xt.frac)
-    return impl.result.cast_int(m, impl.accum.frac)
+    m = cast(impl.accum, pool_windows(xm, layer).max(axis=-1), xt)
+    return cast(impl.result, m, impl.accum)
 
 
 def run_avgpool(layer: L.AvgPool2d, x: Value, impl: LayerImpl) -> np.ndarray:

@@ -9,6 +9,7 @@ Two references that share nothing with codesign/bitaccurate.py but FixedType:
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codesign import bitaccurate as ba
+from codesign import qnet as qnet_module
 from codesign.design import DesignPoint, LayerImpl, lossless_accum, lossless_avg_accum
 from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
@@ -200,3 +203,91 @@ def test_wrong_input_shape_is_refused() -> None:
     q = QuantizedNet.from_float(graph, DesignPoint(input=w, layers={name: impl}))
     with pytest.raises(Exception, match=r"shape \[4\] per sample"):
         q.forward_int(np.zeros((2, 4)))
+
+
+def saturating(graph: Graph, design: DesignPoint, rng: np.random.Generator) -> DesignPoint:
+    """The design with every result and pool accumulator saturating (SAT or SAT_SYM), so
+    the conv -> ReLU -> max pool chain may run fused (a flatten keeps its input's type)."""
+    def sat(t: FixedType | None) -> FixedType | None:
+        return None if t is None else replace(t, overflow=(Overflow.SAT, Overflow.SAT_SYM)[
+            int(rng.integers(2))])
+    types, layers = {"input": design.input}, {}
+    for layer in graph.layers[1:]:
+        impl = design[layer.name]
+        result = types[layer.inputs[0]] if layer.kind == "flatten" else sat(impl.result)
+        layers[layer.name] = replace(impl, result=result, accum=sat(impl.accum)
+                                     if impl.weight is None else impl.accum)
+        types[layer.name] = result
+    return replace(design, layers=layers)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_fused_conv_relu_maxpool_equals_layer_by_layer(seed: int) -> None:
+    """forward_int fuses conv -> ReLU -> max pool (window max first) only where that gives
+    the integers of the layer-by-layer run (return_all) and of the exact reference."""
+    rng = np.random.default_rng(300 + seed)
+    graph = scaled_weights(Graph.from_torch(Net(), (2, 8, 8)), rng)
+    lossless = seed % 2 == 0
+    design = random_design(graph, rng, lossless=lossless)
+    if seed % 4 < 2:
+        design = saturating(graph, design, rng)
+    q = QuantizedNet.from_float(graph, design)
+    chains = q.fused_chains()
+    if seed % 4 < 2:
+        assert {c: (r.name, p.name) for c, (r, p) in chains.items()} == {"c1": ("relu", "pool")}
+    x = rng.normal(0, 3, (16, 2, 8, 8))
+    fused = q.forward_int(x)
+    layered = q.forward_int(x, return_all=True)
+    np.testing.assert_array_equal(fused, layered[graph.output.name])
+    if lossless:
+        np.testing.assert_array_equal(fused, exact_reference(q, x)[graph.output.name])
+
+
+def test_fusion_needs_order_keeping_casts_and_sole_consumers() -> None:
+    rng = np.random.default_rng(5)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(8, 3))
+    graph = Graph.from_torch(model, (1, 4, 4))
+    design = saturating(graph, random_design(graph, rng, lossless=True), rng)
+    q = QuantizedNet.from_float(graph, design)
+    assert {c: (r, p.name) for c, (r, p) in q.fused_chains().items()} == {
+        "conv2d_0": (None, "maxpool2d_1")}
+    x = rng.normal(0, 2, (8, 1, 4, 4))
+    np.testing.assert_array_equal(q.forward_int(x), q.forward_int(x, return_all=True)[
+        graph.output.name])
+    for overflow in (Overflow.WRAP, Overflow.SAT_ZERO):  # not order-preserving: no fusion
+        conv = design["conv2d_0"]
+        bad = replace(design, layers={**design.layers, "conv2d_0": replace(
+            conv, result=replace(conv.result, overflow=overflow))})
+        assert QuantizedNet.from_float(graph, bad).fused_chains() == {}
+
+
+def test_cast_skips_work_only_where_the_type_holds_its_input() -> None:
+    rng = np.random.default_rng(11)
+    skipped = 0
+    for _ in range(400):
+        src = random_type(rng, 1, 8)
+        dst = (replace(src, width=src.width + int(rng.integers(0, 2)),
+                       integer=src.integer + int(rng.integers(0, 2)),
+                       signed=src.signed or bool(rng.integers(2)),
+                       overflow=OVERFLOWS[rng.integers(len(OVERFLOWS))])
+               if rng.integers(2) else random_type(rng, 1, 8))
+        m = rng.integers(src.min_int, src.max_int + 1, size=64)
+        want = dst.cast_int(m, src.frac)
+        np.testing.assert_array_equal(ba.cast(dst, m, src), want, err_msg=f"{src} -> {dst}")
+        skipped += ba.holds_exactly(dst, src)
+    assert 40 < skipped < 360
+
+
+def test_big_batches_run_in_chunks_with_the_same_integers(monkeypatch) -> None:
+    rng = np.random.default_rng(21)
+    graph = scaled_weights(Graph.from_torch(Net(), (2, 8, 8)), rng)
+    design = saturating(graph, random_design(graph, rng, lossless=True), rng)
+    x = rng.normal(0, 3, (37, 2, 8, 8))
+    whole = QuantizedNet.from_float(graph, design).forward_int(x)
+    monkeypatch.setattr(qnet_module, "CHUNK_ELEMENTS", 5000)  # c1: 1,152 per sample -> 4
+    q = QuantizedNet.from_float(graph, design)
+    assert q._chunk == 4
+    np.testing.assert_array_equal(q.forward_int(x), whole)
+    np.testing.assert_array_equal(q.forward_int(x), q.forward_int(x, return_all=True)[
+        graph.output.name])

@@ -7,6 +7,8 @@ optionally a bar plot of it.
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 
 from codesign.cli.common import (
@@ -19,7 +21,8 @@ from codesign.cli.common import (
     table,
 )
 from codesign.errors import CodesignError
-from codesign.sensitivity.hutchinson import HutchinsonSettings
+from codesign.sensitivity.hutchinson import HutchinsonSettings, UnconvergedWarning
+from codesign.sensitivity.measure import sensitivity_table
 from codesign.sensitivity.table import METHODS, SensitivityTable
 
 NAME = "sensitivity"
@@ -33,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = HutchinsonSettings()
     p.add_argument("--method", choices=METHODS, default="hessian",
                    help="hessian: Tr/n x ||Q_b(W)-W||^2 (S1); joint: trace x size (S4); "
-                        "probe: imprinted task predictors (S2) (default hessian)")
+                        "probe: imprinted task predictors (S2), scored on the validation split "
+                        "(default hessian)")
     p.add_argument("--bits", default=DEFAULT_BITS, metavar="B,B,...",
                    help=f"candidate widths (default {DEFAULT_BITS})")
     p.add_argument("--out", type=Path, metavar="TABLE.yaml", help="write the table here")
@@ -79,20 +83,19 @@ def run(args: argparse.Namespace) -> int:
     model = model_from_args(args)
     data = dataset_from_args(args, model)
     progress = not args.json
-    if args.method == "probe":
-        from codesign.sensitivity.probes import probe_table
-
-        result = probe_table(model.graph(), data.x_train, data.y_train, data.x_test,
-                             data.y_test, bits, data.num_classes, model_name=args.model,
-                             dataset=data.name, activations=not args.no_activations)
-    else:
-        from codesign.sensitivity.perturbation import hessian_table
-
-        result = hessian_table(model.module, model.input_shape, data.x_train, data.y_train,
-                               bits, method=args.method, settings=settings,
-                               activations=not args.no_activations, model_name=args.model,
-                               dataset=data.name, progress=progress,
-                               cache=False if args.no_cache else (args.cache_dir or True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnconvergedWarning)
+        result = sensitivity_table(model.module, model.input_shape, data, args.method, bits,
+                                   settings=settings, activations=not args.no_activations,
+                                   model_name=args.model, progress=progress,
+                                   cache=False if args.no_cache else (args.cache_dir or True))
+    notes = []
+    for w in caught:
+        if issubclass(w.category, UnconvergedWarning):
+            notes.append(str(w.message))
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if args.out is not None:
         result.save(args.out, force=args.force)
     if args.plot is not None:
@@ -102,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     out = result.to_dict()
     out["out"] = str(args.out) if args.out else None
     out["plot"] = str(args.plot) if args.plot else None
+    out["warnings"] = notes
     report(args, out, lambda r: _text(result, args))
     return 0
 

@@ -24,12 +24,13 @@ import torch.nn.functional as F
 
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
-from codesign.sensitivity.hessian import batches_of, cache_key, cached
+from codesign.sensitivity.hessian import batches_of, cache_key, cached, estimator_id
 from codesign.sensitivity.hutchinson import (
     HutchinsonSettings,
     TraceEstimate,
     estimate,
     rademacher,
+    warn_if_unconverged,
 )
 
 _ROUNDED = (L.Input, L.WeightedLayer, L.ReLU, L.Add)
@@ -111,8 +112,10 @@ def activation_traces(graph: Graph, x: np.ndarray, y: np.ndarray,
     (sizes are elements per sample, so `per_element` is h above). Cached like weights."""
     settings = settings or HutchinsonSettings()
     hess = ActivationHessian(graph, x, y, settings, dtype=dtype)
-    key = cache_key(f"activations {dtype}", graph.to_arrays(), x[:settings.samples],
-                    y[:settings.samples], settings)
-    return cached(key, cache, lambda: estimate(hess.draw, hess.names, hess.sizes, settings,
-                                               progress=progress,
-                                               desc="activation Hessian trace"))
+    key = cache_key(estimator_id("activation", hess.loss_fn, dtype), graph.to_arrays(),
+                    x[:settings.samples], y[:settings.samples], settings)
+    est = cached(key, cache, lambda: estimate(hess.draw, hess.names, hess.sizes, settings,
+                                              progress=progress,
+                                              desc="activation Hessian trace"))
+    warn_if_unconverged(est, settings, "activation Hessian trace")
+    return est

@@ -32,10 +32,11 @@ from codesign.sensitivity.hutchinson import (
     TraceEstimate,
     estimate,
     rademacher,
+    warn_if_unconverged,
 )
 from codesign.sensitivity.mapping import HardwareWeight, hardware_weights
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -143,20 +144,32 @@ def weight_traces(model: nn.Module, input_shape: tuple[int, ...], x: np.ndarray,
     """Per-layer Hutchinson estimate of Tr(H_ll), w.r.t. folded weights, cached on disk.
 
     `cache`: True uses codesign's cache directory, a Path uses that directory, False
-    disables it. The key covers the weights, the data actually used and the settings.
+    disables it. The key covers the method (quantity, estimator, loss, dtype), every
+    setting, the weights and the data actually used. Warns when unconverged.
     """
     settings = settings or HutchinsonSettings()
     hess = WeightHessian(model, input_shape, x, y, settings, dtype=dtype)
     n = settings.samples
-    key = cache_key(f"weights {dtype}", model.state_dict(), x[:n], y[:n], settings)
-    return cached(key, cache, lambda: estimate(hess.draw, hess.names, hess.sizes, settings,
-                                               progress=progress, desc="weight Hessian trace"))
+    key = cache_key(estimator_id("weight", hess.loss_fn, dtype), model.state_dict(), x[:n],
+                    y[:n], settings)
+    est = cached(key, cache, lambda: estimate(hess.draw, hess.names, hess.sizes, settings,
+                                              progress=progress, desc="weight Hessian trace"))
+    warn_if_unconverged(est, settings, "weight Hessian trace")
+    return est
 
 
-def cache_key(kind: str, state: dict[str, torch.Tensor] | dict[str, np.ndarray],
+def estimator_id(quantity: str, loss_fn: Callable, dtype: torch.dtype) -> dict[str, str]:
+    """What a cached trace is a trace of, and how it was estimated: part of its key."""
+    return {"quantity": quantity, "estimator": "hutchinson-rademacher",
+            "loss": getattr(loss_fn, "__qualname__", repr(loss_fn)), "dtype": str(dtype)}
+
+
+def cache_key(method: dict[str, str], state: dict[str, torch.Tensor] | dict[str, np.ndarray],
               x: np.ndarray, y: np.ndarray, settings: HutchinsonSettings) -> str:
+    """Digest of the method (estimator_id), every estimator setting, the weights and the
+    data actually used: a trace is reused only when all of them match."""
     h = hashlib.sha256()
-    h.update(json.dumps({"kind": kind, "version": CACHE_VERSION, "torch": torch.__version__,
+    h.update(json.dumps({"method": method, "version": CACHE_VERSION, "torch": torch.__version__,
                          "settings": settings.to_dict()}, sort_keys=True).encode())
     for name in sorted(state):
         value = state[name]

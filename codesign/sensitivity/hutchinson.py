@@ -15,13 +15,15 @@ is then v_l^T H_ll v_l, the variance drops to the in-block 2 * sum_{i != j} (H_l
 and on the zoo nets the tolerance is reached well inside the draw cap at fewer seconds.
 
 We stop once every group's standard error is below `tol` times its magnitude (after at
-least `min_iters` draws), or at `max_iters`.
+least `min_iters` draws), or at `max_iters`; stopping there with `tol` > 0 unmet raises an
+UnconvergedWarning naming the worst group (tol = 0 asks for exactly max_iters draws).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -30,6 +32,10 @@ import torch
 from tqdm import tqdm
 
 from codesign.errors import CodesignError
+
+
+class UnconvergedWarning(UserWarning):
+    """A trace estimate stopped at max_iters before its standard error reached tol."""
 
 
 @dataclass(frozen=True)
@@ -128,3 +134,15 @@ def estimate(draw: Callable[[torch.Generator], np.ndarray], names: tuple[str, ..
                 converged = True
                 break
     return TraceEstimate(names, sizes, np.stack(rows), time.perf_counter() - start, converged)
+
+
+def warn_if_unconverged(est: TraceEstimate, settings: HutchinsonSettings, what: str) -> None:
+    """Say so when `est` stopped at max_iters with the tolerance unmet (cached or fresh)."""
+    if est.converged or settings.tol == 0:
+        return
+    rel = est.relative_stderr()
+    worst = int(np.argmax(rel))
+    warnings.warn(f"{what}: stopped at max_iters = {settings.max_iters} draws unconverged; "
+                  f"{est.names[worst]!r} has a relative standard error of {rel[worst]:.1%} "
+                  f"(tol {settings.tol:.1%}). Raise --max-iters (or --tol) for a trustworthy "
+                  "ranking.", UnconvergedWarning, stacklevel=3)

@@ -6,12 +6,24 @@ concatenated) and classified by weight imprinting: class prototypes are the norm
 means of the centred, normalized training features of each class; a sample's class is
 the prototype of highest cosine similarity. No training, one forward pass per variant.
 
-A layer's importance at width b: the probe right after it, re-imprinted on nothing
-(prototypes stay those of the float network), evaluated on test data with that layer's
-weights (or result) rounded to b bits with the toolkit's quantizer. Omega is the increase
-of the probe's loss, cross-entropy of softmax(T * cosine); the accuracy drop is kept in
-`extra` (on a few hundred test images it moves in steps and ties often, so it ranks
-worse).
+A predictor's accuracy A_p says how much task information its layer carries; how it
+falls when layer l is quantized says how much that quantization hurts. S2 ranks layers
+by both, and so do we: quantize layer l's weights (or round its result) to b bits with
+the toolkit's quantizer, keep the predictors imprinted on the float network, and
+score every predictor from layer l's own onwards (the damage travels down the network)
+on the *validation* split:
+
+    raw_l(b)   = sum_{p >= l} A_p * dL_p(l, b) / sum_{p >= l} A_p
+    Omega_l(b) = max(0, max_{b' >= b} raw_l(b'))
+
+dL_p is predictor p's loss increase (cross-entropy of softmax(T * cosine), a smooth
+stand-in for its accuracy drop, which on a validation set of a few hundred images moves
+in steps and ties), weighted by A_p so predictors that carry the task count most. The
+envelope makes Omega monotone in width (fewer bits never scores as less harmful) and
+non-negative: a measured decrease is the evaluation set's noise, not a gain. `extra`
+keeps the raw values, the layer's own predictor's accuracy drop and loss increase (the
+own-predictor-only score this module used before, for comparison). The test split is
+never read here.
 """
 
 from __future__ import annotations
@@ -100,45 +112,89 @@ def probe_points(graph: Graph) -> list[L.Layer]:
     return [layer for layer in graph if not isinstance(layer, L.Flatten)]
 
 
-def probe_table(graph: Graph, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                y_test: np.ndarray, bits: Sequence[int], num_classes: int, *,
+def monotone_envelope(raw: dict[int, float]) -> dict[int, float]:
+    """Omega(b) = max(0, max over b' >= b of raw(b')): never lower at fewer bits, never < 0."""
+    out, running = {}, 0.0
+    for b in sorted(raw, reverse=True):
+        running = max(running, float(raw[b]))
+        out[b] = running
+    return {b: out[b] for b in sorted(raw)}
+
+
+class _Scorer:
+    """The float predictors, their validation accuracy/loss, and the downstream score."""
+
+    def __init__(self, graph: Graph, x_train: np.ndarray, y_train: np.ndarray,
+                 x_val: np.ndarray, y_val: np.ndarray, num_classes: int) -> None:
+        self.points = [p.name for p in probe_points(graph)]
+        train = forward(graph, x_train)
+        self.train = train
+        self.probes = {n: ImprintedProbe.imprint(pyramid_pool(train[n]), y_train, num_classes)
+                       for n in self.points}
+        self.x_val, self.y_val = x_val, y_val
+        val = forward(graph, x_val)
+        self.base = {n: self.probes[n].evaluate(pyramid_pool(val[n]), y_val)
+                     for n in self.points}
+
+    def downstream(self, name: str) -> list[str]:
+        return self.points[self.points.index(name):]
+
+    def score(self, name: str, values: dict[str, torch.Tensor]
+              ) -> tuple[float, dict[str, tuple[float, float]]]:
+        """(accuracy-weighted loss increase over the predictors from `name` on, and per
+        predictor its (accuracy drop, loss increase))."""
+        total = weights = 0.0
+        changes = {}
+        for p in self.downstream(name):
+            acc, loss = self.probes[p].evaluate(pyramid_pool(values[p]), self.y_val)
+            base_acc, base_loss = self.base[p]
+            total += base_acc * (loss - base_loss)
+            weights += base_acc
+            changes[p] = (base_acc - acc, loss - base_loss)
+        return (total / weights if weights > 0 else 0.0), changes
+
+
+def probe_table(graph: Graph, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                y_val: np.ndarray, bits: Sequence[int], num_classes: int, *,
                 model_name: str | None = None, dataset: str | None = None,
                 activations: bool = True) -> SensitivityTable:
-    """The probe SensitivityTable: Omega = probe loss increase at the layer's own probe."""
+    """The probe SensitivityTable: predictors imprinted on (x_train, y_train), scored on
+    the validation split (x_val, y_val); Omega as in the module docstring."""
     bits = tuple(int(b) for b in bits)
-    train = forward(graph, x_train)
-    probes = {p.name: ImprintedProbe.imprint(pyramid_pool(train[p.name]), y_train, num_classes)
-              for p in probe_points(graph)}
-    test = forward(graph, x_test)
-    base = {n: probe.evaluate(pyramid_pool(test[n]), y_test) for n, probe in probes.items()}
+    scorer = _Scorer(graph, x_train, y_train, x_val, y_val, num_classes)
     rounded = {layer.name for layer in rounded_layers(graph)}
 
-    def drop(name: str, values: dict[str, torch.Tensor]) -> tuple[float, float]:
-        acc, loss = probes[name].evaluate(pyramid_pool(values[name]), y_test)
-        return loss - base[name][1], base[name][0] - acc
+    def measure(name: str, variants: dict[int, dict[str, torch.Tensor]]
+                ) -> tuple[dict[int, float], dict]:
+        raw, own_drop, own_loss = {}, {}, {}
+        for b, values in variants.items():
+            raw[b], changes = scorer.score(name, values)
+            own_drop[b], own_loss[b] = changes[name]
+        return monotone_envelope(raw), {"raw": raw, "accuracy_drop": own_drop,
+                                        "own_loss_increase": own_loss}
 
     layers: dict[str, LayerSensitivity] = {}
     for layer in probe_points(graph):
         weight = act = None
-        extra: dict = {"probe_accuracy": base[layer.name][0], "probe_loss": base[layer.name][1]}
+        base_acc, base_loss = scorer.base[layer.name]
+        extra: dict = {"probe_accuracy": base_acc, "probe_loss": base_loss}
         if isinstance(layer, L.WeightedLayer):
-            res = {b: drop(layer.name, forward(with_weight(
-                graph, layer.name, quantize_weight(layer.weight, b)), x_test)) for b in bits}
-            weight = {b: r[0] for b, r in res.items()}
-            extra["weight_accuracy_drop"] = {b: r[1] for b, r in res.items()}
+            weight, found = measure(layer.name, {b: forward(with_weight(
+                graph, layer.name, quantize_weight(layer.weight, b)), x_val) for b in bits})
+            extra.update({f"weight_{k}": v for k, v in found.items()})
         if activations and layer.name in rounded:
-            signed = act_signed(layer, graph, train[layer.name].numpy())
-            res = {b: drop(layer.name, forward(graph, x_test, act_quant={
-                layer.name: act_type(train[layer.name].numpy(), b, signed)})) for b in bits}
-            act = {b: r[0] for b, r in res.items()}
-            extra["act_accuracy_drop"] = {b: r[1] for b, r in res.items()}
+            cal = scorer.train[layer.name].numpy()
+            signed = act_signed(layer, graph, cal)
+            act, found = measure(layer.name, {b: forward(graph, x_val, act_quant={
+                layer.name: act_type(cal, b, signed)}) for b in bits})
+            extra.update({f"act_{k}": v for k, v in found.items()})
         if weight is None and act is None:
             continue
         params = int(layer.weight.size) if isinstance(layer, L.WeightedLayer) else 0
-        layers[layer.name] = LayerSensitivity(layer.kind, params, base[layer.name][0], weight,
-                                              act, extra)
+        layers[layer.name] = LayerSensitivity(layer.kind, params, base_acc, weight, act, extra)
     settings = {"grids": list(GRIDS), "temperature": TEMPERATURE, "imprint_samples":
-                len(x_train), "test_samples": len(x_test),
+                len(x_train), "val_samples": len(x_val), "scored_on": "validation split",
                 "quantizer": "calibrate.fit_type (max-abs range) with WEIGHT_MODES / ACT_MODES",
-                "omega": "probe cross-entropy increase at the layer's own probe"}
+                "omega": "predictor-accuracy-weighted loss increase of the predictors from "
+                         "the layer on, monotone envelope over widths, floored at 0"}
     return SensitivityTable("probe", model_name, dataset, bits, layers, settings)

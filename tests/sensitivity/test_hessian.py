@@ -12,14 +12,20 @@ Three checks, each with a reason:
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from codesign.errors import CodesignError
-from codesign.sensitivity.hessian import WeightHessian, weight_traces
-from codesign.sensitivity.hutchinson import HutchinsonSettings, estimate
+from codesign.ir.graph import Graph
+from codesign.sensitivity.activations import activation_traces
+from codesign.sensitivity.hessian import WeightHessian, cache_key, estimator_id, weight_traces
+from codesign.sensitivity.hutchinson import HutchinsonSettings, UnconvergedWarning, estimate
 
 TINY_SHAPE = (1, 4, 4)  # as in conftest.tiny_model
 
@@ -145,3 +151,42 @@ def test_settings_refuse_bad_values(kw, message):
     with pytest.raises(CodesignError) as exc:
         HutchinsonSettings(**kw)
     assert message in str(exc.value)
+
+
+def test_unconverged_estimate_warns_fresh_and_cached(tiny, tmp_path):
+    model, x, y = tiny
+    tight = HutchinsonSettings(min_iters=2, max_iters=3, tol=1e-6, batches=1, batch_size=32)
+    with pytest.warns(UnconvergedWarning, match=r"stopped at max_iters = 3 draws unconverged; "
+                      r"'(conv2d_0|dense_5)' has a relative standard error"):
+        first = weight_traces(model, TINY_SHAPE, x, y, tight, cache=tmp_path)
+    assert not first.converged
+    with pytest.warns(UnconvergedWarning):  # loading the cached estimate says it again
+        weight_traces(model, TINY_SHAPE, x, y, tight, cache=tmp_path)
+    graph = Graph.from_torch(model, TINY_SHAPE)
+    with pytest.warns(UnconvergedWarning, match="activation Hessian trace"):
+        activation_traces(graph, x, y, tight, cache=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tol 0 asks for exactly max_iters draws: no warning
+        weight_traces(model, TINY_SHAPE, x, y, HutchinsonSettings(
+            min_iters=2, max_iters=3, tol=0.0, batches=1, batch_size=32), cache=False)
+        loose = weight_traces(model, TINY_SHAPE, x, y, HutchinsonSettings(
+            min_iters=4, max_iters=500, tol=0.5, batches=1, batch_size=32), cache=False)
+    assert loose.converged
+
+
+def test_cache_is_keyed_by_method_and_every_setting(tiny):
+    _, x, y = tiny
+    state = {"w": np.arange(6.0).reshape(2, 3)}
+    base = HutchinsonSettings()
+    weight_id = estimator_id("weight", F.cross_entropy, torch.float32)
+    key = cache_key(weight_id, state, x, y, base)
+    assert key == cache_key(dict(weight_id), state, x, y, HutchinsonSettings())
+    others = {cache_key(estimator_id("activation", F.cross_entropy, torch.float32), state, x,
+                        y, base),
+              cache_key(estimator_id("weight", F.mse_loss, torch.float32), state, x, y, base),
+              cache_key(estimator_id("weight", F.cross_entropy, torch.float64), state, x, y,
+                        base)}
+    for field, value in [("min_iters", 21), ("max_iters", 201), ("tol", 0.03), ("batches", 9),
+                         ("batch_size", 65), ("seed", 1), ("isolate", False)]:
+        others.add(cache_key(weight_id, state, x, y, replace(base, **{field: value})))
+    assert key not in others and len(others) == 10

@@ -113,8 +113,8 @@ def test_pyramid_pool_and_imprinting():
 
 def test_probe_table_on_digits(digits_cnn_trained, digits):
     graph = Graph.from_torch(digits_cnn_trained, (1, 8, 8))
-    t = probe_table(graph, digits.x_train[:400], digits.y_train[:400], digits.x_test,
-                    digits.y_test, (2, 8), digits.num_classes)
+    t = probe_table(graph, digits.x_train[:400], digits.y_train[:400], digits.x_val,
+                    digits.y_val, (2, 8), digits.num_classes)
     assert t.weighted() == [layer.name for layer in graph.weighted]
     for name in t.weighted():
         s = t.layers[name]

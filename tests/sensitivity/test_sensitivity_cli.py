@@ -46,3 +46,17 @@ def test_unknown_method_is_a_usage_error():
     with pytest.raises(SystemExit) as exc:
         main(["sensitivity", "digits_cnn", "--method", "magic"])
     assert exc.value.code == 2
+
+
+@pytest.mark.usefixtures("digits_cnn_trained")
+def test_unconverged_trace_is_reported(capsys):
+    args = ["sensitivity", "digits_cnn", "--bits", "2,8", "--json", "--no-activations"]
+    assert main([*args, *FAST]) == 0  # 2 draws cannot reach the default tolerance
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert len(printed["warnings"]) == 1
+    assert printed["warnings"][0].startswith("weight Hessian trace: stopped at max_iters = 2 "
+                                             "draws unconverged")
+    assert "warning: weight Hessian trace: stopped at max_iters = 2" in captured.err
+    assert main([*args, *FAST, "--tol", "0"]) == 0  # a fixed draw count: nothing to say
+    assert json.loads(capsys.readouterr().out)["warnings"] == []

@@ -1,10 +1,17 @@
-"""Shared fixtures: the trained digits CNN that many test files use."""
+"""Shared fixtures (the trained digits CNN that many test files use) and the --extended
+option: the larger random-network sets (tests/hls, tests/rtl) that CI runs."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--extended", action="store_true",
+                     help="also run the larger random-network sets (hls4ml and RTL); CI "
+                          "passes it (CODESIGN_EXTENDED=1 does the same)")
 
 
 @pytest.fixture(autouse=True)

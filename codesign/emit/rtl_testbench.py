@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def write_testbench(qnet: QuantizedNet, rtl_dir: Path, out_dir: Path, x: np.ndar
                        "backpressure": 40 * (one + 100) * n},
         "vectors": {"inputs": "vectors/inputs.hex", "expected": "vectors/expected.hex"},
     }
-    (out_dir / SUITE_FILE).write_text(json.dumps(suite, indent=1) + "\n")
+    (out_dir / SUITE_FILE).write_text(_json_text(suite))
     templates = importlib.resources.files("codesign.sim") / "regression"
     for src, dst in TEMPLATES.items():
         (out_dir / dst).write_text((templates / src).read_text())
@@ -130,6 +131,14 @@ def write_testbench(qnet: QuantizedNet, rtl_dir: Path, out_dir: Path, x: np.ndar
     return {"dir": str(out_dir), "samples": n, "top": suite["top"],
             "sources": suite["sources"], "expected_latency": timing.summary()["latency"],
             "expected_interval": timing.summary()["interval"]}
+
+
+def _json_text(data: dict[str, Any]) -> str:
+    """Indented JSON with lists of numbers on one line, so people can read and edit it."""
+    text = json.dumps(data, indent=1)
+    return re.sub(r"\[([-\d,\s]*)\]",
+                  lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
+                  text) + "\n"
 
 
 def _readme(suite: dict[str, Any]) -> str:

@@ -135,3 +135,27 @@ def test_digits_suite_from_the_cli_runs_anywhere(digits_qnet8, run_suite, tmp_pa
     shutil.copytree(tmp_path / "tb", moved)
     r = run_suite(moved)
     assert r.code == 0 and "3 passed" in r.output, r.output
+
+
+def test_suite_fails_when_a_cycle_count_moves(small, run_suite, tmp_path):
+    """A retimed top (one more register stage before the output port): every value is
+    still right, so backpressure passes, but the timing test names the moved latency."""
+    _, _, root = small
+    rtl = tmp_path / "rtl"
+    shutil.copytree(root / "rtl", rtl)
+    top = (rtl / "cs_top.sv").read_text()
+    m = re.search(r"  assign out_valid = s(\d+)_valid;\n  assign s\1_ready = out_ready;\n"
+                  r"  assign out_data = s\1_data;\n", top)
+    assert m, "the output assigns of cs_top.sv not found"
+    sid = m.group(1)
+    width = int(re.search(rf"logic \[(\d+):0\] s{sid}_data;", top).group(1)) + 1
+    stage = (f"  cs_fifo #(.W({width}), .DEPTH(2)) u_retimed (.clk(clk), .rst(rst), "
+             f".in_valid(s{sid}_valid), .in_ready(s{sid}_ready), .in_data(s{sid}_data), "
+             ".out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));\n")
+    (rtl / "cs_top.sv").write_text(top.replace(m.group(0), stage))
+    latency = json.loads((root / "suite" / "suite.json").read_text())["timing"]["latency"]
+    r = run_suite(root / "suite", "--rtl", str(rtl / "files.f"), "-k",
+                  "timing or backpressure")
+    assert r.code == 1 and "1 failed, 1 passed" in r.output, r.output
+    assert (f"timing: latency moved: image 0 expected {latency} cycles, measured "
+            f"{latency + 1}") in r.output

@@ -85,7 +85,9 @@ def test_result_types_may_change_after_quantization(saved, digits_qnet8):
 
 
 def test_usage_errors_are_json_too(capsys):
-    assert main(["eval", "digits_cnn", "--json"]) == 2
+    with pytest.raises(SystemExit) as exc:  # argparse's usage-error exit, status 2
+        main(["eval", "digits_cnn", "--json"])
+    assert exc.value.code == 2
     out = json.loads(capsys.readouterr().out)
     assert out["exit_code"] == 2 and "--design" in out["error"]
 

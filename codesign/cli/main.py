@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        exc.parser.print_usage(sys.stderr)
-        return _fail(argv, exc.parser.prog.removeprefix("codesign").strip(), str(exc), 2)
+        exc.parser.print_usage(sys.stderr)  # then exit 2, as argparse itself would
+        raise SystemExit(_fail(argv, exc.parser.prog.removeprefix("codesign").strip(),
+                               str(exc), 2)) from None
     try:
         return int(runners[args.command](args) or 0)
     except CodesignError as exc:

@@ -34,7 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--top", metavar="NAME", help="top module (default: from suite.json)")
     group.addoption("--seed", type=int, help="seed of the random backpressure")
     group.addoption("--no-waves", action="store_true",
-                    help="do not record an FST waveform of failing tests")
+                    help="build without tracing and record no FST waveform (no zlib needed)")
     group.addoption("--build-dir", metavar="DIR",
                     help="Verilator build cache (default: SUITE_DIR/sim_build)")
 
@@ -111,15 +111,16 @@ def lz4_shim(folder: Path) -> Path:
     return folder
 
 
-def build(src: Sources, top: str, root: Path) -> Path:
-    """Verilate and compile for cocotb, with FST tracing compiled in (switched on per
-    run); only the top's ports are made visible and the C++ is compiled without
-    optimization, which keeps large designs quick to build (the runs are short)."""
+def build(src: Sources, top: str, root: Path, waves: bool = True) -> Path:
+    """Verilate and compile for cocotb, with FST tracing compiled in when waves are
+    wanted (switched on per run); only the top's ports are made visible and the C++ is
+    compiled without optimization, which keeps large designs quick to build (the runs
+    are short)."""
     import cocotb_tools.config as cfg
 
     env = verilator_env()
     os.environ.update(env)
-    h = hashlib.sha256(f"{top}|{src.defines}|fst2".encode())
+    h = hashlib.sha256(f"{top}|{src.defines}|fst2|{waves}".encode())
     for f in src.files:
         h.update(f.name.encode() + f.read_bytes())
     for d in src.includes:
@@ -139,12 +140,13 @@ def build(src: Sources, top: str, root: Path) -> Path:
     verilate = [str(Path(env["VERILATOR_ROOT"]) / "bin" / "verilator"), "-cc", "--exe",
                 "-Mdir", str(tmp), "--top-module", top, "--vpi", "--prefix", "Vtop",
                 "-o", top, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
-                "--trace-fst", "-CFLAGS", f"-I{shim}", "-LDFLAGS", f"-L{shim}", "-O3", "-Wno-fatal",
+                *(["--trace-fst", "-CFLAGS", f"-I{shim}", "-LDFLAGS", f"-L{shim}"]
+                  if waves else []), "-O3", "-Wno-fatal",
                 *(f"-I{d}" for d in src.includes), *(f"-D{d}" for d in src.defines),
                 str(vlt), str(cfg.share_dir / "lib" / "verilator" / "verilator.cpp"),
                 *(str(f) for f in src.files)]
     make = ["make", "-j", str(min(os.cpu_count() or 1, 4)), "-C", str(tmp), "-f",
-            "Vtop.mk", "VM_TRACE=1", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
+            "Vtop.mk", f"VM_TRACE={int(waves)}", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
     log = tmp / "build.log"
     with log.open("w") as out:
         for cmd in (verilate, make):
@@ -178,5 +180,6 @@ def target(pytestconfig: pytest.Config) -> Target:
     files_f = Path(rtl).resolve() if rtl else (SUITE_DIR / meta["sources"]).resolve()
     top = pytestconfig.getoption("--top") or meta["top"]
     root = Path(pytestconfig.getoption("--build-dir") or SUITE_DIR / "sim_build")
-    return Target(top, build(read_file_list(files_f), top, root.resolve()),
-                  not pytestconfig.getoption("--no-waves"), pytestconfig.getoption("--seed"))
+    waves = not pytestconfig.getoption("--no-waves")
+    return Target(top, build(read_file_list(files_f), top, root.resolve(), waves), waves,
+                  pytestconfig.getoption("--seed"))

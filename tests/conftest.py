@@ -29,7 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(__file__).parent
     for item in items:
-        parts = Path(item.fspath).relative_to(root).parts
+        try:
+            parts = Path(item.path).relative_to(root).parts
+        except ValueError:
+            continue
         if len(parts) > 1 and parts[0] in SHARED_BUILD_DIRS:
             item.add_marker(pytest.mark.xdist_group(parts[0]))
 

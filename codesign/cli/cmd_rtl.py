@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "--testbench suite (default 100)")
     p.add_argument("--stress", action="store_true",
                    help="also simulate with random input gaps and output backpressure")
-    p.add_argument("--seed", type=int, default=1, help="seed of the stress pattern")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed of the stress pattern (and of a --testbench suite's backpressure)")
     p.add_argument("--waves", action="store_true", help="record a VCD (DIR/sim/dump.vcd)")
     p.add_argument("--testbench", type=Path, metavar="DIR",
                    help="write a regression suite (golden vectors, expected cycles, cocotb "

@@ -7,9 +7,11 @@ integer weight/bias mantissas). Every later command takes the design.yaml.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +26,38 @@ WEIGHTS_FILE = "quantized.npz"
 # this many elements: small enough to stay in cache, big enough to amortize the per-layer
 # Python work (digits_cnn: ~25% less time than one 1,654-sample batch).
 CHUNK_ELEMENTS = 1 << 20
+
+STAMP_KEY = "design.json"  # in the .npz: what its integers were made under (see _stamp)
+
+
+def _stamp(graph: Graph, design: DesignPoint) -> dict[str, Any]:
+    """What the saved integers mean: the model, and for every layer its name and kind and,
+    for weighted layers, the weight and bias types whose grids the mantissas lie on.
+    Result and accumulator types, reuse and device may change after quantization."""
+    layers: dict[str, Any] = {}
+    for layer in graph.layers[1:]:
+        entry: dict[str, Any] = {"kind": layer.kind}
+        if isinstance(layer, L.WeightedLayer):
+            impl = design.layers.get(layer.name)
+            entry["weight"] = str(impl.weight) if impl is not None else None
+            entry["bias"] = str(impl.bias) if impl is not None else None
+        layers[layer.name] = entry
+    return {"model": design.model, "layers": layers}
+
+
+def _stamp_difference(saved: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """The first way `now` differs from `saved`, in words; None when they agree."""
+    if saved.get("model") != now["model"]:
+        return f"it was written for model {saved.get('model')}, the design names {now['model']}"
+    old, new = saved.get("layers", {}), now["layers"]
+    if list(old) != list(new):
+        return f"its layers are {', '.join(old)}; the design's network has {', '.join(new)}"
+    for name, entry in old.items():
+        for key, value in entry.items():
+            if new[name].get(key) != value:
+                return f"layer {name!r} had {key} {value} when it was written, the design " \
+                       f"now says {new[name].get(key)}"
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,6 +229,7 @@ class QuantizedNet:
                                 "--force to overwrite it")
         out_dir.mkdir(parents=True, exist_ok=True)
         arrays = self.graph.to_arrays()
+        arrays[STAMP_KEY] = np.array(json.dumps(_stamp(self.graph, self.design)))
         for name, w in self.weights.items():
             arrays[f"int/{name}/weight"] = w
         for name, b in self.biases.items():
@@ -217,6 +252,14 @@ class QuantizedNet:
         with np.load(npz, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         graph = Graph.from_arrays(arrays)
+        if STAMP_KEY in arrays:  # files written before the stamp existed load unchecked
+            problem = _stamp_difference(json.loads(str(arrays[STAMP_KEY])),
+                                        _stamp(graph, design))
+            if problem is not None:
+                raise DesignError(f"{npz} does not belong to {design_path}: {problem}. "
+                                  "Its integer weights mean something only under the design "
+                                  "they were saved with; re-run `codesign quantize` to write "
+                                  "a matching pair")
         weights = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()
                    if k.startswith("int/") and k.endswith("/weight")}
         biases = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()

@@ -1,10 +1,40 @@
-"""Shared fixtures: the trained digits CNN that many test files use."""
+"""Shared fixtures (the trained digits CNN that many test files use) and the --extended
+option: the larger random-network sets (tests/hls, tests/rtl) that CI runs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--extended", action="store_true",
+                     help="also run the larger random-network sets (hls4ml and RTL); CI "
+                          "passes it (CODESIGN_EXTENDED=1 does the same)")
+
+
+# Folders whose tests share expensive session builds (hls4ml compiles in a process pool,
+# Verilator builds): under pytest-xdist with --dist loadgroup each runs in one worker,
+# so no build is made twice; the other tests spread over the remaining workers.
+SHARED_BUILD_DIRS = ("hls", "rtl", "regress")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): run in one pytest-xdist worker")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            parts = Path(item.path).relative_to(root).parts
+        except ValueError:
+            continue
+        if len(parts) > 1 and parts[0] in SHARED_BUILD_DIRS:
+            item.add_marker(pytest.mark.xdist_group(parts[0]))
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from codesign.cli.common import (
     add_dataset_arg,
     add_json_arg,
     add_model_args,
+    check_design_for_model,
     dataset_from_args,
     model_from_args,
     report,
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"--samples must be positive, not {args.samples}")
     qnet = QuantizedNet.load(args.design)
     model = model_from_args(args)
+    check_design_for_model(qnet.design, args.design, model, qnet.graph)
     if tuple(model.input_shape) != qnet.graph.input_shape:
         raise CodesignError(f"{args.design} was made for input shape "
                             f"{list(qnet.graph.input_shape)}, {args.model} takes "

@@ -18,6 +18,7 @@ from codesign.cli.common import (
     add_dataset_arg,
     add_json_arg,
     add_model_args,
+    check_design_for_model,
     dataset_from_args,
     eprint,
     model_from_args,
@@ -137,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     model = model_from_args(args)
     graph = model.graph()
     if base is not None:
+        check_design_for_model(base, args.design, model)
         base.validate(graph)
     data = dataset_from_args(args, model)
     widths = Widths(args.uniform, args.uniform) if base is None else Widths.from_design(base)

@@ -5,6 +5,10 @@ builds it with Verilator (cached by content hash) and runs the cocotb testbench 
 samples: every output must equal the bit-accurate model's and every input/output transfer
 edge the latency model's prediction (timing mode); --stress adds a run with random input
 gaps and output backpressure. Exits 1 on any difference.
+
+With --testbench DIR it also writes a self-contained regression suite for the RTL (or
+for the user's own sources, --rtl FILES.f --top NAME): codesign.emit.rtl_testbench.
+Without --out the RTL then goes to DIR/rtl.
 """
 
 from __future__ import annotations
@@ -28,16 +32,27 @@ HELP = "generate the SystemVerilog accelerator of a design and verify it under V
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("design", type=Path, metavar="DESIGN.yaml")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="directory for the RTL, file list and manifest")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="directory for the RTL, file list and manifest (required unless "
+                        "--testbench is given; then DIR defaults to TESTBENCH/rtl)")
     p.add_argument("--force", action="store_true", help="overwrite RTL already in DIR")
     p.add_argument("--sim", action="store_true", help="build with Verilator and simulate")
     p.add_argument("--samples", type=int, default=100, metavar="N",
-                   help="samples to stream through the simulation (default 100)")
+                   help="samples to stream through the simulation, or to put in the "
+                        "--testbench suite (default 100)")
     p.add_argument("--stress", action="store_true",
                    help="also simulate with random input gaps and output backpressure")
-    p.add_argument("--seed", type=int, default=1, help="seed of the stress pattern")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed of the stress pattern (and of a --testbench suite's backpressure)")
     p.add_argument("--waves", action="store_true", help="record a VCD (DIR/sim/dump.vcd)")
+    p.add_argument("--testbench", type=Path, metavar="DIR",
+                   help="write a regression suite (golden vectors, expected cycles, cocotb "
+                        "test, pytest runner; needs only cocotb and verilator) to DIR")
+    p.add_argument("--rtl", type=Path, metavar="FILES.f",
+                   help="with --testbench: the file list the suite tests by default "
+                        "(your own sources; default: the generated RTL)")
+    p.add_argument("--top", metavar="NAME",
+                   help="with --testbench: the top module of --rtl (default: cs_top)")
     p.add_argument("--build-dir", type=Path, metavar="DIR",
                    help="Verilator build cache (default: the codesign cache)")
     add_dataset_arg(p)
@@ -62,11 +77,25 @@ def _samples(qnet: QuantizedNet, spec: str | None, n: int) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise CodesignError(f"--samples must be positive, not {args.samples}")
+    if args.out is None and args.testbench is None:
+        raise CodesignError("give --out DIR for the RTL, or --testbench DIR for a "
+                            "regression suite (or both)")
+    if (args.rtl is not None or args.top is not None) and args.testbench is None:
+        raise CodesignError("--rtl and --top name the sources a regression suite tests; "
+                            "they need --testbench DIR")
+    if args.rtl is not None and not args.rtl.is_file():
+        raise CodesignError(f"--rtl {args.rtl}: no such file list")
     qnet = QuantizedNet.load(args.design)
-    out: Path = args.out
+    out: Path = args.out if args.out is not None else args.testbench / "rtl"
     if (out / f"{TOP}.sv").exists() and not args.force:
         raise CodesignError(f"{out} already holds generated RTL; choose another --out or "
                             "pass --force to overwrite it")
+    if args.testbench is not None and not args.force:
+        from codesign.emit.rtl_testbench import SUITE_FILE
+
+        if (args.testbench / SUITE_FILE).exists():
+            raise CodesignError(f"{args.testbench} already holds a regression suite; choose "
+                                "another --testbench or pass --force to overwrite it")
     start = time.perf_counter()
     generate_rtl(qnet, out)
     plan = plan_network(qnet)
@@ -77,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     result["predicted_latency"] = one["latency"]
     result["predicted_interval"] = one["interval"]
     status = 0
+    if args.testbench is not None:
+        from codesign.emit.rtl_testbench import write_testbench
+
+        x = _samples(qnet, args.dataset, args.samples)
+        result["testbench"] = write_testbench(qnet, out, args.testbench, x, sources=args.rtl,
+                                              top=args.top, seed=args.seed, force=args.force)
     if args.sim:
         from codesign.rtlsim import build, verify_rtl
 
@@ -105,6 +140,10 @@ def _text(r: dict) -> str:
     lines = [f"RTL for {r['design']} written to {r['out']} ({len(r['engines'])} engines)",
              f"  predicted latency {r['predicted_latency']} cycles, interval "
              f"{r['predicted_interval']} cycles"]
+    if "testbench" in r:
+        tb = r["testbench"]
+        lines.append(f"  regression suite ({tb['samples']} samples, top {tb['top']}, sources "
+                     f"{tb['sources']}) written to {tb['dir']}; run it with: pytest {tb['dir']}")
     if "runs" in r:
         cached = " (cached)" if r["build_cached"] else ""
         lines.append(f"  Verilator build: {r['build_seconds']} s{cached}")

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from codesign.data import Dataset, dataset_for_shape, load_dataset
+from codesign.design import DesignPoint
+from codesign.errors import DesignError
+from codesign.ir.graph import Graph
 from codesign.models import LoadedModel, load_model
 
 
@@ -56,6 +59,35 @@ def dataset_from_args(args: argparse.Namespace, model: LoadedModel) -> Dataset:
     if spec is None and model.dataset is not None:
         return load_dataset(model.dataset)
     return dataset_for_shape(spec, model.input_shape)
+
+
+def _spec_key(spec: str) -> str:
+    """A model spec as compared across directories: a zoo name, or file name:factory."""
+    path, sep, func = spec.rpartition(":")
+    return f"{Path(path).name}:{func}" if sep and path.endswith(".py") else spec
+
+
+def check_design_for_model(design: DesignPoint, design_path: Path, model: LoadedModel,
+                           graph: Graph | None = None) -> None:
+    """Refuse a design made for another model: by the model it records, and (given the
+    design's own graph, as its quantized.npz holds it) by every layer's name, kind and
+    shape. Bit-accurate figures of one network beside another's float ones mean nothing.
+    """
+    made_for = design.model
+    if made_for is not None and _spec_key(made_for) != _spec_key(model.spec):
+        raise DesignError(f"{design_path} was made for model {made_for}, not {model.spec}; "
+                          f"make a design for {model.spec} with `codesign quantize "
+                          f"{model.spec} ...` or pass {made_for} as the model")
+    if graph is None:
+        return
+    ours = [(layer.name, layer.kind, tuple(layer.out_shape)) for layer in graph]
+    theirs = [(layer.name, layer.kind, tuple(layer.out_shape)) for layer in model.graph()]
+    if ours != theirs:
+        diff = next((f"{a} vs {b}" for a, b in zip(ours, theirs, strict=False) if a != b),
+                    f"{len(ours)} layers vs {len(theirs)}")
+        raise DesignError(f"{design_path} was made for another network than {model.spec} "
+                          f"(design's layer vs the model's: {diff}); quantize "
+                          f"{model.spec} for a design of its own")
 
 
 def report(args: argparse.Namespace, result: dict[str, Any],

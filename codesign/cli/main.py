@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 
 from codesign.errors import CodesignError
@@ -21,8 +22,33 @@ COMMANDS = [
 ]
 
 
+class UsageError(Exception):
+    """A command line argparse rejects; main() reports it (exit status 2)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so --json can report usage errors too
+    (subcommand parsers are made with this class as well)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self, message)
+
+
+def _fail(argv: list[str], command: str, message: str, code: int) -> int:
+    """Report an error: the message on stderr and, with --json, one JSON object on stdout."""
+    print(f"codesign {command}: error: {message}".replace("codesign : ", "codesign: "),
+          file=sys.stderr)
+    if "--json" in argv:
+        print(json.dumps({"error": message, "exit_code": code}))
+    return code
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="codesign",
         description="Hardware co-design for quantized CNNs: trace, quantize, evaluate, "
                     "emit HLS and RTL that match the bit-accurate model.",
@@ -39,13 +65,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser, runners = build_parser()
-    args = parser.parse_args(argv)  # usage errors exit 2 here
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        exc.parser.print_usage(sys.stderr)  # then exit 2, as argparse itself would
+        raise SystemExit(_fail(argv, exc.parser.prog.removeprefix("codesign").strip(),
+                               str(exc), 2)) from None
     try:
         return int(runners[args.command](args) or 0)
     except CodesignError as exc:
-        print(f"codesign {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(argv, args.command, str(exc), 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

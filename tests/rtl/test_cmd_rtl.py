@@ -28,3 +28,28 @@ def test_rtl_sim_json(digits_qnet, digits_build, tmp_path, capsys):
     assert timing["bit_exact"] == 30 and stress["bit_exact"] == 30
     assert timing["cycles_equal"] and timing["predicted_cycles"] == timing["measured_cycles"]
     assert out["predicted_latency"] == timing["measured_cycles"]["latency"]
+
+
+def test_rtl_testbench_arguments(digits_qnet, tmp_path, capsys):
+    """--testbench writes a suite (RTL beside it without --out); --rtl/--top need it; an
+    existing suite is kept without --force; the suite names the user's file list."""
+    design = digits_qnet.save(tmp_path / "d")
+    assert main(["rtl", str(design)]) == 1
+    assert "--out DIR" in capsys.readouterr().err
+    assert main(["rtl", str(design), "--out", str(tmp_path / "r"), "--top", "x"]) == 1
+    assert "need --testbench" in capsys.readouterr().err
+    mine = tmp_path / "mine" / "files.f"
+    mine.parent.mkdir()
+    mine.write_text("wrapper.sv\n")
+    assert main(["rtl", str(design), "--testbench", str(tmp_path / "tb"), "--samples", "5",
+                 "--rtl", str(mine), "--top", "my_top", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    suite = json.loads((tmp_path / "tb" / "suite.json").read_text())
+    assert (suite["top"], suite["sources"]) == ("my_top", "../mine/files.f")
+    assert out["testbench"]["top"] == "my_top" and (tmp_path / "tb" / "rtl" / "cs_top.sv").is_file()
+    assert len((tmp_path / "tb" / "vectors" / "expected.hex").read_text().split()) == 5
+    assert suite["timing"]["latency"] == out["predicted_latency"]
+    assert main(["rtl", str(design), "--testbench", str(tmp_path / "tb"), "--out",
+                 str(tmp_path / "r2"), "--json"]) == 1
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert "already holds a regression suite" in err and not (tmp_path / "r2").exists()

@@ -36,7 +36,7 @@ class Device:
     dsp_b_bits: int = 18
     bram_bits: int = 36 * 1024
     default_clock_mhz: float = 100.0
-    synth_command: str = "synth_xilinx -family xc7 -noiopad -noclkbuf"
+    synth_command: str = "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf"
     vendor: str = "xilinx"
     dsp_cell: str = "DSP48E1"
     bram_cell: str = "RAMB36E1"

@@ -12,19 +12,24 @@ from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
 
 
+def layer_args(qnet: QuantizedNet, layer: L.Layer) -> tuple[int, int, int, int, bool]:
+    """(w_bits, x_bits, out_bits, reuse, dsp) of a layer as its DesignPoint builds it."""
+    d = qnet.design
+    if isinstance(layer, L.Input):
+        return 0, d.input.width, d.input.width, 1, False
+    impl = d[layer.name]
+    w_bits = impl.weight.width if impl.weight is not None else 0
+    return (w_bits, d.type_of(layer.inputs[0]).width, impl.result.width, impl.reuse,
+            impl.multiplier == "dsp")
+
+
 def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     """Per-layer rows and totals (the fields `codesign synth` reports)."""
-    g, d = qnet.graph, qnet.design
+    g = qnet.graph
     model = FastCostModel(g, device)
     rows = []
     for layer in g.layers:
-        if isinstance(layer, L.Input):
-            x_bits, w_bits, out_bits, reuse, dsp = d.input.width, 0, d.input.width, 1, False
-        else:
-            impl = d[layer.name]
-            x_bits = d.type_of(layer.inputs[0]).width
-            w_bits = impl.weight.width if impl.weight is not None else 0
-            out_bits, reuse, dsp = impl.result.width, impl.reuse, impl.multiplier == "dsp"
+        w_bits, x_bits, out_bits, reuse, dsp = layer_args(qnet, layer)
         c = model.layer_costs(layer.name, w_bits, x_bits, out_bits, reuse, dsp)
         weighted = isinstance(layer, L.WeightedLayer)
         rows.append({"layer": layer.name, "kind": layer.kind, "w_bits": w_bits or None,

@@ -62,7 +62,8 @@ def _key(rtl: Path, files: list[str], script: str, extra: str) -> str:
 
 def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = None, *,
                asic: bool = False, liberty: str | Path | None = None,
-               clock_mhz: float | None = None, use_cache: bool = True) -> dict[str, Any]:
+               clock_mhz: float | None = None, use_cache: bool = True,
+               place_and_route: bool = True) -> dict[str, Any]:
     """Generate qnet's RTL under out_dir/rtl and synthesize it; returns the figures
     (also written to out_dir/synth.json)."""
     if not asic and device is None:
@@ -82,7 +83,8 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         shutil.copy(liberty, rtl / lib_name)  # Yosys sees only files below its directory
     script = _script(files, device, asic, lib_name)
     clock = clock_mhz or (device.default_clock_mhz if device is not None else None)
-    pnr = device.nextpnr_args if device is not None and device.nextpnr and not asic else ""
+    pnr = (device.nextpnr_args if device is not None and device.nextpnr and not asic
+           and place_and_route else "")
     # the clock only steers place and route
     extra = (f"{pnr}|{float(clock) if pnr and clock else ''}|"
              + ((rtl / lib_name).read_text() if lib_name else ""))
@@ -92,7 +94,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         result = json.loads(cached.read_text())
         result["cached"] = True
     else:
-        result = _run(rtl, script, device, asic, lib_name, clock)
+        result = _run(rtl, script, device, asic, lib_name, clock, bool(pnr))
         result["cached"] = False
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps({k: v for k, v in result.items() if k != "cached"}))
@@ -101,7 +103,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
 
 
 def _run(rtl: Path, script: str, device: Device | None, asic: bool, liberty: str | None,
-         clock: float | None) -> dict[str, Any]:
+         clock: float | None, pnr: bool) -> dict[str, Any]:
     try:
         run_yosys(script, rtl)
     except CodesignError as exc:
@@ -129,7 +131,7 @@ def _run(rtl: Path, script: str, device: Device | None, asic: bool, liberty: str
         return result
     assert device is not None
     result.update(target=device.part, family=device.family, **fpga_fields(cells, device.family))
-    if device.nextpnr:
+    if pnr:
         run_nextpnr_ecp5([*device.nextpnr_args.split(), "--json", "netlist.json",
                           "--freq", str(clock), "--out-of-context", "--timing-allow-fail",
                           "--report", "pnr.json"],

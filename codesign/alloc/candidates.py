@@ -214,10 +214,10 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
             t_bits, omega = np.array([fixed]), np.zeros(1)
         tensors.append(Tensor(members[0], members, t_bits, omega))
     layers = []
-    for layer in graph.layers[1:]:
-        t_in = of_layer[layer.inputs[0]]
+    for layer in graph.layers:
         t_out = of_layer[layer.name]
-        x_opts = tensors[t_in].bits
+        t_in = None if isinstance(layer, L.Input) else of_layer[layer.inputs[0]]
+        x_opts = tensors[t_out if t_in is None else t_in].bits
         if isinstance(layer, L.WeightedLayer):
             w_table = table.layers[layer.name].weight
             assert w_table is not None
@@ -229,9 +229,10 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
             omega = np.array([w_table[int(b)] for b in w], dtype=float)
             params = layer.params
         else:
-            out_opts = x_opts if isinstance(layer, _PASS) else tensors[t_out].bits
-            combos = [(a, a) for a in x_opts] if isinstance(layer, _PASS) else list(
-                itertools.product(x_opts, out_opts))
+            if t_in is None or isinstance(layer, _PASS):  # the input, pools, flatten
+                combos = [(a, a) for a in x_opts]
+            else:
+                combos = list(itertools.product(x_opts, tensors[t_out].bits))
             x, o = (np.array(c) for c in zip(*combos, strict=True))
             w = np.zeros_like(x)
             r = np.ones_like(x)
@@ -239,7 +240,8 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
             omega = np.zeros(len(x))
             params = 0
         raw = cost_fn(layer.name, w, x, o, r, d)
-        cost = {k: np.broadcast_to(np.asarray(raw[k], dtype=float), x.shape).copy()
+        # whole units per layer, as the cost report rounds them
+        cost = {k: np.round(np.broadcast_to(np.asarray(raw[k], dtype=float), x.shape))
                 for k in COST_KEYS}
         layers.append(LayerCandidates(layer.name, layer.kind, params, t_in, t_out, w, x, o,
                                       r, d.astype(bool), omega, cost))

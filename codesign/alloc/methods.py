@@ -310,3 +310,15 @@ def method_frontier(method: str, cands: Candidates, budget: Budget, axis: str = 
         if fitting:
             found.append(min(fitting, key=lambda a: (a.omega, a.cost[axis])))
     return non_dominated(found, axis)
+
+
+def available(tables: Mapping[str, SensitivityTable]) -> list[str]:
+    """The methods the given tables support (probe needs a probe table, the trace-driven
+    ones a hessian or joint table)."""
+    out = ["exact", "uniform"]
+    if "hessian" in tables or "joint" in tables:
+        out += ["ascend-descend", "pareto"]
+    if "probe" in tables:
+        out.append("probe")
+    out.append("size-ilp")
+    return [m for m in METHODS if m in out]

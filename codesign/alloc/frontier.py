@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from codesign.alloc import chain
 from codesign.alloc.budget import Budget
 from codesign.alloc.candidates import AllocationError, Candidates
 from codesign.alloc.solver import Allocation, Solver, infeasible
@@ -55,6 +56,11 @@ def frontier(cands: Candidates, budget: Budget, axis: str = "lut", points: int =
     if points < 1:
         raise AllocationError(f"a frontier needs at least one point, not {points}")
     solver = solver or Solver(cands, (*budget.limits, axis))
+    if chain.applies(cands, budget, axis):
+        found = chain.chain_frontier(cands, budget, axis, points=points)
+        if not found:
+            raise infeasible(solver, budget)
+        return non_dominated(found, axis)
     lo, hi = axis_range(solver, budget, axis)
     caps = np.linspace(lo, hi, points) if points > 1 else np.array([hi])
     found = []

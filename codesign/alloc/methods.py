@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from codesign.alloc import chain
 from codesign.alloc.budget import Budget
 from codesign.alloc.candidates import AllocationError, Candidates, LayerCandidates, Tensor
 from codesign.alloc.frontier import axis_range, frontier, non_dominated
@@ -296,6 +297,8 @@ def method_frontier(method: str, cands: Candidates, budget: Budget, axis: str = 
     lo, hi = span or axis_range(solver, budget, axis)
     caps = np.linspace(lo, hi, points) if points > 1 else np.array([hi])
     if method == "exact":
+        if chain.applies(cands, budget, axis):
+            return non_dominated(chain.chain_frontier(cands, budget, axis, caps=caps), axis)
         found = [solver.solve(budget.with_limit(axis, float(c))) for c in caps]
         return non_dominated([a for a in found if a is not None], axis)
     others = budget.without(axis)

@@ -83,3 +83,20 @@ def test_ascend_descend_holds_the_average_and_favours_sensitive_layers():
         assert avg <= target + 1e-9
     wb = ascend_descend(cands, trace, 5.0)
     assert wb["l4"] >= wb["l0"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chain_dynamic_program_equals_the_solver_at_every_cap(seed):
+    from codesign.alloc.chain import applies, chain_frontier
+
+    cands = synthetic_chain(5, bits=(2, 4, 8), reuse=(1, 2), seed=seed)
+    budget = Budget({"dsp": 0} if seed % 2 else {"dsp": 0, "interval": 20})
+    assert applies(cands, budget, "lut") and not applies(cands, Budget({"dsp": 5}), "lut")
+    solver = Solver(cands, ("lut", "dsp"))
+    lo = solver.minimum("lut", budget)
+    caps = np.linspace(lo, lo * 5, 9)
+    front = chain_frontier(cands, budget, "lut", caps=caps)
+    for cap in caps:
+        best = min(a.omega for a in front if a.cost["lut"] <= cap)
+        assert best == pytest.approx(solver.solve(budget.with_limit("lut", cap)).omega,
+                                     rel=1e-9)

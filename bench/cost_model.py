@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LUT_FEATURES = ("shiftadd", "accadd", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
+LUT_FEATURES = ("shiftadd", "accadd", "lossy", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
                 "pooladd", "fifo", "taps", "const")
 FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "const")
 FAMILY_PART = {"xc7": "xc7a100t", "ecp5": "lfe5u-85f"}
@@ -114,7 +114,7 @@ def jobs(n_layers: int, n_networks: int) -> list[dict]:
 
 # -- one sample -------------------------------------------------------------------------
 def measure(job: dict, out: Path) -> dict:
-    from codesign.cost.estimate import layer_args
+    from codesign.cost.estimate import accum_args, layer_args
     from codesign.cost.fast import FEATURES, FastCostModel
     from codesign.devices import get_device
     from codesign.emit.rtl import plan_network
@@ -128,7 +128,8 @@ def measure(job: dict, out: Path) -> dict:
     dsp = latency = 0.0
     interval = 0.0
     for layer in qnet.graph.layers:
-        f, d, lat, ivl = model.features(layer.name, *layer_args(qnet, layer))
+        f, d, lat, ivl = model.features(layer.name, *layer_args(qnet, layer),
+                                        **accum_args(qnet, layer))
         for k, v in f.items():
             feats[k] += float(v)
         dsp += float(d)

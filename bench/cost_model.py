@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LUT_FEATURES = ("shiftadd", "accadd", "lossy", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
-                "pooladd", "fifo", "taps", "const")
+LUT_FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
+                "gap", "cmp", "pooladd", "fifo", "taps", "const")
 FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "const")
 FAMILY_PART = {"xc7": "xc7a100t", "ecp5": "lfe5u-85f"}
 
@@ -204,6 +204,8 @@ def scatter(rows: list[dict], coefs: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
     for ax, res in zip(axes, ("lut", "ff"), strict=True):
         for fam, marker in (("xc7", "o"), ("ecp5", "^")):
+            if fam not in coefs:
+                continue
             for half, color in (("fit", "tab:blue"), ("held-out", "tab:orange")):
                 pts = [(r["synth"][res], predict(r, coefs[fam][res])) for r in rows
                        if r["family"] == fam and r["half"] == half]

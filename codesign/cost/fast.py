@@ -13,6 +13,7 @@ which products are big enough for Yosys to put on a DSP. Features (bits of logic
 
   shiftadd  adder bits of the CSD shift-add products (RF 1, LUT style)
   accadd    adder bits summing the products (one accumulator-wide add per product)
+  dspacc    the same for products on DSPs (Yosys may absorb the add into the DSP)
   lossy     accumulator bits cast after every add (only a narrow, lossy accumulator)
   lutmul    x_bits * w_bits of every product Yosys builds in LUTs from `*`
   rom       weight bits read from the cycle-indexed weights (RF > 1)
@@ -55,7 +56,7 @@ from codesign.ir.graph import Graph
 DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits ...
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
 RESOURCES = ("lut", "ff", "dsp", "bram")
-FEATURES = ("shiftadd", "accadd", "lossy", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
+FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
             "pooladd", "fifo", "taps", "out", "acc", "const")
 
 
@@ -321,10 +322,14 @@ class FastCostModel:
         var_dsp = mults * var_big * self._tiles(xe, wb)
         var_lutmul = mults * ~var_big * xe * wb
         dsp = np.where(one, np.where(use_dsp, const_dsp, 0), var_dsp)
+        # products on DSPs: the add after each can go into the DSP's post-adder
+        dsp_products = np.where(one, np.where(use_dsp, np.minimum(const_dsp, nonzero), 0),
+                                mults * var_big)
         c, (kh, kw) = info.channels, info.kernel
         feats = {
             "shiftadd": np.where(one & ~use_dsp, shiftadd, 0) * 1.0,
-            "accadd": np.where(one, nonzero, mults) * aw * 1.0,
+            "accadd": (np.where(one, nonzero, mults) - dsp_products) * aw * 1.0,
+            "dspacc": dsp_products * aw * 1.0,
             "lutmul": np.where(one, np.where(use_dsp, const_lutmul, 0), var_lutmul) * 1.0,
             "rom": np.where(one, 0, mults * wb * np.ceil(rf / 64)) * 1.0,
             "xmux": np.where(one, 0, per_out * xb * (rf - 1) / 3) * 1.0,

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LUT_FEATURES = ("shiftadd", "accadd", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
-                "pooladd", "fifo", "taps", "const")
+LUT_FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
+                "gap", "cmp", "pooladd", "fifo", "taps", "const")
 FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "const")
 FAMILY_PART = {"xc7": "xc7a100t", "ecp5": "lfe5u-85f"}
 
@@ -94,27 +94,32 @@ def network_design(seed: int):
 
 
 def jobs(n_layers: int, n_networks: int) -> list[dict]:
-    """Layer configs (4 in 5 on xc7, the rest ECP5) and networks (2 in 3 on xc7)."""
-    out = []
-    for i in range(n_layers):
-        out.append({"id": f"layer{i}", "kind": "layer", "seed": 1000 + i,
-                    "family": "ecp5" if i % 5 == 4 else "xc7"})
+    """Layer configs (4 in 5 on xc7, the rest ECP5) and networks (2 in 3 on xc7),
+    interleaved so that a run cut short still has some of each."""
+    layers = [{"id": f"layer{i}", "kind": "layer", "seed": 1000 + i,
+               "family": "ecp5" if i % 5 == 4 else "xc7"} for i in range(n_layers)]
+    nets: list[dict] = []
     seed = 1
-    while sum(j["kind"] == "network" for j in out) < n_networks:
+    while len(nets) < n_networks:
         seed += 1
         try:
             network_design(seed)
         except Exception:  # randnet cannot draw every seed (e.g. a 1-term layer with RF)
             continue
-        k = sum(j["kind"] == "network" for j in out)
-        out.append({"id": f"net{seed}", "kind": "network", "seed": seed,
-                    "family": "ecp5" if k % 3 == 2 else "xc7"})
-    return out
+        nets.append({"id": f"net{seed}", "kind": "network", "seed": seed,
+                     "family": "ecp5" if len(nets) % 3 == 2 else "xc7"})
+    out: list[dict] = []
+    every = max(1, n_layers // max(n_networks, 1))
+    for i, job in enumerate(layers):
+        out.append(job)
+        if (i + 1) % every == 0 and nets:
+            out.append(nets.pop(0))
+    return out + nets
 
 
 # -- one sample -------------------------------------------------------------------------
-def measure(job: dict, out: Path) -> dict:
-    from codesign.cost.estimate import layer_args
+def measure(job: dict, out: Path, cache_only: bool = False) -> dict:
+    from codesign.cost.estimate import accum_args, layer_args
     from codesign.cost.fast import FEATURES, FastCostModel
     from codesign.devices import get_device
     from codesign.emit.rtl import plan_network
@@ -128,14 +133,16 @@ def measure(job: dict, out: Path) -> dict:
     dsp = latency = 0.0
     interval = 0.0
     for layer in qnet.graph.layers:
-        f, d, lat, ivl = model.features(layer.name, *layer_args(qnet, layer))
+        f, d, lat, ivl = model.features(layer.name, *layer_args(qnet, layer),
+                                        **accum_args(qnet, layer))
         for k, v in f.items():
             feats[k] += float(v)
         dsp += float(d)
         latency += float(lat)
         interval = max(interval, float(ivl))
     start = time.perf_counter()
-    synth = synthesize(qnet, out / job["id"], device, place_and_route=False)
+    synth = synthesize(qnet, out / job["id"], device, place_and_route=False,
+                       cache_only=cache_only)
     timing = simulate(plan_network(qnet), 2).summary()
     return {**job, "label": label, "features": feats, "est_dsp": dsp, "est_bram": 0.0,
             "est_latency": latency, "est_interval": interval, "sim_latency": timing["latency"],
@@ -197,6 +204,8 @@ def scatter(rows: list[dict], coefs: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
     for ax, res in zip(axes, ("lut", "ff"), strict=True):
         for fam, marker in (("xc7", "o"), ("ecp5", "^")):
+            if fam not in coefs:
+                continue
             for half, color in (("fit", "tab:blue"), ("held-out", "tab:orange")):
                 pts = [(r["synth"][res], predict(r, coefs[fam][res])) for r in rows
                        if r["family"] == fam and r["half"] == half]
@@ -240,6 +249,8 @@ def main() -> None:
     ap.add_argument("--networks", type=int, default=12)
     ap.add_argument("--jobs", type=int, default=2, help="syntheses at once")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "cost_model")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="report on the designs already synthesized (run nothing new)")
     ap.add_argument("--write-fit", action="store_true",
                     help="store the fitted coefficients in hw/devices/cost_fit.yaml")
     args = ap.parse_args()
@@ -249,13 +260,17 @@ def main() -> None:
     from codesign.cost.fast import coefficients
 
     todo = jobs(args.layers, args.networks)
-    rows, failed = [], []
+    rows, failed, skipped = [], [], 0
     with ThreadPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(measure, j, args.out / "designs"): j for j in todo}
+        futures = {pool.submit(measure, j, args.out / "designs", args.cached_only): j
+                   for j in todo}
         for fut in tqdm(as_completed(futures), total=len(futures), disable=None):
             try:
                 rows.append(fut.result())
             except Exception as exc:  # report and go on: one bad design is a figure too
+                if args.cached_only and "no cached synthesis" in str(exc):
+                    skipped += 1
+                    continue
                 failed.append((futures[fut]["id"], str(exc).splitlines()[0][:200]))
     rows.sort(key=lambda r: [j["id"] for j in todo].index(r["id"]))
     for fam in ("xc7", "ecp5"):
@@ -266,7 +281,8 @@ def main() -> None:
 
     print(f"cost model vs Yosys {version}: {len(rows)} designs synthesized "
           f"({sum(r['kind'] == 'layer' for r in rows)} layer configs, "
-          f"{sum(r['kind'] == 'network' for r in rows)} networks), {len(failed)} failed")
+          f"{sum(r['kind'] == 'network' for r in rows)} networks), {len(failed)} failed"
+          + (f", {skipped} not synthesized yet (--cached-only)" if skipped else ""))
     for fid, msg in failed:
         print(f"  failed {fid}: {msg}")
     coefs: dict[str, dict] = {}

@@ -7,6 +7,7 @@ from typing import Any
 
 from codesign.cost.fast import FastCostModel, fit_file
 from codesign.cost.report import BUDGETED, over_budget, utilization
+from codesign.design import is_lossless_accum
 from codesign.devices import Device
 from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
@@ -23,6 +24,17 @@ def layer_args(qnet: QuantizedNet, layer: L.Layer) -> tuple[int, int, int, int, 
             impl.multiplier == "dsp")
 
 
+def accum_args(qnet: QuantizedNet, layer: L.Layer) -> dict:
+    """The accumulator a weighted layer's DesignPoint fixes (width, lossy or not)."""
+    if not isinstance(layer, L.WeightedLayer):
+        return {}
+    impl = qnet.design[layer.name]
+    assert impl.accum is not None
+    x = qnet.design.type_of(layer.inputs[0])
+    return {"accum_bits": impl.accum.width,
+            "lossy": not is_lossless_accum(impl, x, layer.terms)}
+
+
 def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     """Per-layer rows and totals (the fields `codesign synth` reports)."""
     g = qnet.graph
@@ -30,7 +42,8 @@ def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     rows = []
     for layer in g.layers:
         w_bits, x_bits, out_bits, reuse, dsp = layer_args(qnet, layer)
-        c = model.layer_costs(layer.name, w_bits, x_bits, out_bits, reuse, dsp)
+        c = model.layer_costs(layer.name, w_bits, x_bits, out_bits, reuse, dsp,
+                              **accum_args(qnet, layer))
         weighted = isinstance(layer, L.WeightedLayer)
         rows.append({"layer": layer.name, "kind": layer.kind, "w_bits": w_bits or None,
                      "x_bits": x_bits, "out_bits": out_bits,

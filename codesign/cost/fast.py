@@ -13,6 +13,8 @@ which products are big enough for Yosys to put on a DSP. Features (bits of logic
 
   shiftadd  adder bits of the CSD shift-add products (RF 1, LUT style)
   accadd    adder bits summing the products (one accumulator-wide add per product)
+  dspacc    the same for products on DSPs (Yosys may absorb the add into the DSP)
+  lossy     accumulator bits cast after every add (only a narrow, lossy accumulator)
   lutmul    x_bits * w_bits of every product Yosys builds in LUTs from `*`
   rom       weight bits read from the cycle-indexed weights (RF > 1)
   xmux      window bits multiplexed onto the shared multipliers (RF > 1)
@@ -54,8 +56,8 @@ from codesign.ir.graph import Graph
 DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits ...
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
 RESOURCES = ("lut", "ff", "dsp", "bram")
-FEATURES = ("shiftadd", "accadd", "lutmul", "rom", "xmux", "cast", "gap", "cmp", "pooladd",
-            "fifo", "taps", "out", "acc", "const")
+FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
+            "pooladd", "fifo", "taps", "out", "acc", "const")
 
 
 @lru_cache(maxsize=1)
@@ -246,10 +248,13 @@ class FastCostModel:
         return info.fifo_count * info.fifo_depth
 
     # -- the estimate ---------------------------------------------------------------
-    def features(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp
+    def features(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp, *,
+                 accum_bits=None, lossy: bool = False
                  ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Structural features (bits of logic, see the module doc), DSPs, latency and
-        interval of one layer over broadcast candidate arrays."""
+        interval of one layer over broadcast candidate arrays. accum_bits: the
+        accumulator's width when known (default: the lossless width); lossy: a narrow
+        accumulator that rounds and saturates every product and partial sum."""
         info = self._info.get(layer)
         if info is None:
             raise CodesignError(f"no layer named {layer!r}; the layers are: "
@@ -267,7 +272,7 @@ class FastCostModel:
         if info.kind == "input":
             latency = zero + (info.beats - 1)
         elif info.kind == "weighted":
-            feats, dsps = self._weighted(info, wb, xb, xe, ob, rf, use_dsp)
+            feats, dsps = self._weighted(info, wb, xb, xe, ob, rf, use_dsp, accum_bits, lossy)
             assert info.window is not None
             latency, interval = info.window.cycles(np.maximum(rf, 1))
         elif info.kind in ("relu", "relu_fused"):
@@ -294,7 +299,7 @@ class FastCostModel:
                      * info.out_channels * ob}
         return feats, dsps, latency, interval
 
-    def _weighted(self, info: _LayerInfo, wb, xb, xe, ob, rf, use_dsp):
+    def _weighted(self, info: _LayerInfo, wb, xb, xe, ob, rf, use_dsp, accum_bits, lossy):
         t = info.weights
         assert t is not None and info.window is not None
         row = np.clip(wb, 1, MAX_BITS) - 1
@@ -303,7 +308,8 @@ class FastCostModel:
         per_out = -(-k // rf)  # ceil(terms / reuse): multipliers per output
         mults = cout * per_out
         pw = xb + wb + 2
-        aw = wb + xb + math.ceil(math.log2(max(k, 1))) + 1 + int(info.x_unsigned)
+        aw = (wb + xb + math.ceil(math.log2(max(k, 1))) + 1 + int(info.x_unsigned)
+              if accum_bits is None else np.asarray(accum_bits) + 0 * wb)
         one = rf == 1
         # RF 1, constants: CSD shift-add, or `*` by a constant (DSP when big enough)
         const_dsp, const_lutmul = self._constant_products(info)
@@ -316,15 +322,22 @@ class FastCostModel:
         var_dsp = mults * var_big * self._tiles(xe, wb)
         var_lutmul = mults * ~var_big * xe * wb
         dsp = np.where(one, np.where(use_dsp, const_dsp, 0), var_dsp)
+        # products on DSPs: the add after each can go into the DSP's post-adder
+        dsp_products = np.where(one, np.where(use_dsp, np.minimum(const_dsp, nonzero), 0),
+                                mults * var_big)
         c, (kh, kw) = info.channels, info.kernel
         feats = {
             "shiftadd": np.where(one & ~use_dsp, shiftadd, 0) * 1.0,
-            "accadd": np.where(one, nonzero, mults) * aw * 1.0,
+            "accadd": (np.where(one, nonzero, mults) - dsp_products) * aw * 1.0,
+            "dspacc": dsp_products * aw * 1.0,
             "lutmul": np.where(one, np.where(use_dsp, const_lutmul, 0), var_lutmul) * 1.0,
             "rom": np.where(one, 0, mults * wb * np.ceil(rf / 64)) * 1.0,
             "xmux": np.where(one, 0, per_out * xb * (rf - 1) / 3) * 1.0,
             "cast": cout * aw * 1.0,
             "gap": info.gap_px * c * xb * 1.0,
+            # a narrow accumulator casts every product and every partial sum (round, saturate)
+            "lossy": (np.where(one, nonzero, mults) * aw * 1.0 if lossy
+                      else np.zeros(wb.shape)),
             "cmp": np.zeros(wb.shape), "pooladd": np.zeros(wb.shape), "fifo": np.zeros(wb.shape),
             "taps": kh * kw * c * xb * 1.0,
             "out": cout * ob * 1.0,
@@ -354,15 +367,16 @@ class FastCostModel:
         return np.ceil(big / max(d.dsp_a_bits, d.dsp_b_bits)) * np.ceil(
             small / min(d.dsp_a_bits, d.dsp_b_bits))
 
-    def layer_costs(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp
-                    ) -> dict[str, np.ndarray]:
+    def layer_costs(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp, *,
+                    accum_bits=None, lossy: bool = False) -> dict[str, np.ndarray]:
         """Vectorized over numpy arrays that broadcast together (w_bits ignored for layers
         without weights; dsp is bool: the `*` operator on DSPs vs LUT shift-add).
         Keys: "lut", "ff", "dsp", "bram" (resources of this layer's engine),
         "latency" (its additive contribution to the network's first-input-to-last-output
         cycles), "interval" (its cycles per image; the network's interval is the max)."""
         feats, dsps, latency, interval = self.features(layer, w_bits, x_bits, out_bits,
-                                                       reuse, dsp)
+                                                       reuse, dsp, accum_bits=accum_bits,
+                                                       lossy=lossy)
         out = {}
         for res in ("lut", "ff"):
             coef = self.coef[res]

@@ -63,9 +63,10 @@ def _key(rtl: Path, files: list[str], script: str, extra: str) -> str:
 def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = None, *,
                asic: bool = False, liberty: str | Path | None = None,
                clock_mhz: float | None = None, use_cache: bool = True,
-               place_and_route: bool = True) -> dict[str, Any]:
+               place_and_route: bool = True, cache_only: bool = False) -> dict[str, Any]:
     """Generate qnet's RTL under out_dir/rtl and synthesize it; returns the figures
-    (also written to out_dir/synth.json)."""
+    (also written to out_dir/synth.json). cache_only: never run the tools (a miss is an
+    error), for reports over what was already synthesized."""
     if not asic and device is None:
         raise CodesignError("synthesis needs a device (or asic=True)")
     if liberty is not None and not asic:
@@ -93,6 +94,8 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
     if use_cache and cached.is_file():
         result = json.loads(cached.read_text())
         result["cached"] = True
+    elif cache_only:
+        raise CodesignError(f"no cached synthesis of {out_dir} (key {key})")
     else:
         result = _run(rtl, script, device, asic, lib_name, clock, bool(pnr))
         result["cached"] = False

@@ -28,7 +28,7 @@ def test_cost_json_rows_add_up_and_match_the_model(digits_design, digits_qnet8, 
     impl = digits_qnet8.design[conv.name]
     direct = FastCostModel(digits_qnet8.graph, "xc7z020").layer_costs(
         conv.name, impl.weight.width, digits_qnet8.design.input.width, impl.result.width,
-        impl.reuse, False)
+        impl.reuse, False, accum_bits=impl.accum.width, lossy=False)
     row = next(row for row in r["layers"] if row["layer"] == conv.name)
     assert row["lut"] == int(direct["lut"]) and row["w_bits"] == 8
     assert r["utilization"]["lut"] == pytest.approx(100 * r["lut"] / 53200, abs=0.01)

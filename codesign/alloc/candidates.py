@@ -183,12 +183,15 @@ def check_table(graph: Graph, table: SensitivityTable, model: str | None = None)
 def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
                      bits: Sequence[int] | None = None, reuse: Sequence[int] = (1,),
                      multipliers: Sequence[str] = MULTIPLIER_STYLES,
-                     fixed_act_bits: int | None = None, model: str | None = None
+                     fixed_act_bits: int | None = None, model: str | None = None,
+                     accum: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None = None
                      ) -> Candidates:
     """The candidates table of `graph`: widths from `bits` (default the table's), each
     weighted layer's reuse from `reuse` (values above its multiplications per output are
     dropped), both multiplier styles unless restricted. Tensors without activation Omega
-    in the table keep `fixed_act_bits` (default: the widest candidate)."""
+    in the table keep `fixed_act_bits` (default: the widest candidate). `accum(layer,
+    w_bits, x_bits)`, when given, is each weighted candidate's accumulator width, passed
+    to the cost function as `accum_bits`."""
     check_table(graph, table, model)
     bits = tuple(sorted(set(bits or table.bits)))
     unknown = [b for b in bits if b not in table.bits]
@@ -239,7 +242,10 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
             d = np.zeros(len(x), dtype=bool)
             omega = np.zeros(len(x))
             params = 0
-        raw = cost_fn(layer.name, w, x, o, r, d)
+        extra = {}
+        if accum is not None and isinstance(layer, L.WeightedLayer):
+            extra["accum_bits"] = accum(layer.name, w, x)
+        raw = cost_fn(layer.name, w, x, o, r, d, **extra)
         # whole units per layer, as the cost report rounds them
         cost = {k: np.round(np.broadcast_to(np.asarray(raw[k], dtype=float), x.shape))
                 for k in COST_KEYS}

@@ -23,7 +23,7 @@ from codesign.alloc.candidates import (
     check_table,
     prune,
 )
-from codesign.alloc.design import to_design
+from codesign.alloc.design import accum_widths, to_design
 from codesign.alloc.frontier import axis_range
 from codesign.alloc.methods import method_frontier, run
 from codesign.alloc.solver import Allocation, InfeasibleBudget, Solver
@@ -81,9 +81,10 @@ def candidates_for(job: AllocateJob, table: SensitivityTable) -> Candidates:
     from codesign.cost.fast import FastCostModel
 
     costs = FastCostModel(job.graph, job.device)
+    accum = accum_widths(job.graph, job.data.x_train[: job.calib_samples])
     cands = build_candidates(job.graph, table, costs.layer_costs, bits=job.bits,
                              reuse=job.reuse, multipliers=job.multipliers,
-                             model=job.model_name)
+                             model=job.model_name, accum=accum)
     return prune(cands, (*job.budget.limits, job.axis))
 
 

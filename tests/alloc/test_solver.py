@@ -142,3 +142,25 @@ def test_budget_parsing():
         parse_budget("latency=50%", dev)
     with pytest.raises(AllocationError, match="key=value"):
         parse_budget("lut", dev)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_equals_brute_force_with_a_fan_out(seed):
+    """A tensor read by two layers (a residual skip's shape): not a chain, solver only."""
+    from dataclasses import replace
+
+    from codesign.alloc.chain import applies
+
+    rng = np.random.default_rng(seed)
+    base = synthetic_chain(3, bits=(2, 4, 8), reuse=(1, 2), seed=seed)
+    layers = [x.take(rng.random(len(x)) < 0.3) for x in base.layers]
+    layers[2] = replace(layers[2], in_tensor=1)  # l1 and l2 both read t1
+    layers[2] = layers[2].take(np.isin(layers[2].x_bits, base.tensors[1].bits))
+    cands = Candidates(layers, base.tensors)
+    budget = Budget({"lut": float(sum(np.median(x.cost["lut"]) for x in layers))})
+    assert not applies(cands, budget, "lut")
+    got = Solver(cands, ("lut",)).solve(budget)
+    expected = brute_force(cands, budget.limits)
+    assert (got is None) == (expected is None)
+    if got is not None:
+        assert got.omega == pytest.approx(expected, rel=1e-9)

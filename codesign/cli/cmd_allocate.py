@@ -149,5 +149,5 @@ def _text(r: dict) -> str:
 
 def _fmt(v: object) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.4g}"
     return "" if v is None else str(v)

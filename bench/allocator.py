@@ -3,12 +3,14 @@
   speed     (a) a 50-point exact LUT frontier on 30 layers x 32 choices per layer
             (4 weight widths x 4 result widths x 2 reuse factors; the input width is the
             previous layer's result), plus the time of single HiGHS solves on it
+  s1        (c) mixed precision at an average of 3 weight bits vs uniform 3-bit LSQ+/DoReFa
   accuracy  (b) digits_cnn / digits_wide / digits_resnet at 4 LUT budgets (DSP = 0): each
             method's design, quantized with the same short LSQ fine-tuning; validation
             and (final table only) test accuracy, at equal or lower LUT than the budget
 
     python bench/allocator.py speed
     python bench/allocator.py accuracy --tables DIR [--epochs 3] [--models digits_cnn]
+    python bench/allocator.py s1 --tables DIR --models digits_cnn --epochs 6
 
 `--tables DIR` holds `<model>_h.yaml` from `codesign sensitivity MODEL --method hessian`.
 """
@@ -99,9 +101,56 @@ def accuracy(tables: Path, models: list[str], epochs: int, device_name: str) -> 
                        "test_acc", "note"]))
 
 
+def s1(tables: Path, model_name: str, epochs: int) -> None:
+    """(c) S1's comparison: mixed weight widths at an average of 3 bits (ascend-descend on
+    the Hessian traces, and the exact allocator under wbits <= 3), activations at 3 bits,
+    against uniform 3-bit LSQ+ and DoReFa; the same epochs for every run."""
+    from dataclasses import replace as dc_replace
+
+    from codesign.alloc.methods import ascend_descend
+    from codesign.quant.calibrate import Widths
+    from codesign.quant.methods import MethodSettings, QuantJob, run_method
+    from codesign.quant.qat import TrainSettings
+
+    model = load_model(model_name, progress=False)
+    graph = model.graph()
+    data = load_dataset(model.dataset)
+    table_ = SensitivityTable.load(tables / f"{model_name}_h.yaml")
+    job = AllocateJob(model_name, graph, data, [table_], get_device("xc7a35t"), Budget({}),
+                      module=model.module)
+    cands = candidates_for(job, table_)
+    trace = {n: float(s.score or 0.0) for n, s in table_.layers.items()}
+    acts3 = {n: 3 for t in cands.tensors for n in t.members}
+    mixed_s1 = ascend_descend(cands, trace, 3.0)
+    mask = [x.out_bits == 3 for x in cands.layers]
+    mask = [m & ((x.x_bits == 3) | (x.in_tensor is None)) for m, x in
+            zip(mask, cands.layers, strict=True)]
+    exact = Solver(cands, ("wbits",)).solve(Budget({"wbits": 3.0}), mask=mask)
+    assert exact is not None
+    runs = [("ascend-descend avg 3 + LSQ+", "lsqplus", Widths(3, 3, mixed_s1, acts3)),
+            ("exact wbits<=3 + LSQ+", "lsqplus", Widths(3, 3, exact.weight_bits(cands), acts3)),
+            ("uniform 3 + LSQ+", "lsqplus", Widths(3, 3)),
+            ("uniform 3 + DoReFa", "dorefa", Widths(3, 3))]
+    settings = MethodSettings(train=TrainSettings(epochs=epochs, snap_epochs=max(1, epochs // 4)))
+    rows = []
+    for label, method, widths in runs:
+        res = run_method(method, QuantJob(graph, data, widths, module=model.module,
+                                          model=model_name), dc_replace(settings))
+        q = res.qnet
+        avg = sum(x.params * widths.w(x.name) for x in graph.weighted) / sum(
+            x.params for x in graph.weighted)
+        rows.append({"run": label, "avg_wbits": f"{avg:.2f}",
+                     "val_acc": f"{100 * (q.predict(data.x_val) == data.y_val).mean():.1f}",
+                     "test_acc": f"{100 * (q.predict(data.x_test) == data.y_test).mean():.1f}"})
+        print(rows[-1], flush=True)
+    print(f"(c) {model_name}: S1 comparison at an average of 3 weight bits, activations "
+          f"3 bits, {epochs} epochs each")
+    print(table(rows, ["run", "avg_wbits", "val_acc", "test_acc"]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("speed", "accuracy"))
+    p.add_argument("what", choices=("speed", "accuracy", "s1"))
     p.add_argument("--tables", type=Path, default=Path("."))
     p.add_argument("--models", default="digits_cnn,digits_wide,digits_resnet")
     p.add_argument("--epochs", type=int, default=3)
@@ -109,6 +158,8 @@ def main() -> None:
     args = p.parse_args()
     if args.what == "speed":
         speed()
+    elif args.what == "s1":
+        s1(args.tables, args.models.split(",")[0], args.epochs)
     else:
         accuracy(args.tables, args.models.split(","), args.epochs, args.device)
 

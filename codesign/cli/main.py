@@ -19,6 +19,9 @@ COMMANDS = [
     "codesign.cli.cmd_emit",
     "codesign.cli.cmd_rtl",
     "codesign.cli.cmd_sensitivity",
+    "codesign.cli.cmd_allocate",
+    "codesign.cli.cmd_cost",
+    "codesign.cli.cmd_synth",
 ]
 
 

@@ -1,0 +1,309 @@
+"""The allocator's input: per layer, every implementation choice with its Omega and cost.
+
+A choice of layer l is (weight bits, input width, result width, reuse factor, multiplier
+style). Activation widths belong to tensors, not layers: the width a layer gives its result
+is the width its consumers read, so the solver picks one width per tensor and every layer
+must agree with the tensors on both of its sides. Pools and Flatten pass their input tensor
+through (their result keeps the input type, as calibrate_design does) and the two inputs of
+a residual Add are one tensor (tied widths). Everything here is plain numpy arrays, so costs
+can come from the cost model or, in tests, from a synthetic table.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.ir import layers as L
+from codesign.ir.graph import Graph
+from codesign.sensitivity.table import SensitivityTable
+
+COST_KEYS = ("lut", "ff", "dsp", "bram", "latency", "interval")
+MULTIPLIER_STYLES = ("lut", "dsp")
+_ROUNDED = (L.Input, L.WeightedLayer, L.ReLU, L.Add)
+_PASS = (L.MaxPool2d, L.AvgPool2d, L.Flatten)
+
+# layer_costs(layer_name, w_bits, x_bits, out_bits, reuse, dsp) -> {key: array}, the
+# FastCostModel interface: arrays broadcast together.
+CostFn = Callable[..., dict[str, np.ndarray]]
+
+
+class AllocationError(CodesignError):
+    """An allocation problem that cannot be built or solved as asked."""
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """One activation-width decision: the result of `members` (tied layers), at `bits`."""
+
+    name: str
+    members: tuple[str, ...]
+    bits: np.ndarray  # candidate widths
+    omega: np.ndarray  # Omega of the tensor at each width (sum over the members)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCandidates:
+    """All choices of one layer; arrays are indexed by candidate."""
+
+    name: str
+    kind: str
+    params: int  # weights (0 if none): what model size counts
+    in_tensor: int | None  # index into Candidates.tensors
+    out_tensor: int
+    w_bits: np.ndarray  # 0 on layers without weights
+    x_bits: np.ndarray
+    out_bits: np.ndarray
+    reuse: np.ndarray
+    dsp: np.ndarray  # bool: DSP multipliers (else LUT shift-add)
+    omega: np.ndarray  # weight Omega of the choice (0 without weights)
+    cost: dict[str, np.ndarray]  # COST_KEYS -> per-candidate cost
+
+    def __len__(self) -> int:
+        return len(self.w_bits)
+
+    def take(self, keep: np.ndarray) -> LayerCandidates:
+        """The same layer with only the candidates `keep` (index or mask)."""
+        arrays = {k: getattr(self, k)[keep] for k in
+                  ("w_bits", "x_bits", "out_bits", "reuse", "dsp", "omega")}
+        return LayerCandidates(self.name, self.kind, self.params, self.in_tensor,
+                               self.out_tensor, cost={k: v[keep] for k, v in self.cost.items()},
+                               **arrays)
+
+    def describe(self, i: int) -> dict:
+        out = {"w_bits": int(self.w_bits[i]), "x_bits": int(self.x_bits[i]),
+               "out_bits": int(self.out_bits[i]), "reuse": int(self.reuse[i]),
+               "multiplier": "dsp" if self.dsp[i] else "lut"}
+        if not self.params:
+            out.pop("w_bits")
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """The whole allocation problem's data (what every method reads)."""
+
+    layers: list[LayerCandidates]
+    tensors: list[Tensor]
+    objective: str = "hessian"
+    model: str | None = None
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for layer in self.layers:
+            n = len(layer)
+            if n == 0:
+                raise AllocationError(f"layer {layer.name!r} has no candidate left")
+            for key in COST_KEYS:
+                if key not in layer.cost or layer.cost[key].shape != (n,):
+                    raise AllocationError(f"layer {layer.name!r}: cost {key!r} must be an "
+                                          f"array of its {n} candidates")
+
+    @property
+    def size(self) -> int:
+        return sum(len(layer) for layer in self.layers)
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    def layer(self, name: str) -> LayerCandidates:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise AllocationError(f"no layer {name!r}; layers: "
+                              f"{', '.join(x.name for x in self.layers)}")
+
+    def tensor_of(self, layer_name: str) -> Tensor:
+        for t in self.tensors:
+            if layer_name in t.members:
+                return t
+        raise AllocationError(f"{layer_name!r} rounds no tensor of this problem")
+
+
+# -- the tensors of a graph ---------------------------------------------------------------
+def tensor_groups(graph: Graph) -> tuple[list[tuple[str, ...]], dict[str, int]]:
+    """The graph's width decisions: groups of rounded layers that share one width, and for
+    every layer the group its result belongs to (pools/flatten: their input's group)."""
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    source: dict[str, str] = {}  # layer -> the rounded layer whose tensor it outputs
+    for layer in graph:
+        if isinstance(layer, _ROUNDED):
+            parent[layer.name] = layer.name
+            source[layer.name] = layer.name
+        elif isinstance(layer, _PASS):
+            source[layer.name] = source[layer.inputs[0]]
+        else:
+            raise AllocationError(f"layer {layer.name!r} of kind {layer.kind} is not supported "
+                                  "by the allocator (fold BatchNorm first)")
+        if isinstance(layer, L.Add):
+            roots = [find(source[i]) for i in layer.inputs]
+            for r in roots[1:]:
+                parent[r] = roots[0]
+    groups: dict[str, list[str]] = {}
+    for layer in graph:
+        if isinstance(layer, _ROUNDED):
+            groups.setdefault(find(layer.name), []).append(layer.name)
+    order = list(groups)
+    index = {root: i for i, root in enumerate(order)}
+    of_layer = {name: index[find(src)] for name, src in source.items()}
+    return [tuple(groups[r]) for r in order], of_layer
+
+
+# -- building from a graph, a sensitivity table and a cost function -----------------------
+def check_table(graph: Graph, table: SensitivityTable, model: str | None = None) -> None:
+    """Refuse a table measured on another model (by name or by layers)."""
+    if model is not None and table.model is not None and table.model != model:
+        raise AllocationError(f"the sensitivity table was measured on {table.model!r}, not "
+                              f"{model!r}; run `codesign sensitivity {model}` for this model")
+    names = {layer.name: layer for layer in graph}
+    foreign = [n for n in table.layers if n not in names]
+    if foreign:
+        raise AllocationError(f"the sensitivity table names layers {foreign} that model "
+                              f"{model or ''} does not have: it is for another model")
+    missing = [layer.name for layer in graph.weighted
+               if table.layers.get(layer.name) is None
+               or table.layers[layer.name].weight is None]
+    if missing:
+        raise AllocationError(f"the sensitivity table has no weight Omega for {missing}; "
+                              "it is for another model or was cut short")
+
+
+def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
+                     bits: Sequence[int] | None = None, reuse: Sequence[int] = (1,),
+                     multipliers: Sequence[str] = MULTIPLIER_STYLES,
+                     fixed_act_bits: int | None = None, model: str | None = None,
+                     accum: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None = None
+                     ) -> Candidates:
+    """The candidates table of `graph`: widths from `bits` (default the table's), each
+    weighted layer's reuse from `reuse` (values above its multiplications per output are
+    dropped), both multiplier styles unless restricted. Tensors without activation Omega
+    in the table keep `fixed_act_bits` (default: the widest candidate). `accum(layer,
+    w_bits, x_bits)`, when given, is each weighted candidate's accumulator width, passed
+    to the cost function as `accum_bits`."""
+    check_table(graph, table, model)
+    bits = tuple(sorted(set(bits or table.bits)))
+    unknown = [b for b in bits if b not in table.bits]
+    if unknown:
+        raise AllocationError(f"widths {unknown} are not in the sensitivity table "
+                              f"(it has {list(table.bits)})")
+    bad = [m for m in multipliers if m not in MULTIPLIER_STYLES]
+    if bad or not multipliers:
+        raise AllocationError(f"multiplier styles must be among {MULTIPLIER_STYLES}, "
+                              f"not {list(multipliers)}")
+    if not reuse or any(int(r) < 1 for r in reuse):
+        raise AllocationError(f"reuse factors must be positive integers, not {list(reuse)}")
+    groups, of_layer = tensor_groups(graph)
+    fixed = fixed_act_bits or max(bits)
+    tensors = []
+    for members in groups:
+        acts = [table.layers[m].act for m in members
+                if m in table.layers and table.layers[m].act is not None]
+        if acts:
+            t_bits = np.array(bits)
+            omega = np.array([sum(a[b] for a in acts) for b in bits], dtype=float)
+        else:
+            t_bits, omega = np.array([fixed]), np.zeros(1)
+        tensors.append(Tensor(members[0], members, t_bits, omega))
+    layers = []
+    for layer in graph.layers:
+        t_out = of_layer[layer.name]
+        t_in = None if isinstance(layer, L.Input) else of_layer[layer.inputs[0]]
+        x_opts = tensors[t_out if t_in is None else t_in].bits
+        if isinstance(layer, L.WeightedLayer):
+            w_table = table.layers[layer.name].weight
+            assert w_table is not None
+            max_reuse = layer.terms * layer.out_channels
+            r_opts = sorted({int(r) for r in reuse if int(r) <= max_reuse}) or [1]
+            combos = list(itertools.product(bits, x_opts, tensors[t_out].bits, r_opts,
+                                            [m == "dsp" for m in multipliers]))
+            w, x, o, r, d = (np.array(c) for c in zip(*combos, strict=True))
+            omega = np.array([w_table[int(b)] for b in w], dtype=float)
+            params = layer.params
+        else:
+            if t_in is None or isinstance(layer, _PASS):  # the input, pools, flatten
+                combos = [(a, a) for a in x_opts]
+            else:
+                combos = list(itertools.product(x_opts, tensors[t_out].bits))
+            x, o = (np.array(c) for c in zip(*combos, strict=True))
+            w = np.zeros_like(x)
+            r = np.ones_like(x)
+            d = np.zeros(len(x), dtype=bool)
+            omega = np.zeros(len(x))
+            params = 0
+        extra = {}
+        if accum is not None and isinstance(layer, L.WeightedLayer):
+            extra["accum_bits"] = accum(layer.name, w, x)
+        raw = cost_fn(layer.name, w, x, o, r, d, **extra)
+        # whole units per layer, as the cost report rounds them
+        cost = {k: np.round(np.broadcast_to(np.asarray(raw[k], dtype=float), x.shape))
+                for k in COST_KEYS}
+        layers.append(LayerCandidates(layer.name, layer.kind, params, t_in, t_out, w, x, o,
+                                      r, d.astype(bool), omega, cost))
+    return Candidates(layers, tensors, table.method, model or table.model)
+
+
+# -- synthetic problems (tests, the speed bench) ------------------------------------------
+def synthetic_chain(n_layers: int, bits: Sequence[int] = (2, 4, 8), reuse: Sequence[int] = (1, 2),
+                    *, seed: int = 0, dsp: bool = True) -> Candidates:
+    """A random chain conv -> conv -> ... with plausible monotone costs: Omega falls with
+    width, LUT grows with w x x / reuse, DSP only on dsp multipliers, latency with reuse."""
+    rng = np.random.default_rng(seed)
+    bits_arr = np.array(sorted(bits))
+    tensors = []
+    for t in range(n_layers + 1):
+        scale = rng.uniform(0.1, 2.0)
+        omega = scale * 4.0 ** (-bits_arr) * rng.uniform(0.5, 1.5, len(bits_arr))
+        tensors.append(Tensor(f"t{t}", (f"t{t}",), bits_arr.copy(), np.sort(omega)[::-1]))
+    layers = []
+    styles = [False, True] if dsp else [False]
+    for i in range(n_layers):
+        combos = list(itertools.product(bits_arr, bits_arr, bits_arr, reuse, styles))
+        w, x, o, r, d = (np.array(c) for c in zip(*combos, strict=True))
+        params = int(rng.integers(50, 5000))
+        w_scale = rng.uniform(0.1, 2.0)
+        omega = w_scale * 4.0 ** (-w.astype(float)) * params / 1000
+        mults = params / r
+        lut = np.where(d, 20 + 2 * o, mults * w * x / 8 + 3 * o) + rng.uniform(0, 5, len(w))
+        cost = {"lut": np.round(lut), "ff": np.round(lut * 1.3 + o * 4),
+                "dsp": np.where(d, np.ceil(mults / 50), 0),
+                "bram": np.ceil(params * w / 18432 / r) * (r > 1),
+                "latency": 3.0 + r * rng.integers(1, 4), "interval": 16.0 * r}
+        layers.append(LayerCandidates(f"l{i}", "conv2d", params, i, i + 1, w, x, o, r,
+                                      d.astype(bool), omega, cost))
+    return Candidates(layers, tensors, "synthetic")
+
+
+# -- exact reduction ----------------------------------------------------------------------
+def prune(cands: Candidates, keys: Sequence[str]) -> Candidates:
+    """Drop every candidate that another of the same layer, widths and weight bits matches
+    or beats on all the costs in `keys` (the limits in play): Omega and model size depend
+    only on the widths, so no optimum needs it. Exact, and often halves the table."""
+    cost_keys = [k for k in COST_KEYS if k in keys]
+    layers = []
+    for layer in cands.layers:
+        n = len(layer)
+        if not cost_keys:
+            costs = np.zeros((n, 1))
+        else:
+            costs = np.stack([layer.cost[k] for k in cost_keys], axis=1)
+        group = np.unique(np.stack([layer.w_bits, layer.x_bits, layer.out_bits], axis=1),
+                          axis=0, return_inverse=True)[1].ravel()
+        same = group[:, None] == group[None, :]
+        no_worse = np.all(costs[None, :, :] <= costs[:, None, :], axis=2)  # [i, j]: j <= i
+        better = np.any(costs[None, :, :] < costs[:, None, :], axis=2)
+        earlier = np.arange(n)[None, :] < np.arange(n)[:, None]
+        dominated = np.any(same & no_worse & (better | earlier), axis=1)
+        layers.append(layer.take(~dominated) if dominated.any() else layer)
+    return Candidates(layers, cands.tensors, cands.objective, cands.model, cands.notes)

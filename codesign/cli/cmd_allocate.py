@@ -1,0 +1,153 @@
+"""`codesign allocate MODEL --sensitivity T.yaml --device PART --budget lut=0.5,dsp=0`.
+
+Chooses every layer's weight and activation widths, reuse factor and multiplier style
+to minimize total Omega (the sensitivity table's predicted loss increase) under the
+budget, with costs from the fast cost model. Writes a DesignPoint per design, the
+frontier as CSV and JSON, and a plot; --evaluate quantizes each design (short LSQ by
+default) and measures its bit-accurate accuracy on the validation split.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from codesign.alloc.budget import parse_budget
+from codesign.alloc.frontier import AXES
+from codesign.alloc.methods import METHODS, available
+from codesign.alloc.pipeline import AllocateJob, run_allocate
+from codesign.cli.cmd_sensitivity import parse_bits
+from codesign.cli.common import (
+    add_dataset_arg,
+    add_json_arg,
+    add_model_args,
+    dataset_from_args,
+    model_from_args,
+    report,
+    table,
+)
+from codesign.devices import get_device
+from codesign.errors import CodesignError
+from codesign.quant.methods import METHODS as QUANTIZERS
+from codesign.sensitivity.table import METHODS as OBJECTIVES
+from codesign.sensitivity.table import SensitivityTable
+
+NAME = "allocate"
+HELP = ("hardware-aware per-layer bit widths, reuse and multipliers under a budget: "
+        "DesignPoints, frontier CSV/JSON and plot")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    add_dataset_arg(p)
+    p.add_argument("--sensitivity", type=Path, action="append", required=True,
+                   metavar="TABLE.yaml", help="sensitivity table(s) from `codesign "
+                   "sensitivity`; repeat to give several methods (probe needs a probe table)")
+    p.add_argument("--device", default="xc7a35t", help="target part (default xc7a35t)")
+    p.add_argument("--budget", default="", metavar="KEY=V,...",
+                   help="limits: lut, ff, dsp, bram (a fraction like 0.5 or 50%% of the "
+                        "device, or a count), latency, interval (cycles), wbits (average "
+                        "weight bits), size (weight bits, or 12kb / 4KiB)")
+    p.add_argument("--latency", type=float, metavar="CYCLES", help="latency limit")
+    p.add_argument("--interval", type=float, metavar="CYCLES", help="interval limit")
+    p.add_argument("--objective", choices=OBJECTIVES,
+                   help="which table's Omega to minimize (default: the first table's)")
+    p.add_argument("--method", action="append", metavar="NAME",
+                   help=f"allocator(s): {', '.join(METHODS)}, or all that the tables support "
+                        "(default exact)")
+    p.add_argument("--frontier", type=int, default=0, metavar="N",
+                   help="sweep N caps along --axis (default: one design at the budget)")
+    p.add_argument("--axis", default="lut", choices=AXES, help="frontier axis (default lut)")
+    p.add_argument("--bits", default=None, metavar="B,B,...",
+                   help="candidate widths (default: the table's)")
+    p.add_argument("--reuse", default="1,2,4,8", metavar="R,R,...",
+                   help="candidate reuse factors (default 1,2,4,8)")
+    p.add_argument("--multipliers", default="lut,dsp", metavar="STYLE,...",
+                   help="multiplier styles to consider: lut, dsp (default both)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--force", action="store_true", help="overwrite an earlier run in --out")
+    p.add_argument("--calib-samples", type=int, default=512, metavar="N",
+                   help="training samples that calibrate each design's ranges (512)")
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--evaluate", action="store_true",
+                   help="quantize every design and measure bit-accurate validation accuracy")
+    g.add_argument("--quantizer", default="lsq", choices=list(QUANTIZERS), metavar="NAME",
+                   help=f"quantization method for --evaluate: {', '.join(QUANTIZERS)} "
+                        "(default lsq)")
+    g.add_argument("--epochs", type=int, default=2, metavar="N",
+                   help="training epochs of a trained quantizer (default 2: short)")
+    g.add_argument("--seed", type=int, default=0)
+    add_json_arg(p)
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise CodesignError(f"--{what} {text!r} is not a list of positive integers")
+    return values
+
+
+def _methods(given: list[str] | None, tables: list[SensitivityTable]) -> list[str]:
+    names = given or ["exact"]
+    if "all" in names:
+        return available({t.method: t for t in tables})
+    bad = [m for m in names if m not in METHODS]
+    if bad:
+        raise CodesignError(f"unknown --method {bad[0]!r}; choose from {', '.join(METHODS)} "
+                            "or all")
+    return list(dict.fromkeys(names))
+
+
+def run(args: argparse.Namespace) -> int:
+    device = get_device(args.device)
+    budget = parse_budget(args.budget, device)
+    for key, value in (("latency", args.latency), ("interval", args.interval)):
+        if value is not None:
+            budget = budget.with_limit(key, value)
+    if args.frontier < 0:
+        raise CodesignError(f"--frontier must be a number of points >= 1, not {args.frontier}")
+    if args.epochs < 1 or args.calib_samples < 1:
+        raise CodesignError("--epochs and --calib-samples must be positive")
+    multipliers = tuple(m.strip() for m in args.multipliers.split(",") if m.strip())
+    out = args.out
+    if (out / "frontier.json").exists() and not args.force:
+        raise CodesignError(f"{out} holds an earlier allocation; pass --force to overwrite")
+    tables = [SensitivityTable.load(t) for t in args.sensitivity]
+    model = model_from_args(args)
+    data = dataset_from_args(args, model)
+    job = AllocateJob(
+        model_name=args.model, graph=model.graph(), module=model.module, data=data,
+        tables=tables, objective=args.objective, device=device, budget=budget,
+        methods=_methods(args.method, tables), points=args.frontier, axis=args.axis,
+        bits=parse_bits(args.bits) if args.bits else None,
+        reuse=_ints(args.reuse, "reuse"), multipliers=multipliers,
+        calib_samples=args.calib_samples, evaluate=args.evaluate,
+        quantizer=args.quantizer, epochs=args.epochs, seed=args.seed,
+        progress=not args.json)
+    result = run_allocate(job, out)
+    report(args, result, _text)
+    return 0
+
+
+def _text(r: dict) -> str:
+    cols = ["method", "point", "omega", "lut", "ff", "dsp", "bram", "latency", "interval",
+            "wbits"]
+    if any(p.get("val_accuracy") is not None for p in r["points"]):
+        cols.append("val_accuracy")
+    rows = [{c: _fmt(p.get(c)) for c in cols} for p in r["points"]]
+    lines = [f"{r['model']} on {r['device']}, budget {r['budget']}, objective "
+             f"{r['objective']}:", table(rows, cols)]
+    for m, why in r.get("infeasible", {}).items():
+        lines.append(f"{m}: {why}")
+    lines.append(f"wrote {r['csv']}, {r['json']}, {r['plot']} and "
+                 f"{len(r['points'])} design(s) under {r['out']}")
+    return "\n".join(lines)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.4g}"
+    return "" if v is None else str(v)

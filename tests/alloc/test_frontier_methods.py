@@ -1,0 +1,102 @@
+"""Frontier monotonicity and optimality; the named methods on the same tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codesign.alloc import Budget, Solver, frontier, method_frontier, run, synthetic_chain
+from codesign.alloc.methods import METHODS, ascend_descend, available
+from codesign.sensitivity.table import LayerSensitivity, SensitivityTable
+
+
+def test_frontier_is_monotone_and_each_point_optimal():
+    cands = synthetic_chain(5, bits=(2, 4, 8), reuse=(1, 2), seed=2)
+    solver = Solver(cands, ("lut", "dsp"))
+    points = frontier(cands, Budget({"dsp": 10}), "lut", 15, solver=solver)
+    assert len(points) >= 4
+    luts = [p.cost["lut"] for p in points]
+    omegas = [p.omega for p in points]
+    assert luts == sorted(luts) and len(set(luts)) == len(luts)
+    assert all(a > b for a, b in zip(omegas, omegas[1:], strict=False))
+    for p in points:  # nothing better exists at the point's own cost
+        best = solver.solve(Budget({"dsp": 10, "lut": p.cost["lut"]}))
+        assert best.omega == pytest.approx(p.omega, rel=1e-9)
+        assert p.cost["dsp"] <= 10
+
+
+def _tables(cands):
+    """hessian and probe tables whose Omega agrees with the candidates' weight Omega."""
+    out = {}
+    for method in ("hessian", "probe"):
+        layers = {}
+        for x in cands.layers:
+            w = {int(b): float(x.omega[np.argmax(x.w_bits == b)]) for b in np.unique(x.w_bits)}
+            layers[x.name] = LayerSensitivity("conv2d", x.params, score=w[min(w)] / x.params,
+                                              weight=w)
+        out[method] = SensitivityTable(method, None, None, tuple(sorted(w)), layers)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_beats_or_ties_every_method_and_all_fit(seed):
+    cands = synthetic_chain(4, bits=(2, 4, 8), reuse=(1, 2), seed=seed)
+    tables = _tables(cands)
+    assert available(tables) == list(METHODS)
+    solver = Solver(cands, ("lut", "dsp"))
+    lo = solver.minimum("lut", Budget({"dsp": 0}))
+    for factor in (1.2, 2.0, 4.0):
+        budget = Budget({"lut": lo * factor, "dsp": 0})
+        best = run("exact", cands, budget, tables, solver=solver)
+        for method in METHODS[1:]:
+            try:
+                alloc = run(method, cands, budget, tables, solver=solver)
+            except Exception as exc:  # only "nothing of this method fits" is acceptable
+                assert "no design fits" in str(exc)
+                continue
+            assert alloc.cost["lut"] <= budget.limits["lut"] and alloc.cost["dsp"] == 0
+            assert best.omega <= alloc.omega * (1 + 1e-9)
+        uni = run("uniform", cands, budget, tables, solver=solver)
+        widths = set(uni.tensor_bits) | set(uni.weight_bits(cands).values())
+        assert len(widths) == 1
+
+
+def test_every_method_frontier_point_is_matched_by_exact():
+    cands = synthetic_chain(4, bits=(2, 4, 8), reuse=(1, 2), seed=7)
+    tables = _tables(cands)
+    solver = Solver(cands, ("lut", "dsp"))
+    for method in ("uniform", "size-ilp", "ascend-descend"):
+        mine = method_frontier(method, cands, Budget({"dsp": 0}), "lut", 12, tables,
+                               solver=solver)
+        assert mine
+        for p in mine:  # the exact design at that LUT is at least as good
+            best = solver.solve(Budget({"dsp": 0, "lut": p.cost["lut"]}))
+            assert best.omega <= p.omega * (1 + 1e-9)
+
+
+def test_ascend_descend_holds_the_average_and_favours_sensitive_layers():
+    cands = synthetic_chain(5, bits=(2, 4, 6, 8), seed=4)
+    trace = {x.name: float(i) for i, x in enumerate(cands.layers)}  # l4 most sensitive
+    for target in (3.0, 4.0, 5.5):
+        wb = ascend_descend(cands, trace, target)
+        avg = sum(x.params * wb[x.name] for x in cands.layers) / cands.total_params
+        assert avg <= target + 1e-9
+    wb = ascend_descend(cands, trace, 5.0)
+    assert wb["l4"] >= wb["l0"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chain_dynamic_program_equals_the_solver_at_every_cap(seed):
+    from codesign.alloc.chain import applies, chain_frontier
+
+    cands = synthetic_chain(5, bits=(2, 4, 8), reuse=(1, 2), seed=seed)
+    budget = Budget({"dsp": 0} if seed % 2 else {"dsp": 0, "interval": 20})
+    assert applies(cands, budget, "lut") and not applies(cands, Budget({"dsp": 5}), "lut")
+    solver = Solver(cands, ("lut", "dsp"))
+    lo = solver.minimum("lut", budget)
+    caps = np.linspace(lo, lo * 5, 9)
+    front = chain_frontier(cands, budget, "lut", caps=caps)
+    for cap in caps:
+        best = min(a.omega for a in front if a.cost["lut"] <= cap)
+        assert best == pytest.approx(solver.solve(budget.with_limit("lut", cap)).omega,
+                                     rel=1e-9)

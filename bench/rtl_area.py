@@ -233,23 +233,22 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--jobs", type=int, default=1, help="rows synthesized at once")
     args = ap.parse_args()
-    rows = [issue_row(), *digits_rows(4), *digits_rows(8), *random_rows(args.random)]
+    rows = [issue_row(), *digits_rows(8), *digits_rows(4), *random_rows(args.random)]
     results = []
     if not args.json:
         print(f"{'layer':<22} {'shape':>7} {'wb':>2} | {'ours LUT':>6}    FF CARRY DSP | "
               f"{'graph':>6} CARRY | {'da4ml':>6}    FF CARRY DSP | ours/da4ml")
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with ThreadPoolExecutor(args.jobs) as pool:  # the work is in Yosys subprocesses
-        done = pool.map(lambda nq: row(*nq), rows)
-    for r in done:
-        name = r["row"]
-        results.append(r)
-        if not args.json:
-            ratio = r["ours"]["LUT"] / max(r["da4ml"]["LUT"], 1)
-            print(f"{name:<22} {r['shape']:>7} {r['w_bits']:>2} | {fmt(r['ours'])} | "
-                  f"{int(r['graph']['LUT']):>6} {int(r['graph']['CARRY4']):>5} | "
-                  f"{fmt(r['da4ml'])} | {ratio:.2f}", flush=True)
+        for fut in as_completed([pool.submit(row, *nq) for nq in rows]):
+            r = fut.result()
+            results.append(r)
+            if not args.json:
+                ratio = r["ours"]["LUT"] / max(r["da4ml"]["LUT"], 1)
+                print(f"{r['row']:<22} {r['shape']:>7} {r['w_bits']:>2} | {fmt(r['ours'])} | "
+                      f"{int(r['graph']['LUT']):>6} {int(r['graph']['CARRY4']):>5} | "
+                      f"{fmt(r['da4ml'])} | {ratio:.2f}", flush=True)
     top = None
     if args.top:
         from codesign.data import load_dataset

@@ -469,7 +469,10 @@ def content_digest(folder: Path, names: list[str]) -> str:
 
 
 def multipliers(plan: Plan, engine: Engine) -> int:
-    """Multipliers in a weighted engine's MAC array: COUT * ceil(TERMS / RF)."""
+    """Multipliers in a weighted engine's MAC array: COUT * ceil(TERMS / RF); none in an
+    adder-graph engine (its adders are engine.graph)."""
+    if engine.graph is not None:
+        return 0
     t = engine.timing
     terms = engine.params.get("CIN", 1) * t["KH"] * t["KW"]
     return engine.params["COUT"] * math.ceil(terms / t["RF"])

@@ -21,8 +21,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from codesign import bitaccurate as ba
 from codesign.design import is_lossless_accum
+from codesign.emit.adder_graph import AdderGraph, solve_cmvm
 from codesign.emit.rtl_engines import (
     OVERFLOW_CODES,
     ROUNDING_CODES,
@@ -32,13 +35,15 @@ from codesign.emit.rtl_engines import (
     type_params,
     window_timing,
 )
+from codesign.emit.rtl_graph import render_graph_module
 from codesign.errors import CodesignError, UnsupportedLayerError
 from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
 
 TOP = "cs_top"
 HW_FILES = ("cs_cast.sv", "cs_relu_comb.sv", "cs_window.sv", "cs_csd_mul.sv", "cs_mac.sv",
-            "cs_conv.sv", "cs_dense.sv", "cs_pool.sv", "cs_relu.sv", "cs_add.sv", "cs_fifo.sv")
+            "cs_conv.sv", "cs_dense.sv", "cs_graph_engine.sv", "cs_pool.sv", "cs_relu.sv",
+            "cs_add.sv", "cs_fifo.sv")
 HW_INCLUDES: tuple[str, ...] = ()
 
 
@@ -73,14 +78,16 @@ class Plan:
         return {"top": TOP, "input": self.input, "output": self.output,
                 "streams": [asdict(s) for s in self.streams],
                 "engines": [{k: v for k, v in asdict(e).items() if k != "params"}
-                            for e in self.engines]}
+                            for e in self.engines]}  # graphs included: the cost model reads them
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:
         streams = [Stream(**s) for s in data["streams"]]
         engines = [Engine(name=e["name"], module=e["module"], layers=tuple(e["layers"]),
                           inputs=tuple(e["inputs"]), output=e["output"], kind=e["kind"],
-                          timing=e["timing"]) for e in data["engines"]]
+                          timing=e["timing"], graph_module=e.get("graph_module", ""),
+                          graph=AdderGraph.from_json(e["graph"]) if e.get("graph") else None)
+                   for e in data["engines"]]
         return cls(streams, engines, data["input"], data["output"])
 
 
@@ -147,8 +154,9 @@ class _Planner:
         xt = d.type_of(layer.inputs[0])
         last = relu if relu is not None else layer
         out_t = d[last.name].result
+        graph = None
         if isinstance(layer, L.WeightedLayer):
-            module, params, timing = self._weighted(layer, x, xt, impl, relu)
+            module, params, timing, graph = self._weighted(layer, x, xt, impl, relu)
             kind = "window"
         elif isinstance(layer, L.Pool2d):
             module, kind = "cs_pool", "window"
@@ -182,7 +190,8 @@ class _Planner:
         inputs = tuple(self.stream_of[i] for i in layer.inputs)
         names = (layer.name,) + ((relu.name,) if relu is not None else ())
         self.engines.append(Engine(f"u_{layer.name}", module, names, inputs, sid, params,
-                                   kind, timing))
+                                   kind, timing, graph,
+                                   f"cs_mvm{len(self.engines)}" if graph is not None else ""))
         self.stream_of[last.name] = sid
 
     def _weighted(self, layer: L.WeightedLayer, x: Stream, xt, impl, relu: L.ReLU | None):
@@ -195,6 +204,9 @@ class _Planner:
                 f"RTL engines share multipliers over terms only (use reuse <= {terms})")
         wmat = ba.weight_matrix(layer, self.q.weights[layer.name])  # (terms, out), model order
         acc, res = impl.accum, impl.result
+        lossless = is_lossless_accum(impl, xt, terms)
+        if rf == 1 and lossless and impl.multiplier != "dsp":
+            return self._graph_engine(layer, x, xt, impl, relu, wmat)
         params: dict[str, Any] = {}
         if isinstance(layer, L.Dense):
             module = "cs_dense"
@@ -218,7 +230,7 @@ class _Planner:
                       PSHIFT=acc.frac - impl.weight.frac - xt.frac,
                       BSHIFT=acc.frac - impl.bias.frac,
                       ARND=ROUNDING_CODES[acc.rounding], AOVF=OVERFLOW_CODES[acc.overflow],
-                      LOSSLESS=int(is_lossless_accum(impl, xt, terms)),
+                      LOSSLESS=int(lossless),
                       CSD=int(impl.multiplier != "dsp"),
                       WEIGHTS=packed_hex(wmat.T, impl.weight.width),
                       BIASES=packed_hex(self.q.biases[layer.name], impl.bias.width),
@@ -226,10 +238,47 @@ class _Planner:
         if rf == 1 and impl.multiplier != "dsp":
             pos, neg = csd_masks(wmat.T, impl.weight.width + 2)
             params.update(CSD_GIVEN=1, CSD_P=pos, CSD_N=neg)
-        if relu is not None:
-            q = self.d[relu.name].result
-            params.update(RELU=1, **type_params("Q", q, True), QSHIFT=q.frac - res.frac)
-        return module, params, timing
+        params.update(self._relu_params(relu, res))
+        return module, params, timing, None
+
+    def _relu_params(self, relu: L.ReLU | None, res) -> dict[str, Any]:
+        if relu is None:
+            return {}
+        q = self.d[relu.name].result
+        return {"RELU": 1, **type_params("Q", q, True), "QSHIFT": q.frac - res.frac}
+
+    def _graph_engine(self, layer: L.WeightedLayer, x: Stream, xt, impl, relu: L.ReLU | None,
+                      wmat):
+        """RF 1, lossless: the window times the weights as an adder graph, bias folded in,
+        computed exactly in the grid F = max(weight frac + input frac, bias frac)."""
+        if isinstance(layer, L.Dense):
+            p = x.beats
+            if p * x.channels != layer.terms:
+                raise CodesignError(f"dense {layer.name!r} takes {layer.terms} inputs, its "
+                                    f"stream carries {p}x{x.channels}")
+            geo = dict(H=1, W=p, CIN=x.channels, KH=1, KW=p, SH=1, SW=1, PH=0, PW=0)
+            # stream order (p, c) <- torch's channel-major model order m = c*P + p
+            order = [c * p + q for q in range(p) for c in range(x.channels)]
+            wmat = wmat[order]
+        else:
+            if isinstance(layer, L.Conv2d):
+                (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+            else:
+                kh, kw, sh, sw, ph, pw = 1, layer.kernel, 1, layer.stride, 0, layer.padding
+            geo = dict(H=x.height, W=x.width_px, CIN=x.channels, KH=kh, KW=kw, SH=sh, SW=sw,
+                       PH=ph, PW=pw)
+        wt, bt, res = impl.weight, impl.bias, impl.result
+        f0 = wt.frac + xt.frac
+        frac = max(f0, bt.frac)
+        bias = [int(b) << (frac - bt.frac) for b in self.q.biases[layer.name].tolist()]
+        kernel = wmat.astype(np.int64) << (frac - f0)
+        graph = solve_cmvm(kernel, xt.min_int, xt.max_int, np.array(bias, dtype=np.int64))
+        params: dict[str, Any] = {**geo, "COUT": layer.out_channels, "XW": xt.width,
+                                  "YW": graph.out_width, **type_params("R", res, True),
+                                  "RSHIFT": res.frac - frac, **self._relu_params(relu, res)}
+        timing = window_timing(geo["H"], geo["W"], geo["KH"], geo["KW"], geo["SH"], geo["SW"],
+                               geo["PH"], geo["PW"], 1)
+        return "cs_graph_engine", params, timing, graph
 
     def _pool(self, layer: L.Pool2d, x: Stream, xt, impl):
         acc, res = impl.accum, impl.result
@@ -345,11 +394,25 @@ def render_top(plan: Plan) -> str:
         o = e.output
         ports += [f"    .out_valid(s{o}_valid)", f"    .out_ready(s{o}_ready)",
                   f"    .out_data(s{o}_data)"]
+        if e.graph is not None:
+            ports += [f"    .win({e.name}_win)", f"    .y({e.name}_y)"]
         lines.append(",\n".join(ports))
         lines.append("  );")
+        if e.graph is not None:
+            lines += _graph_wiring(e)
     lines += _trace_block(plan)
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
+
+
+def _graph_wiring(e: Engine) -> list[str]:
+    """The adder-graph module of an RF 1 engine, between its window and its cast."""
+    g = e.graph
+    assert g is not None
+    yw = e.params["YW"]
+    return [f"  logic [{g.n_in * e.params['XW'] - 1}:0] {e.name}_win;",
+            f"  logic [{len(g.outputs) * yw - 1}:0] {e.name}_y;",
+            f"  {e.graph_module} {e.name}_mvm (.x({e.name}_win), .y({e.name}_y));"]
 
 
 def _trace_block(plan: Plan) -> list[str]:
@@ -377,8 +440,16 @@ def generate_rtl(qnet: QuantizedNet, out_dir: str | Path) -> Path:
     src = hw_dir()
     for name in HW_FILES + HW_INCLUDES:
         (out_dir / name).write_text((src / name).read_text())
+    graphs = []
+    for e in plan.engines:
+        if e.graph is not None:
+            xw = e.params["XW"]
+            text = render_graph_module(e.graph_module, e.graph, xw, e.graph.x_lo < 0,
+                                       e.params["YW"], f"Layer {'+'.join(e.layers)}.")
+            (out_dir / f"{e.graph_module}.sv").write_text(text)
+            graphs.append(f"{e.graph_module}.sv")
     (out_dir / f"{TOP}.sv").write_text(render_top(plan))
-    files = [*HW_FILES, f"{TOP}.sv"]
+    files = [*HW_FILES, *graphs, f"{TOP}.sv"]
     (out_dir / "files.f").write_text("".join(f"{f}\n" for f in files))
     manifest = plan.to_json()
     manifest["files"] = files
@@ -398,7 +469,10 @@ def content_digest(folder: Path, names: list[str]) -> str:
 
 
 def multipliers(plan: Plan, engine: Engine) -> int:
-    """Multipliers in a weighted engine's MAC array: COUT * ceil(TERMS / RF)."""
+    """Multipliers in a weighted engine's MAC array: COUT * ceil(TERMS / RF); none in an
+    adder-graph engine (its adders are engine.graph)."""
+    if engine.graph is not None:
+        return 0
     t = engine.timing
     terms = engine.params.get("CIN", 1) * t["KH"] * t["KW"]
     return engine.params["COUT"] * math.ceil(terms / t["RF"])

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from codesign.emit.adder_graph import AdderGraph
 from codesign.fixed import FixedType, Overflow, Rounding
 
 ROUNDING_CODES = {Rounding.TRN: 0, Rounding.RND: 1, Rounding.RND_ZERO: 2,
@@ -77,6 +78,10 @@ class Engine:
     params: dict[str, Any] = field(default_factory=dict)
     kind: str = "window"  # window | relu | add | fifo: its handshake (latency.py)
     timing: dict[str, int] = field(default_factory=dict)
+    # RF 1 lossless conv/dense: the adder graph of its constant-matrix product, built by
+    # the generated module graph_module and wired to the engine's win/y ports
+    graph: AdderGraph | None = None
+    graph_module: str = ""
 
     # -- closed forms for the engine alone --------------------------------------------
     def cycles_per_image(self) -> int:

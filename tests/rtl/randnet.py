@@ -16,8 +16,9 @@ from codesign.qnet import QuantizedNet
 
 
 class _Gen:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, graphs: bool = False) -> None:
         self.rng = np.random.default_rng(seed)
+        self.graphs = graphs  # every weighted layer an adder graph (RF 1, lossless)
         self.layers: list[L.Layer] = []
         self.count = 0
 
@@ -35,6 +36,8 @@ class _Gen:
         weight = self.rng.normal(0, 1 / np.sqrt(c * k * k), (cout, c, k, k))
         if self.rng.random() < 0.5:  # some zero weights: pruned shift-add terms
             weight[self.rng.random(weight.shape) < 0.3] = 0.0
+        if self.graphs and self.rng.random() < 0.5:  # an all-zero output channel
+            weight[self.rng.integers(cout)] = 0.0
         out = (cout, pool_out(h, k, stride, pad), pool_out(w, k, stride, pad))
         name = self.add(L.Conv2d(self.name("conv"), (src,), out, weight=weight,
                                  bias=self.rng.normal(0, 0.3, cout),
@@ -95,6 +98,8 @@ class _Gen:
             result = self.fixed(mag[layer.name], signed)
             if isinstance(layer, L.Flatten):
                 impl = LayerImpl(result=x_t)
+            elif isinstance(layer, L.WeightedLayer) and self.graphs:
+                impl = self._graph_impl(layer, x_t, result)
             elif isinstance(layer, L.WeightedLayer):
                 w = self.fixed(float(np.abs(layer.weight).max()), True, int(r.integers(2, 9)))
                 b = self.fixed(float(np.abs(layer.bias).max()) + 1e-3, True,
@@ -122,9 +127,30 @@ class _Gen:
         return DesignPoint(input=types["input"], layers=layers)
 
 
-def random_qnet(seed: int, residual: bool = False) -> tuple[QuantizedNet, np.ndarray]:
-    """A random QuantizedNet and 300 random inputs (some beyond the input range)."""
-    gen = _Gen(seed)
+    def _graph_impl(self, layer: L.WeightedLayer, x_t: FixedType, result: FixedType):
+        """RF 1 with the lossless accumulator: an adder graph, weights binary ({-1, 0}
+        scaled, 1 bit), ternary ({-1, 0, 1}: 2 bits saturating symmetrically) or 2-8 bits."""
+        r = self.rng
+        mag = float(np.abs(layer.weight).max())
+        kind = r.integers(3)
+        integer = int(np.ceil(np.log2(mag + 1e-9))) + 1
+        if kind == 0:
+            w = FixedType(1, integer, True, Rounding.RND, Overflow.SAT)
+        elif kind == 1:
+            w = FixedType(2, integer, True, Rounding.RND, Overflow.SAT_SYM)
+        else:
+            w = self.fixed(mag, True, int(r.integers(2, 9)))
+        b = self.fixed(float(np.abs(layer.bias).max()) + 1e-3, True, int(r.integers(2, 11)))
+        return LayerImpl(result=result, weight=w, bias=b,
+                         accum=lossless_accum(w, x_t, b, layer.terms), reuse=1,
+                         multiplier=str(r.choice(["auto", "lut"])))
+
+
+def random_qnet(seed: int, residual: bool = False,
+                graphs: bool = False) -> tuple[QuantizedNet, np.ndarray]:
+    """A random QuantizedNet and 300 random inputs (some beyond the input range); with
+    graphs, every conv and dense layer is an adder graph."""
+    gen = _Gen(seed, graphs)
     graph = gen.build(residual)
     x = gen.rng.uniform(-0.3, 1.3, (300,) + graph.input_shape).astype(np.float32)
     design = gen.design(graph, x[:100])

@@ -25,6 +25,7 @@ CASES = [
     ("cs_conv", {"WEIGHTS": W72, "RF": 3, "LOSSLESS": 0, "AOVF": 1, "ARND": 1, "PH": 1,
                  "PW": 1}),
     ("cs_dense", {"P": 2, "CIN": 2, "COUT": 2, "WEIGHTS": "64'h0102_f3f4_0506_0708"}),
+    ("cs_graph_engine", {"RELU": 1, "PH": 1, "PW": 1, "RSHIFT": -3, "RRND": 1}),
     ("cs_pool", {}),
     ("cs_pool", {"MODE": 1, "KH": 3, "KW": 3, "SH": 3, "SW": 3}),
     ("cs_relu", {"SHIFT": -2, "RND": 1, "OVF": 1}),
@@ -64,12 +65,13 @@ def test_engine_synthesizes(top, params, tmp_path):
     assert f"=== {top} ===" in (tmp_path / "stat.txt").read_text()
 
 
-def test_generated_top_elaborates(tmp_path):
-    """A small random network's top (residual fork, FIFOs, every engine kind); the
-    digits top takes Yosys minutes to elaborate (one CSD constant function per weight)."""
+@pytest.mark.parametrize("seed,graphs", [(3, False), (21, True)])
+def test_generated_top_elaborates(seed, graphs, tmp_path):
+    """A small random network's top (residual fork, FIFOs, every engine kind; with
+    graphs, generated adder-graph modules)."""
     from .randnet import random_qnet
 
-    qnet, _ = random_qnet(3, residual=True)
+    qnet, _ = random_qnet(seed, residual=True, graphs=graphs)
     generate_rtl(qnet, tmp_path)
     files = (tmp_path / "files.f").read_text().split()
     yosys(f"read_verilog -sv {' '.join(files)}; hierarchy -check -top cs_top; proc; "

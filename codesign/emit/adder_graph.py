@@ -1,0 +1,261 @@
+"""A constant-matrix-vector product as an adder graph with shared subexpressions.
+
+At RF 1 with a lossless accumulator, a conv's (or dense layer's) work per output pixel
+is y = x @ K + b with K a constant integer matrix. da4ml's solver (`da4ml.cmvm.solve`)
+finds an adder graph computing x @ K with subexpressions shared between outputs; this
+module turns its answer into our plan, plain data the RTL emitter and the cost model
+both read:
+
+- node ids 0..n_in-1 are the inputs (raw integers in [x_lo, x_hi]); node n_in + i is
+  adder i: value = sign_a * a + sign_b * b * 2**shift;
+- every node holds an integer mantissa m with value = m * 2**lsb, and its exact range
+  [lo, hi] (from the node's coefficients over independent inputs, not interval
+  arithmetic), hence the exact width of its adder;
+- output o is y_o = sign * node * 2**shift + const (the bias folded in), also exact.
+
+Zero weights cost nothing (they are not in the graph); an all-zero column is its bias.
+The builder checks the graph's coefficients against K, so a misread solution fails here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from codesign.errors import CodesignError
+
+
+def signed_width(lo: int, hi: int) -> int:
+    """Bits of the narrowest two's-complement (lo < 0) or unsigned field holding [lo, hi]."""
+    if lo >= 0:
+        return max(int(hi).bit_length(), 1)
+    return max(int(hi).bit_length(), int(-lo - 1).bit_length()) + 1
+
+
+@dataclass(frozen=True)
+class Adder:
+    """value = sign_a * node a + sign_b * node b * 2**shift; mantissa in [lo, hi] at lsb."""
+
+    a: int
+    b: int
+    shift: int
+    sign_a: int
+    sign_b: int
+    lo: int
+    hi: int
+    lsb: int
+
+    @property
+    def width(self) -> int:
+        return signed_width(self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class Output:
+    """y = sign * node * 2**shift + const (node -1: just the constant); y in [lo, hi]."""
+
+    node: int
+    shift: int
+    sign: int
+    const: int
+    lo: int
+    hi: int
+
+    @property
+    def width(self) -> int:
+        return signed_width(self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class AdderGraph:
+    """The plan of one constant-matrix-vector product: inputs, adders, outputs."""
+
+    x_lo: int
+    x_hi: int
+    n_in: int
+    adders: tuple[Adder, ...]
+    outputs: tuple[Output, ...]
+
+    def node_range(self, node: int) -> tuple[int, int, int]:
+        """(lo, hi, lsb) of a node's mantissa."""
+        if node < self.n_in:
+            return self.x_lo, self.x_hi, 0
+        a = self.adders[node - self.n_in]
+        return a.lo, a.hi, a.lsb
+
+    def node_width(self, node: int) -> int:
+        lo, hi, _ = self.node_range(node)
+        return signed_width(lo, hi)
+
+    @property
+    def out_width(self) -> int:
+        """Bits of a field holding every output, two's complement."""
+        return max((signed_width(min(o.lo, -1), o.hi) for o in self.outputs), default=1)
+
+    def adder_bits(self) -> int:
+        """Sum of adder widths (output adders with a term and a constant included)."""
+        n = sum(a.width for a in self.adders)
+        return n + sum(o.width for o in self.outputs if o.node >= 0 and o.const != 0)
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """Integer outputs for integer inputs x (batch, n_in): what the hardware computes."""
+        x = np.asarray(x, dtype=object)
+        vals: list[Any] = [x[:, m] for m in range(self.n_in)]
+        for ad in self.adders:
+            va, vb = vals[ad.a], vals[ad.b]
+            la, lb = self.node_range(ad.a)[2], self.node_range(ad.b)[2] + ad.shift
+            vals.append(ad.sign_a * _shl(va, la - ad.lsb) + ad.sign_b * _shl(vb, lb - ad.lsb))
+        cols = []
+        for o in self.outputs:
+            term = 0 if o.node < 0 else o.sign * _scale(vals[o.node],
+                                                        self.node_range(o.node)[2] + o.shift)
+            cols.append(term + o.const + 0 * x[:, 0])
+        return np.stack(cols, axis=1).astype(np.int64) if cols else np.zeros((len(x), 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AdderGraph:
+        return cls(data["x_lo"], data["x_hi"], data["n_in"],
+                   tuple(Adder(**a) for a in data["adders"]),
+                   tuple(Output(**o) for o in data["outputs"]))
+
+
+def _shl(v: Any, k: int) -> Any:
+    return v * (1 << k)
+
+
+def _scale(v: Any, k: int) -> Any:
+    """v * 2**k where the result is known to be an integer."""
+    return v * (1 << k) if k >= 0 else v // (1 << -k)
+
+
+@dataclass
+class _Term:
+    """A da4ml buffer value: sign * node * 2**exp (node None: zero)."""
+
+    node: int | None
+    sign: int
+    exp: int
+
+
+class _Builder:
+    def __init__(self, n_in: int, x_lo: int, x_hi: int) -> None:
+        self.n_in, self.x_lo, self.x_hi = n_in, x_lo, x_hi
+        self.coef: list[np.ndarray] = list(np.eye(n_in, dtype=object))  # of the mantissa
+        self.lsb: list[int] = [0] * n_in
+        self.adders: list[Adder] = []
+
+    def _range(self, c: np.ndarray) -> tuple[int, int]:
+        lo = sum(min(v * self.x_lo, v * self.x_hi) for v in c if v)
+        hi = sum(max(v * self.x_lo, v * self.x_hi) for v in c if v)
+        return int(lo), int(hi)
+
+    def add(self, t0: _Term, t1: _Term, sub: bool, shift: int) -> _Term:
+        """t0 +/- t1 * 2**shift as a term (negation stays lazy: never two minus signs)."""
+        s1 = -t1.sign if sub else t1.sign
+        if t1.node is None:
+            return t0
+        if t0.node is None:
+            return _Term(t1.node, s1, t1.exp + shift)
+        sign_a, sign_b, out_sign = t0.sign, s1, 1
+        if sign_a < 0 and sign_b < 0:
+            sign_a, sign_b, out_sign = 1, 1, -1
+        rel = t1.exp + shift - t0.exp  # b's weight relative to a
+        la, lb = self.lsb[t0.node], self.lsb[t1.node] + rel
+        lsb = min(la, lb)
+        coef = (sign_a * self.coef[t0.node] * (1 << (la - lsb))
+                + sign_b * self.coef[t1.node] * (1 << (lb - lsb)))
+        lo, hi = self._range(coef)
+        self.adders.append(Adder(t0.node, t1.node, rel, sign_a, sign_b, lo, hi, lsb))
+        self.coef.append(coef)
+        self.lsb.append(lsb)
+        return _Term(len(self.coef) - 1, out_sign, t0.exp)
+
+    def output(self, t: _Term, const: int) -> tuple[Output, np.ndarray]:
+        if t.node is None:
+            return Output(-1, 0, 1, const, const, const), np.zeros(self.n_in, dtype=object)
+        k = self.lsb[t.node] + t.exp
+        c = self.coef[t.node] * t.sign
+        c = c * (1 << k) if k >= 0 else np.array([v // (1 << -k) for v in c], dtype=object)
+        lo, hi = self._range(c)
+        return Output(t.node, t.exp, t.sign, const, lo + const, hi + const), c
+
+
+def _stage_inputs(sol, terms: list[_Term]) -> list[_Term]:
+    return [_Term(t.node, t.sign, t.exp + int(s)) if t.node is not None else t
+            for t, s in zip(terms, sol.inp_shifts, strict=True)]
+
+
+def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> AdderGraph:
+    """The adder graph of y = x @ kernel + consts for integer x in [x_lo, x_hi].
+
+    kernel is (n_in, n_out) of integers, consts (n_out,) integers.
+    """
+    from da4ml.cmvm import solve
+
+    kernel = np.asarray(kernel, dtype=np.int64)
+    n_in, n_out = kernel.shape
+    if np.abs(kernel).max(initial=0) >= 1 << 24:
+        raise CodesignError("adder graphs take weights of at most 24 bits")
+    b = _Builder(n_in, int(x_lo), int(x_hi))
+    terms = [_Term(m if kernel[m].any() else None, 1, 0) for m in range(n_in)]
+    outs: list[_Term] = [_Term(None, 1, 0)] * n_out
+    if kernel.any():
+        # da4ml reads the buffer as C order whatever the strides say
+        pipeline = solve(np.ascontiguousarray(kernel, dtype=np.float32),
+                         qintervals=[(float(x_lo), float(x_hi), 1.0)] * n_in)
+        for sol in pipeline.solutions:
+            buf: list[_Term] = []
+            stage_in = _stage_inputs(sol, terms)
+            for op in sol.ops:
+                if op.opcode == -1:
+                    buf.append(stage_in[op.id0])
+                elif op.opcode in (0, 1):
+                    buf.append(b.add(buf[op.id0], buf[op.id1], op.opcode == 1, int(op.data)))
+                else:
+                    raise CodesignError(f"da4ml's solution uses operation {op.opcode}, which "
+                                        f"the RTL emitter does not build")
+            terms = []
+            for idx, shift, neg in zip(sol.out_idxs, sol.out_shifts, sol.out_negs, strict=True):
+                if idx < 0:
+                    terms.append(_Term(None, 1, 0))
+                else:
+                    t = buf[idx]
+                    terms.append(_Term(t.node, -t.sign if neg else t.sign, t.exp + int(shift)))
+        outs = terms
+    outputs = []
+    for o, t in enumerate(outs):
+        out, coef = b.output(t, int(consts[o]))
+        if not np.array_equal(np.asarray(coef, dtype=np.int64), kernel[:, o]):
+            raise CodesignError(f"the adder graph's output {o} does not compute column {o} "
+                                f"of the weight matrix (da4ml solution misread)")
+        outputs.append(out)
+    return _pruned(AdderGraph(int(x_lo), int(x_hi), n_in, tuple(b.adders), tuple(outputs)))
+
+
+def _pruned(g: AdderGraph) -> AdderGraph:
+    """Drop adders no output reads (da4ml's intermediate stage outputs can be unused)."""
+    n = g.n_in
+    used = [False] * (n + len(g.adders))
+    for o in g.outputs:
+        if o.node >= 0:
+            used[o.node] = True
+    for i in range(len(g.adders) - 1, -1, -1):
+        if used[n + i]:
+            used[g.adders[i].a] = used[g.adders[i].b] = True
+    new_id = list(range(n))
+    adders: list[Adder] = []
+    for i, ad in enumerate(g.adders):
+        if used[n + i]:
+            new_id.append(n + len(adders))
+            adders.append(Adder(new_id[ad.a], new_id[ad.b], ad.shift, ad.sign_a, ad.sign_b,
+                                ad.lo, ad.hi, ad.lsb))
+        else:
+            new_id.append(-1)
+    outputs = tuple(Output(new_id[o.node] if o.node >= 0 else -1, o.shift, o.sign, o.const,
+                           o.lo, o.hi) for o in g.outputs)
+    return AdderGraph(g.x_lo, g.x_hi, n, tuple(adders), outputs)

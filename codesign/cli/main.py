@@ -18,6 +18,7 @@ COMMANDS = [
     "codesign.cli.cmd_emit",
     "codesign.cli.cmd_rtl",
     "codesign.cli.cmd_sensitivity",
+    "codesign.cli.cmd_run",
 ]
 
 

@@ -7,6 +7,7 @@ worker runs exactly what the main process runs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import traceback
@@ -44,7 +45,8 @@ def log_event(log: Path | None, **event: Any) -> None:
     if log is None:
         return
     with log.open("a") as f:
-        f.write(json.dumps({"time": round(time.time(), 3), **event}) + "\n")
+        f.write(json.dumps({"time": round(time.time(), 3), "pid": os.getpid(), **event})
+                + "\n")
 
 
 def run_stage(flow: Flow, name: str, point: Point | None, upstream: dict[str, Entry],

@@ -23,7 +23,7 @@ from codesign.flow.cache import Entry, StageCache
 from codesign.flow.execute import describe_error, log_event, run_stage
 from codesign.flow.schema import Flow, load_flow
 from codesign.flow.stages import Point, enabled
-from codesign.flow.sweep import run_sweep
+from codesign.flow.sweep import connect, run_sweep
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,16 @@ def _copy(entry_folder: Path, dest: Path) -> None:
 def run_flow(flow_path: str | Path, runs_dir: str | Path = "runs", *, workers: int | None = None,
              scheduler: str | None = None, quiet: bool = False) -> RunResult:
     flow = load_flow(flow_path)
-    runs_dir = Path(runs_dir)
+    client = connect(scheduler) if scheduler is not None else None
+    try:
+        return _run(flow, Path(flow_path), Path(runs_dir), workers, client, quiet)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, client: Any,
+         quiet: bool) -> RunResult:
     cache_root = (runs_dir / ".cache").resolve()
     StageCache(cache_root).sweep_stale()
     run_dir = new_run_dir(runs_dir, flow.title)
@@ -122,7 +131,7 @@ def run_flow(flow_path: str | Path, runs_dir: str | Path = "runs", *, workers: i
             bar.set_postfix_str(f"{record['label']} {'failed' if record['error'] else 'done'}")
 
         records = run_sweep(flow, points, per_point, entries, cache_root,
-                            workers=workers or flow.sweep.workers, scheduler=scheduler,
+                            workers=workers or flow.sweep.workers, client=client,
                             progress=not quiet, log=log, on_done=point_done)
         for record in records:
             for st in record["stages"]:

@@ -28,14 +28,33 @@ def _failed(point: Point, exc: BaseException) -> dict[str, Any]:
             **describe_error(exc)}
 
 
+CONNECT_TIMEOUT = "20s"
+
+
+def connect(scheduler: str) -> Any:
+    """A Dask client of the scheduler at `scheduler`; a clear error when there is none."""
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise CodesignError("Dask distributed is not installed: pip install "
+                            "'dask[distributed]'") from None
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CodesignError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; start "
+                            "one with `dask scheduler` and workers with `dask worker "
+                            "ADDRESS`") from None
+
+
 def run_sweep(flow: Flow, points: list[Point], stages: list[str], upstream: dict[str, Entry],
-              cache_root: Path, *, workers: int | None = None, scheduler: str | None = None,
+              cache_root: Path, *, workers: int | None = None, client: Any = None,
               progress: bool = False, log: Path | None = None,
               on_done: Done | None = None) -> list[dict[str, Any]]:
-    """One record per point, in the order of `points`; failed points carry their error."""
+    """One record per point, in the order of `points`; failed points carry their error.
+    With a Dask `client` (see connect) the points run on its cluster."""
     on_done = on_done or (lambda record: None)
-    if scheduler is not None:
-        return _dask(flow, points, stages, upstream, cache_root, scheduler, log, on_done)
+    if client is not None:
+        return _dask(flow, points, stages, upstream, cache_root, client, log, on_done)
     workers = workers or min(len(points), os.cpu_count() or 1)
     if workers <= 1 or len(points) == 1:
         records = []
@@ -63,30 +82,19 @@ def _pool(flow, points, stages, upstream, cache_root, workers, log, on_done):
     return [records[i] for i in range(len(points))]
 
 
-def _dask(flow, points, stages, upstream, cache_root, scheduler, log, on_done):
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:  # pragma: no cover - a dependency of the package
-        raise CodesignError("Dask distributed is not installed: pip install "
-                            "'dask[distributed]'") from None
-    try:
-        client = Client(scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise CodesignError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; start "
-                            "one with `dask scheduler` and workers with `dask worker "
-                            "ADDRESS`") from None
+def _dask(flow, points, stages, upstream, cache_root, client, log, on_done):
+    from distributed import as_completed as dask_completed
+
     records: dict[int, dict[str, Any]] = {}
-    with client:
-        futures = [client.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
-                                 key=f"codesign-{p.label}-{os.getpid()}", pure=False)
-                   for p in points]
-        index = {f.key: i for i, f in enumerate(futures)}
-        for fut in dask_completed(futures):
-            i = index[fut.key]
-            try:
-                records[i] = fut.result()
-            except Exception as exc:  # the worker died or lost the task
-                records[i] = _failed(points[i], exc)
-            on_done(records[i])
+    futures = [client.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
+                             key=f"codesign-{p.label}-{os.getpid()}", pure=False)
+               for p in points]
+    index = {f.key: i for i, f in enumerate(futures)}
+    for fut in dask_completed(futures):
+        i = index[fut.key]
+        try:
+            records[i] = fut.result()
+        except Exception as exc:  # the worker died or lost the task
+            records[i] = _failed(points[i], exc)
+        on_done(records[i])
     return [records[i] for i in range(len(points))]

@@ -94,3 +94,25 @@ def test_shipped_flows_load():
     for path in sorted((ROOT / "flows").glob("*.yaml")):
         flow = load_flow(path)
         assert flow.title == path.stem
+
+
+def test_every_schema_key_is_documented():
+    import dataclasses
+
+    from codesign.flow import schema
+
+    docs = (ROOT / "docs" / "flows.md").read_text()
+    for f in schema.allowed_keys(schema.Flow):
+        assert f"| `{f}` |" in docs, f
+    for section in ("model", "target", "sensitivity", "quantize", "select", "hls", "rtl",
+                    "sweep"):
+        cls = {fl.name: fl for fl in dataclasses.fields(schema.Flow)}[section].type
+        cls = getattr(schema, cls.split(" ")[0])
+        for key in schema.allowed_keys(cls):
+            assert f"| `{section}.{key}` |" in docs, f"{section}.{key}"
+
+
+def test_docs_do_not_point_outside_the_repository():
+    for path in [*(ROOT / "docs").glob("*.md"), *(ROOT / "flows").rglob("*")]:
+        if path.is_file() and path.suffix in (".md", ".yaml", ".py"):
+            assert "../shared" not in path.read_text(), path

@@ -53,7 +53,7 @@ def full_run(tmp_path_factory):
     flow = write_flow(folder, """
         name: full
         model: {zoo: digits_cnn}
-        sensitivity: {method: probe, bits: [4, 8]}
+        sensitivity: {bits: [4, 8], activations: false, min_iters: 2, max_iters: 2}
         quantize: {methods: [calibrate], bits: [6, 8]}
         select: {max_accuracy_drop: 0.0}
         hls: {csim_samples: 20}

@@ -135,9 +135,16 @@ def _verification(s: dict[str, Any], run_dir: Path) -> Section | None:
                              {True: "equal", False: "DIFFERENT", None: "n/a"}[
                                  run["cycles_equal"]]])
             if rows:
+                runs = rtl["runs"]
+                exact = sum(r["bit_exact"] for r in runs)
+                total = sum(r["samples"] for r in runs)
+                cycles = [r["cycles_equal"] for r in runs if r["cycles_equal"] is not None]
+                verdict = ("every transfer edge as predicted" if cycles and all(cycles) else
+                           "cycles DIFFER from the prediction" if cycles else
+                           "cycles not compared")
                 sec.blocks.append(Para(
-                    "Verilator simulation vs bit-accurate model, cycles predicted vs measured:",
-                    rtl.get("ok")))
+                    f"Verilator simulation vs bit-accurate model: {exact}/{total} samples "
+                    f"bit-exact; {verdict}. Cycles predicted vs measured:", rtl.get("ok")))
                 sec.blocks.append(Table(
                     ["mode", "bit-exact samples", "latency predicted", "latency measured",
                      "interval predicted", "interval measured", "total predicted",

@@ -98,6 +98,7 @@ def test_report_structure_and_images(full_run):
     for layer in next(r for r in s["points"] if r["label"] == s["chosen"])["eval"]["layers"]:
         assert f"<td>{layer['name']}</td>" in text
     assert "20/20 samples and 200/200 outputs bit-identical" in text
+    assert "4/4 samples bit-exact; every transfer edge as predicted" in text
 
     md = full_run.report_md.read_text()
     assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == page.h2

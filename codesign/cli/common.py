@@ -44,6 +44,20 @@ def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def add_device_file_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device-file", type=Path, action="append", default=[], metavar="FILE.yaml",
+                   help="add the parts of a device file (the shape of hw/devices/devices.yaml; "
+                        "repeatable)")
+
+
+def load_device_files(args: argparse.Namespace) -> None:
+    """Register the parts of every --device-file before anything looks a part up."""
+    from codesign.devices import register_device_file
+
+    for path in getattr(args, "device_file", None) or []:
+        register_device_file(path)
+
+
 def model_from_args(args: argparse.Namespace) -> LoadedModel:
     return load_model(args.model, weights=args.weights, input_shape=args.input_shape,
                       cache=args.cache_dir, progress=not getattr(args, "json", False))

@@ -18,6 +18,8 @@ COMMANDS = [
     "codesign.cli.cmd_emit",
     "codesign.cli.cmd_rtl",
     "codesign.cli.cmd_sensitivity",
+    "codesign.cli.cmd_cost",
+    "codesign.cli.cmd_synth",
     "codesign.cli.cmd_run",
 ]
 

@@ -1,0 +1,336 @@
+"""Cost model vs Yosys: fit on one half of the synthesized designs, report on the other.
+
+Builds single-layer designs (conv and dense, 2-16-bit weights, 2-12-bit inputs, several
+reuse factors, both multiplier styles, lossless and narrow accumulators) and small whole
+networks (tests/rtl/randnet.py: residual adds, pools, mixed widths, random RF), on xc7
+(synth_xilinx) and ECP5 (synth_ecp5), synthesizes each with codesign.synth (cached by
+content hash: a re-run costs nothing) and compares the fast estimate with what Yosys
+reports. The LUT and FF coefficients of the fast model are fitted (non-negative least
+squares on relative error) on the even-numbered half of each family's samples and
+reported on the odd half: per-resource MAPE and worst case, DSP and BRAM exact counts,
+interval and latency against the handshake simulation, estimates per second, and a
+scatter plot (estimated vs synthesized). With --write-fit the coefficients go to
+hw/devices/cost_fit.yaml with the Yosys version and the date.
+
+    nice -n 10 .venv/bin/python bench/cost_model.py [--layers 60] [--networks 12]
+        [--jobs 2] [--out out/cost_model] [--write-fit]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+LUT_FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
+                "gap", "cmp", "pooladd", "fifo", "taps", "const")
+FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "const")
+FAMILY_PART = {"xc7": "xc7a100t", "ecp5": "lfe5u-85f"}
+
+
+# -- designs ----------------------------------------------------------------------------
+def layer_design(seed: int):
+    """One conv or dense layer with random widths, reuse, multiplier style, accumulator."""
+    from codesign.design import DesignPoint, LayerImpl, lossless_accum
+    from codesign.fixed import FixedType, Overflow, Rounding
+    from codesign.ir import layers as L
+    from codesign.ir.graph import Graph
+    from codesign.ir.layers import pool_out
+    from codesign.qnet import QuantizedNet
+    from codesign.quant.calibrate import WEIGHT_MODES, bias_type, fit_type
+
+    r = np.random.default_rng(seed)
+    wb = int(r.choice([2, 3, 4, 5, 6, 8, 10, 12, 16]))
+    xb = int(r.integers(2, 13))
+    ob = int(r.integers(4, 13))
+    conv = seed % 2 == 0
+    if conv:
+        cin, cout, k, pad = int(r.integers(1, 4)), int(r.integers(2, 5)), 3, int(r.integers(0, 2))
+        side = 6
+        out = (cout, pool_out(side, k, 1, pad), pool_out(side, k, 1, pad))
+        weight = r.normal(0, 0.4, (cout, cin, k, k))
+        shape = (cin, side, side)
+        layer = L.Conv2d("layer", ("input",), out, weight=weight, bias=r.normal(0, .2, cout),
+                         padding=(pad, pad))
+    else:
+        n, cout = int(r.integers(8, 33)), int(r.integers(2, 9))
+        weight = r.normal(0, 0.3, (cout, n))
+        shape = (n,)
+        layer = L.Dense("layer", ("input",), (cout,), weight=weight, bias=r.normal(0, .2, cout))
+    if r.random() < 0.3:
+        weight[r.random(weight.shape) < 0.3] = 0.0  # pruned weights: free in shift-add
+    graph = Graph((L.Input("input", (), shape), layer))
+    x = FixedType(xb, 1, False, Rounding.TRN, Overflow.WRAP)  # images: unsigned
+    w = fit_type(weight, wb, signed=True, modes=WEIGHT_MODES)
+    b = bias_type(layer.bias, w.frac + x.frac)
+    acc = lossless_accum(w, x, b, layer.terms)
+    narrow = r.random() < 0.2
+    if narrow:
+        acc = FixedType(max(4, acc.width - int(r.integers(2, 6))), acc.integer - 1, True,
+                        Rounding.RND, Overflow.SAT)
+    rf = int(r.choice([1, 1, 1, 2, 3, 4, 8]))
+    rf = min(rf, layer.terms)
+    impl = LayerImpl(result=FixedType(ob, 4, True, Rounding.RND, Overflow.SAT), weight=w,
+                     bias=b, accum=acc, reuse=rf, multiplier=str(r.choice(["lut", "dsp"])))
+    design = DesignPoint(input=x, layers={"layer": impl})
+    label = (f"{'conv' if conv else 'dense'} w{wb} x{xb} rf{rf} {impl.multiplier}"
+             f"{' narrow' if narrow else ''}")
+    return QuantizedNet.from_float(graph, design), label
+
+
+def network_design(seed: int):
+    sys.path.insert(0, str(ROOT / "tests"))
+    from rtl.randnet import random_qnet
+
+    qnet, _ = random_qnet(seed, residual=seed % 2 == 1)
+    return qnet, f"randnet {seed}{' residual' if seed % 2 else ''}"
+
+
+def jobs(n_layers: int, n_networks: int) -> list[dict]:
+    """Layer configs (4 in 5 on xc7, the rest ECP5) and networks (2 in 3 on xc7),
+    interleaved so that a run cut short still has some of each."""
+    layers = [{"id": f"layer{i}", "kind": "layer", "seed": 1000 + i,
+               "family": "ecp5" if i % 5 == 4 else "xc7"} for i in range(n_layers)]
+    nets: list[dict] = []
+    seed = 1
+    while len(nets) < n_networks:
+        seed += 1
+        try:
+            network_design(seed)
+        except Exception:  # randnet cannot draw every seed (e.g. a 1-term layer with RF)
+            continue
+        nets.append({"id": f"net{seed}", "kind": "network", "seed": seed,
+                     "family": "ecp5" if len(nets) % 3 == 2 else "xc7"})
+    out: list[dict] = []
+    every = max(1, n_layers // max(n_networks, 1))
+    for i, job in enumerate(layers):
+        out.append(job)
+        if (i + 1) % every == 0 and nets:
+            out.append(nets.pop(0))
+    return out + nets
+
+
+# -- one sample -------------------------------------------------------------------------
+def measure(job: dict, out: Path, cache_only: bool = False) -> dict:
+    from codesign.cost.estimate import accum_args, layer_args
+    from codesign.cost.fast import FEATURES, FastCostModel
+    from codesign.devices import get_device
+    from codesign.emit.rtl import plan_network
+    from codesign.latency import simulate
+    from codesign.synth import synthesize
+
+    qnet, label = (layer_design if job["kind"] == "layer" else network_design)(job["seed"])
+    device = get_device(FAMILY_PART[job["family"]])
+    model = FastCostModel(qnet.graph, device)
+    feats = dict.fromkeys(FEATURES, 0.0)
+    dsp = latency = 0.0
+    interval = 0.0
+    for layer in qnet.graph.layers:
+        f, d, lat, ivl = model.features(layer.name, *layer_args(qnet, layer),
+                                        **accum_args(qnet, layer))
+        for k, v in f.items():
+            feats[k] += float(v)
+        dsp += float(d)
+        latency += float(lat)
+        interval = max(interval, float(ivl))
+    start = time.perf_counter()
+    synth = synthesize(qnet, out / job["id"], device, place_and_route=False,
+                       cache_only=cache_only)
+    timing = simulate(plan_network(qnet), 2).summary()
+    return {**job, "label": label, "features": feats, "est_dsp": dsp, "est_bram": 0.0,
+            "est_latency": latency, "est_interval": interval, "sim_latency": timing["latency"],
+            "sim_interval": timing["interval"], "synth": {k: synth[k] for k in (
+                "lut", "ff", "dsp", "bram", "carry", "srl", "lutram")},
+            "yosys": synth["yosys"], "cached": synth["cached"],
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+# -- fit and report ---------------------------------------------------------------------
+def fit(rows: list[dict], names: tuple[str, ...], resource: str) -> dict[str, float]:
+    """Non-negative coefficients minimizing the squared relative error."""
+    from scipy.optimize import nnls
+
+    x = np.array([[r["features"][n] for n in names] for r in rows])
+    y = np.array([r["synth"][resource] for r in rows], dtype=float)
+    scale = np.maximum(y, 1.0)
+    coef, _ = nnls(x / scale[:, None], y / scale)
+    return {n: round(float(c), 5) for n, c in zip(names, coef, strict=True) if c > 0}
+
+
+def predict(row: dict, coef: dict[str, float]) -> float:
+    return float(np.rint(sum(c * row["features"].get(n, 0.0) for n, c in coef.items())))
+
+
+def errors(rows: list[dict], coef: dict[str, float], resource: str) -> tuple[float, float]:
+    pct = [abs(predict(r, coef) - r["synth"][resource]) / max(r["synth"][resource], 1) * 100
+           for r in rows]
+    return float(np.mean(pct)), float(np.max(pct))
+
+
+def speed() -> float:
+    """Fast-estimate candidates per second on digits_cnn's layers (200,000 each)."""
+    from codesign.cost import FastCostModel
+    from codesign.ir import Graph
+    from codesign.train import get_trained
+
+    g = Graph.from_torch(get_trained("digits_cnn", progress=False), (1, 8, 8))
+    m = FastCostModel(g, "xc7z020")
+    n = 200_000
+    rng = np.random.default_rng(0)
+    args = (rng.integers(2, 17, n), rng.integers(2, 17, n), rng.integers(2, 17, n),
+            rng.integers(1, 30, n), rng.random(n) < 0.5)
+    total = 0.0
+    for layer in g.layers:
+        m.layer_costs(layer.name, *args)
+        start = time.perf_counter()
+        m.layer_costs(layer.name, *args)
+        total += time.perf_counter() - start
+    return n * len(g.layers) / total
+
+
+def scatter(rows: list[dict], coefs: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax, res in zip(axes, ("lut", "ff"), strict=True):
+        for fam, marker in (("xc7", "o"), ("ecp5", "^")):
+            if fam not in coefs:
+                continue
+            for half, color in (("fit", "tab:blue"), ("held-out", "tab:orange")):
+                pts = [(r["synth"][res], predict(r, coefs[fam][res])) for r in rows
+                       if r["family"] == fam and r["half"] == half]
+                if pts:
+                    a = np.array(pts)
+                    ax.scatter(a[:, 0], a[:, 1], marker=marker, c=color, s=18, alpha=0.8,
+                               label=f"{fam} {half}")
+        hi = max(max(r["synth"][res] for r in rows), 1)
+        ax.plot([1, hi], [1, hi], "k--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{res.upper()} synthesized (Yosys)")
+        ax.set_ylabel(f"{res.upper()} estimated (fast model)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def write_fit(coefs: dict, version: str, n: dict) -> Path:
+    import yaml
+
+    path = ROOT / "hw" / "devices" / "cost_fit.yaml"
+    data = yaml.safe_load(path.read_text())
+    header = path.read_text().split("\nyosys:")[0]
+    data["yosys"] = version
+    data["date"] = datetime.date.today().isoformat()
+    data["samples"] = n
+    for fam, c in coefs.items():
+        data["families"][fam] = {"lut": c["lut"], "ff": c["ff"]}
+    # UltraScale+ is not fitted: it shares xc7's LUT6 fabric (its DSPs take more registers)
+    data["families"]["xcup"] = {"lut": coefs["xc7"]["lut"], "ff": coefs["xc7"]["ff"]}
+    body = yaml.safe_dump({k: data[k] for k in ("yosys", "date", "samples", "families")},
+                          sort_keys=False, default_flow_style=None, width=100)
+    path.write_text(header + "\n" + body)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layers", type=int, default=60)
+    ap.add_argument("--networks", type=int, default=12)
+    ap.add_argument("--jobs", type=int, default=2, help="syntheses at once")
+    ap.add_argument("--out", type=Path, default=ROOT / "out" / "cost_model")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="report on the designs already synthesized (run nothing new)")
+    ap.add_argument("--write-fit", action="store_true",
+                    help="store the fitted coefficients in hw/devices/cost_fit.yaml")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    from tqdm import tqdm
+
+    from codesign.cost.fast import coefficients
+
+    todo = jobs(args.layers, args.networks)
+    rows, failed, skipped = [], [], 0
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(measure, j, args.out / "designs", args.cached_only): j
+                   for j in todo}
+        for fut in tqdm(as_completed(futures), total=len(futures), disable=None):
+            try:
+                rows.append(fut.result())
+            except Exception as exc:  # report and go on: one bad design is a figure too
+                if args.cached_only and "no cached synthesis" in str(exc):
+                    skipped += 1
+                    continue
+                failed.append((futures[fut]["id"], str(exc).splitlines()[0][:200]))
+    rows.sort(key=lambda r: [j["id"] for j in todo].index(r["id"]))
+    for fam in ("xc7", "ecp5"):
+        for i, r in enumerate([r for r in rows if r["family"] == fam]):
+            r["half"] = "fit" if i % 2 == 0 else "held-out"
+    (args.out / "samples.json").write_text(json.dumps(rows, indent=1))
+    version = rows[0]["yosys"] if rows else "?"
+
+    print(f"cost model vs Yosys {version}: {len(rows)} designs synthesized "
+          f"({sum(r['kind'] == 'layer' for r in rows)} layer configs, "
+          f"{sum(r['kind'] == 'network' for r in rows)} networks), {len(failed)} failed"
+          + (f", {skipped} not synthesized yet (--cached-only)" if skipped else ""))
+    for fid, msg in failed:
+        print(f"  failed {fid}: {msg}")
+    coefs: dict[str, dict] = {}
+    print(f"\n{'family':6} {'resource':8} {'n fit':>5} {'n test':>6} {'MAPE before':>11} "
+          f"{'MAPE':>6} {'worst':>6}  (held-out half; 'before' = hand-set coefficients)")
+    for fam in ("xc7", "ecp5"):
+        train = [r for r in rows if r["family"] == fam and r["half"] == "fit"]
+        test = [r for r in rows if r["family"] == fam and r["half"] == "held-out"]
+        if len(train) < 3 or not test:
+            continue
+        coefs[fam] = {}
+        before = coefficients("default")
+        for res, names in (("lut", LUT_FEATURES), ("ff", FF_FEATURES)):
+            coefs[fam][res] = fit(train, names, res)
+            mape0, _ = errors(test, before[res], res)
+            mape, worst = errors(test, coefs[fam][res], res)
+            print(f"{fam:6} {res:8} {len(train):5} {len(test):6} {mape0:10.1f}% {mape:5.1f}% "
+                  f"{worst:5.1f}%")
+        for kind in ("layer", "network"):
+            sub = [r for r in test if r["kind"] == kind]
+            if sub:
+                lut = errors(sub, coefs[fam]["lut"], "lut")
+                ff = errors(sub, coefs[fam]["ff"], "ff")
+                print(f"{'':6} held-out {kind}s only (n={len(sub)}): LUT MAPE {lut[0]:.1f}% "
+                      f"(worst {lut[1]:.1f}%), FF MAPE {ff[0]:.1f}% (worst {ff[1]:.1f}%)")
+    for res in ("dsp", "bram"):
+        same = sum(r[f"est_{res}"] == r["synth"][res] for r in rows)
+        print(f"{res.upper()} exact on {same}/{len(rows)} designs")
+    bad = [f"{r['id']} ({r['label']}): est {r['est_dsp']:.0f} vs {r['synth']['dsp']}"
+           for r in rows if r["est_dsp"] != r["synth"]["dsp"]]
+    for line in bad[:8]:
+        print(f"  DSP differs: {line}")
+    ivl = sum(r["est_interval"] == r["sim_interval"] for r in rows)
+    lat = [abs(r["est_latency"] - r["sim_latency"]) / max(r["sim_latency"], 1) * 100
+           for r in rows]
+    print(f"interval equal to the handshake simulation on {ivl}/{len(rows)} designs; latency "
+          f"(additive estimate) MAPE {np.mean(lat):.1f}%, worst {np.max(lat):.1f}%, exact on "
+          f"{sum(x == 0 for x in lat)}/{len(rows)}")
+    print(f"fast estimate: {speed():,.0f} layer candidates per second")
+    if coefs:
+        scatter(rows, coefs, args.out / "cost_model_scatter.png")
+        print(f"scatter plot: {args.out / 'cost_model_scatter.png'}")
+        (args.out / "fit.json").write_text(json.dumps(coefs, indent=1))
+        if args.write_fit:
+            n = {fam: sum(r["family"] == fam and r["half"] == "fit" for r in rows)
+                 for fam in coefs}
+            print(f"coefficients written to {write_fit(coefs, version, n)}")
+
+
+if __name__ == "__main__":
+    main()

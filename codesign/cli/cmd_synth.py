@@ -1,0 +1,102 @@
+"""`codesign synth DESIGN.yaml --device PART --out DIR`: the ground truth for the cost model.
+
+Generates the design's RTL (codesign rtl's generator) and synthesizes it with Yosys from
+PyPI (synth_xilinx for Xilinx parts, synth_ecp5 for ECP5, plus nextpnr-ecp5 place and
+route for Fmax); --asic runs generic synthesis for cells and transistors, or with
+--liberty FILE maps to that standard-cell library for area. Results are cached by
+content hash. Prints the same fields as `codesign cost`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from codesign.cli.common import (
+    add_device_file_arg,
+    add_json_arg,
+    eprint,
+    load_device_files,
+    report,
+    table,
+)
+from codesign.cost.report import over_budget, utilization
+from codesign.devices import get_device
+from codesign.emit.rtl import plan_network
+from codesign.errors import CodesignError
+from codesign.latency import simulate
+from codesign.qnet import QuantizedNet
+from codesign.synth.run import RESULT, synthesize
+
+NAME = "synth"
+HELP = "synthesize a design's RTL with Yosys (and nextpnr-ecp5) and report its resources"
+FIELDS = ["lut", "ff", "dsp", "bram", "carry", "srl", "lutram"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("design", type=Path, metavar="DESIGN.yaml")
+    p.add_argument("--device", metavar="PART", help="target part (default: the design's)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="directory for the RTL, the Yosys log and synth.json")
+    p.add_argument("--asic", action="store_true",
+                   help="generic synthesis (synth + abc): cells and CMOS transistors")
+    p.add_argument("--liberty", type=Path, metavar="FILE",
+                   help="with --asic: map to this standard-cell library and report area")
+    p.add_argument("--clock-mhz", type=float, metavar="MHZ",
+                   help="target clock for place and route (default: the design's)")
+    p.add_argument("--no-cache", action="store_true", help="synthesize even if cached")
+    p.add_argument("--force", action="store_true", help="overwrite results already in DIR")
+    add_device_file_arg(p)
+    add_json_arg(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    load_device_files(args)
+    if args.liberty is not None and not args.asic:
+        raise CodesignError("--liberty maps to standard cells: add --asic")
+    qnet = QuantizedNet.load(args.design)
+    if (args.out / RESULT).exists() and not args.force:
+        raise CodesignError(f"{args.out} already holds a synthesis result; choose another "
+                            "--out or pass --force to overwrite it")
+    device = get_device(args.device or qnet.design.device)
+    clock = args.clock_mhz or qnet.design.clock_mhz
+    eprint(f"synthesizing {args.design} for {'ASIC' if args.asic else device.part} "
+           f"with Yosys (minutes on large designs)...")
+    start = time.perf_counter()
+    result = synthesize(qnet, args.out, None if args.asic else device, asic=args.asic,
+                        liberty=args.liberty, clock_mhz=clock, use_cache=not args.no_cache)
+    timing = simulate(plan_network(qnet), 2).summary()
+    out = {"design": str(args.design), "source": "synthesis", "device": result["target"],
+           "out": str(args.out), "seconds": round(time.perf_counter() - start, 1),
+           **{k: v for k, v in result.items() if k != "target"},
+           "latency": timing["latency"], "interval": timing["interval"]}
+    if not args.asic:
+        out["utilization"] = utilization(out, device)
+        out["warnings"] = over_budget(out["utilization"])
+        for w in out["warnings"]:
+            eprint(f"warning: {w}")
+    report(args, out, _text)
+    return 0
+
+
+def _text(r: dict) -> str:
+    cached = " (cached)" if r["cached"] else ""
+    lines = [f"{r['design']} synthesized for {r['device']} with Yosys {r['yosys']}{cached}"]
+    if r["device"] == "asic":
+        lines.append(f"  cells {r['cells']}")
+        if "transistors" in r:
+            bound = "+" if r["transistors_lower_bound"] else ""
+            lines.append(f"  transistors (stat -tech cmos) {r['transistors']}{bound}")
+        if "area_um2" in r:
+            lines.append(f"  area {r['area_um2']:.1f} um^2")
+    else:
+        rows = [{"resource": k.upper(), "used": r[k],
+                 "% of device": r["utilization"].get(k, "")} for k in FIELDS]
+        lines.append(table(rows, ["resource", "used", "% of device"]))
+        if r.get("fmax_mhz") is not None:
+            lines.append(f"  Fmax (nextpnr-ecp5) {r['fmax_mhz']} MHz")
+        lines += [f"  warning: {w}" for w in r["warnings"]]
+    lines.append(f"  latency {r['latency']} cycles, interval {r['interval']} cycles "
+                 "(cycle model)")
+    return "\n".join(lines)

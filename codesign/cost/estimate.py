@@ -1,0 +1,63 @@
+"""The estimate of one whole design: every layer through the fast model at the widths,
+reuse and multiplier style its DesignPoint gives, summed into the network's totals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codesign.cost.fast import FastCostModel, fit_file
+from codesign.cost.report import BUDGETED, over_budget, utilization
+from codesign.design import is_lossless_accum
+from codesign.devices import Device
+from codesign.ir import layers as L
+from codesign.qnet import QuantizedNet
+
+
+def layer_args(qnet: QuantizedNet, layer: L.Layer) -> tuple[int, int, int, int, bool]:
+    """(w_bits, x_bits, out_bits, reuse, dsp) of a layer as its DesignPoint builds it."""
+    d = qnet.design
+    if isinstance(layer, L.Input):
+        return 0, d.input.width, d.input.width, 1, False
+    impl = d[layer.name]
+    w_bits = impl.weight.width if impl.weight is not None else 0
+    return (w_bits, d.type_of(layer.inputs[0]).width, impl.result.width, impl.reuse,
+            impl.multiplier == "dsp")
+
+
+def accum_args(qnet: QuantizedNet, layer: L.Layer) -> dict:
+    """The accumulator a weighted layer's DesignPoint fixes (width, lossy or not)."""
+    if not isinstance(layer, L.WeightedLayer):
+        return {}
+    impl = qnet.design[layer.name]
+    assert impl.accum is not None
+    x = qnet.design.type_of(layer.inputs[0])
+    return {"accum_bits": impl.accum.width,
+            "lossy": not is_lossless_accum(impl, x, layer.terms)}
+
+
+def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
+    """Per-layer rows and totals (the fields `codesign synth` reports)."""
+    g = qnet.graph
+    model = FastCostModel(g, device)
+    rows = []
+    for layer in g.layers:
+        w_bits, x_bits, out_bits, reuse, dsp = layer_args(qnet, layer)
+        c = model.layer_costs(layer.name, w_bits, x_bits, out_bits, reuse, dsp,
+                              **accum_args(qnet, layer))
+        weighted = isinstance(layer, L.WeightedLayer)
+        rows.append({"layer": layer.name, "kind": layer.kind, "w_bits": w_bits or None,
+                     "x_bits": x_bits, "out_bits": out_bits,
+                     "reuse": reuse if weighted else None,
+                     "multiplier": ("dsp" if dsp else "lut") if weighted else None,
+                     **{k: int(round(float(v))) for k, v in c.items()}})
+    totals: dict[str, Any] = {k: sum(r[k] for r in rows) for k in BUDGETED}
+    fit = fit_file()
+    util = utilization(totals, device)
+    return {"source": "estimate", "device": device.part, "family": device.family, **totals,
+            "carry": None, "srl": None, "lutram": None,
+            "latency": sum(r["latency"] for r in rows),
+            "interval": max(r["interval"] for r in rows),
+            "utilization": util, "warnings": over_budget(util),
+            "fit": {"yosys": fit.get("yosys"), "date": fit.get("date"),
+                    "family": device.family if device.family in fit["families"] else "default"},
+            "layers": rows}

@@ -1,0 +1,53 @@
+"""`codesign cost`: per-layer rows that add up to the totals, % of the device, warnings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codesign.cli.main import main
+from codesign.cost import FastCostModel
+
+
+@pytest.fixture(scope="module")
+def digits_design(digits_qnet8, tmp_path_factory):
+    return digits_qnet8.save(tmp_path_factory.mktemp("cost") / "d")
+
+
+def test_cost_json_rows_add_up_and_match_the_model(digits_design, digits_qnet8, capsys):
+    assert main(["cost", str(digits_design), "--device", "xc7z020", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["device"] == "xc7z020" and r["source"] == "estimate"
+    names = [layer.name for layer in digits_qnet8.graph.layers]
+    assert [row["layer"] for row in r["layers"]] == names
+    for key in ("lut", "ff", "dsp", "bram", "latency"):
+        assert r[key] == sum(row[key] for row in r["layers"])
+    assert r["interval"] == max(row["interval"] for row in r["layers"])
+    conv = digits_qnet8.graph.weighted[0]
+    impl = digits_qnet8.design[conv.name]
+    direct = FastCostModel(digits_qnet8.graph, "xc7z020").layer_costs(
+        conv.name, impl.weight.width, digits_qnet8.design.input.width, impl.result.width,
+        impl.reuse, False, accum_bits=impl.accum.width, lossy=False)
+    row = next(row for row in r["layers"] if row["layer"] == conv.name)
+    assert row["lut"] == int(direct["lut"]) and row["w_bits"] == 8
+    assert r["utilization"]["lut"] == pytest.approx(100 * r["lut"] / 53200, abs=0.01)
+    assert r["carry"] is None  # not estimated: said so, never a zero
+
+
+def test_cost_warns_over_100_percent(digits_design, tmp_path, capsys):
+    small = tmp_path / "small.yaml"
+    small.write_text("parts: {tiny-1: {family: xc7, lut: 500, ff: 100000, dsp: 10, bram: 1}}")
+    assert main(["cost", str(digits_design), "--device", "tiny-1", "--device-file",
+                 str(small)]) == 0
+    captured = capsys.readouterr()
+    assert "LUT at" in captured.err and "does not fit" in captured.err
+    assert "% of tiny-1" in captured.out and "total" in captured.out
+    assert "FF at" not in captured.err
+
+
+def test_cost_bad_input(digits_design, tmp_path, capsys):
+    assert main(["cost", str(tmp_path / "none.yaml"), "--device", "xc7z020"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["cost", str(digits_design), "--device", "xc7z999"]) == 1
+    assert "known devices" in capsys.readouterr().err

@@ -1,0 +1,142 @@
+"""The fast estimate: its weight statistics, its shape on known cases, its cycles against
+the RTL planner and the handshake simulation, and its speed."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from rtl.randnet import random_qnet  # tests/ is on sys.path (rootdir of tests/cost)
+
+from codesign.cost import FastCostModel
+from codesign.cost.weightstats import csd_digits, quantize_weights
+from codesign.emit.rtl import plan_network
+from codesign.emit.rtl_engines import csd_masks
+from codesign.errors import CodesignError
+from codesign.ir import layers as L
+from codesign.ir.graph import Graph
+from codesign.latency import simulate
+from codesign.qnet import QuantizedNet
+
+
+def test_csd_digits_match_the_rtl_generators_digits():
+    values = np.random.default_rng(0).integers(-2000, 2000, 500)
+    pos, neg = csd_masks(values, 14)
+    expected = bin(int(pos.split("'h")[1], 16)).count("1") + bin(
+        int(neg.split("'h")[1], 16)).count("1")
+    assert int(csd_digits(values).sum()) == expected
+
+
+def test_weights_quantize_like_calibration(digits_qnet8):
+    layer = digits_qnet8.graph.weighted[1]
+    assert np.array_equal(quantize_weights(layer.weight, 8).reshape(layer.weight.shape),
+                          digits_qnet8.weights[layer.name])
+
+
+def _dense_graph(weight: np.ndarray) -> Graph:
+    cout, n = weight.shape
+    return Graph((L.Input("input", (), (n,)),
+                  L.Dense("fc", ("input",), (cout,), weight=weight, bias=np.zeros(cout))))
+
+
+def test_zero_weights_cost_no_multiplier_logic():
+    w = np.zeros((4, 16))
+    w[0, 0] = 0.75  # one nonzero weight: 0.75 = 1 - 1/4, two signed digits
+    m = FastCostModel(_dense_graph(w), "xc7a35t")
+    feats, dsp, _, _ = m.features("fc", 8, 8, 8, 1, False)
+    assert float(feats["shiftadd"]) == (2 - 1) * (8 + 8 + 2)  # one adder of the product width
+    assert float(dsp) == 0
+
+
+def test_dsp_count_follows_the_multiplier_shape():
+    w = np.random.default_rng(1).normal(size=(6, 20))
+    m = FastCostModel(_dense_graph(w), "xc7a35t")
+    rf = np.array([1, 2, 3, 7, 20])
+    c = m.layer_costs("fc", 8, 8, 8, rf, False)
+    # RF > 1 multiplies cycle-indexed weights: cout * ceil(terms / RF) 8x8 products on DSPs
+    assert c["dsp"].tolist() == [0, 6 * 10, 6 * 7, 6 * 3, 6 * 1]
+    # 3-bit x 3-bit products stay in LUTs (Yosys maps to DSPs from a 9-bit width sum)
+    assert m.layer_costs("fc", 3, 3, 8, 4, True)["dsp"] == 0
+    # 30-bit operands need two 25x18 tiles in one direction
+    assert m.layer_costs("fc", 18, 30, 8, 20, True)["dsp"] == 6 * 2
+    assert FastCostModel(_dense_graph(w), "lfe5u-25f").layer_costs(
+        "fc", 18, 30, 8, 20, True)["dsp"] == 6 * 2
+
+
+def test_costs_broadcast_and_grow_with_width_and_parallelism(digits_qnet8):
+    g = digits_qnet8.graph
+    m = FastCostModel(g, "xc7z020")
+    name = g.weighted[1].name
+    bits = np.arange(2, 17)[:, None]
+    rf = np.array([1, 2, 4, 8])[None, :]
+    c = m.layer_costs(name, bits, bits, 8, rf, False)
+    for key in ("lut", "ff", "dsp", "bram", "latency", "interval"):
+        assert c[key].shape == (15, 4), key
+    assert np.all(np.diff(c["lut"][:, 0]) > 0)  # wider weights and inputs: more logic
+    assert np.all(np.diff(c["interval"], axis=1) > 0)  # more reuse: slower
+    assert np.all(np.diff(c["dsp"][8:, 1:], axis=1) <= 0)  # more reuse: fewer multipliers
+    assert np.all(c["bram"] == 0)  # today's RTL keeps its weights in logic
+
+
+def test_unknown_layer_is_refused(digits_qnet8):
+    m = FastCostModel(digits_qnet8.graph, "xc7z020")
+    with pytest.raises(CodesignError, match="no layer named 'nope'"):
+        m.layer_costs("nope", 8, 8, 8, 1, False)
+
+
+@pytest.mark.parametrize("seed,residual", [(3, True), (11, False), (5, False), (7, False),
+                                           (2, True)])
+def test_intervals_equal_the_engines_and_latency_tracks_the_simulation(seed, residual):
+    qnet, _ = random_qnet(seed, residual)
+    g, d = qnet.graph, qnet.design
+    m = FastCostModel(g, "xc7a35t")
+    plan = plan_network(qnet)
+    total_latency = 0.0
+    for layer in g.layers:
+        impl = d.layers.get(layer.name)
+        x_t = d.type_of(layer.inputs[0]) if layer.inputs else d.input
+        w = impl.weight.width if impl is not None and impl.weight is not None else 8
+        c = m.layer_costs(layer.name, w, x_t.width, impl.result.width if impl else 8,
+                          impl.reuse if impl else 1, impl is not None and
+                          impl.multiplier == "dsp")
+        total_latency += float(c["latency"])
+        engine = next((e for e in plan.engines
+                       if e.layers[0] == layer.name and e.kind != "fifo"), None)
+        if engine is not None:
+            assert float(c["interval"]) == engine.cycles_per_image(), layer.name
+    measured = simulate(plan, 2).summary()["latency"]
+    assert abs(total_latency - measured) <= 0.25 * measured
+
+
+def test_at_least_100k_candidates_per_second(digits_qnet8):
+    g = digits_qnet8.graph
+    m = FastCostModel(g, "xc7z020")
+    n = 200_000
+    rng = np.random.default_rng(0)
+    args = (rng.integers(2, 17, n), rng.integers(2, 17, n), rng.integers(2, 17, n),
+            rng.integers(1, 30, n), rng.random(n) < 0.5)
+    for layer in g.weighted:
+        m.layer_costs(layer.name, *args)  # warm the per-layer tables
+        start = time.perf_counter()
+        m.layer_costs(layer.name, *args)
+        assert n / (time.perf_counter() - start) >= 100_000
+
+
+def test_quantized_net_round_trip_unaffected(digits_qnet8):
+    """The model reads only the float graph: the QuantizedNet is untouched."""
+    before = {k: v.copy() for k, v in digits_qnet8.weights.items()}
+    FastCostModel(digits_qnet8.graph, "xc7z020")
+    assert all(np.array_equal(before[k], v) for k, v in digits_qnet8.weights.items())
+    assert isinstance(digits_qnet8, QuantizedNet)
+
+
+@pytest.mark.parametrize("seed", [3, 9])
+def test_fork_fifos_sized_like_the_planner(seed):
+    qnet, _ = random_qnet(seed, True)
+    depths = [e.timing["depth"] for e in plan_network(qnet).engines if e.kind == "fifo"]
+    fork = next(layer for layer in qnet.graph.layers if len(qnet.graph.consumers(layer.name)) > 1)
+    m = FastCostModel(qnet.graph, "xc7a35t")
+    feats, _, _, _ = m.features(fork.name, 8, 8, 5, 1, False)
+    channels = fork.out_shape[0]
+    assert float(feats["fifo"]) == sum(depths) * channels * 5

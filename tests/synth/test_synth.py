@@ -1,0 +1,97 @@
+"""`codesign synth` and its cell-report parser on real syntheses of a small design."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from codesign.cli.main import main
+from codesign.errors import CodesignError
+from codesign.synth.cells import fpga_fields, read_stat
+
+from .conftest import TINY_LIB
+
+
+def _cells(stat_path) -> dict[str, int]:
+    """The report's counts as Yosys wrote them (read here without the parser)."""
+    return json.loads(stat_path.read_text())["design"]["num_cells_by_type"]
+
+
+def test_xilinx_report_parsed_into_resources(synth_xc7):
+    out, r = synth_xc7
+    cells = _cells(out / "rtl" / "stat.json")
+    luts = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]|INV", c))
+    srl = sum(n for c, n in cells.items() if c.startswith("SRL"))
+    assert r["lut"] == luts + srl + r["lutram"] and r["srl"] == srl
+    assert r["ff"] == sum(n for c, n in cells.items() if c.startswith("FD")) > 0
+    assert r["carry"] == cells.get("CARRY4", 0) > 0
+    # the dense head: 3 outputs x ceil(18 / 2) products of 4 x 6 bits: Yosys's DSP rule
+    assert r["dsp"] == cells["DSP48E1"] == 27
+    assert r["bram"] == 0 and r["yosys"].startswith("0.")
+    assert json.loads((out / "synth.json").read_text())["lut"] == r["lut"]
+
+
+def test_ecp5_report_and_fmax(synth_ecp5):
+    out, r = synth_ecp5
+    cells = _cells(out / "rtl" / "stat.json")
+    assert r["lut"] == cells["LUT4"] + 2 * cells.get("CCU2C", 0) + r["lutram"]
+    assert r["ff"] == cells["TRELLIS_FF"] and r["dsp"] == cells.get("MULT18X18D", 0) == 27
+    assert 1 < r["fmax_mhz"] < 1000
+
+
+def test_parser_refuses_unknown_family_and_hierarchy(tmp_path):
+    with pytest.raises(CodesignError, match="no cell mapping for device family 'gw1n'"):
+        fpga_fields({"LUT4": 1}, "gw1n")
+    stat = tmp_path / "stat.json"
+    stat.write_text(json.dumps({"design": {"num_cells_by_type": {"$paramod\\x": 1}}}))
+    with pytest.raises(CodesignError, match="still holds module instances"):
+        read_stat(stat)
+    stat.write_text("{")
+    with pytest.raises(CodesignError, match="cannot read the Yosys cell report"):
+        read_stat(stat)
+
+
+def test_cli_synth_is_cached_and_matches_cost_field_by_field(synth_xc7, tiny_design, tmp_path,
+                                                             capsys):
+    _, first = synth_xc7
+    assert main(["synth", str(tiny_design), "--device", "xc7a35t", "--out",
+                 str(tmp_path / "s"), "--json"]) == 0
+    synth = json.loads(capsys.readouterr().out)
+    assert synth["cached"] is True and synth["lut"] == first["lut"]
+    assert main(["synth", str(tiny_design), "--out", str(tmp_path / "s")]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main(["cost", str(tiny_design), "--device", "xc7a35t", "--json"]) == 0
+    cost = json.loads(capsys.readouterr().out)
+    shared = {"device", "lut", "ff", "dsp", "bram", "carry", "srl", "lutram", "latency",
+              "interval", "utilization", "warnings"}
+    assert shared <= set(cost) and shared <= set(synth)
+    assert cost["dsp"] == synth["dsp"] and cost["bram"] == synth["bram"]
+    assert cost["interval"] == synth["interval"]
+
+
+def test_asic_transistors_and_liberty_area(tiny_design, tmp_path, capsys):
+    lib = tmp_path / "tiny.lib"
+    lib.write_text(TINY_LIB)
+    assert main(["synth", str(tiny_design), "--asic", "--out", str(tmp_path / "a"), "--json",
+                 "--no-cache"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["device"] == "asic" and r["cells"] > 100 and r["transistors"] > 4 * r["cells"] / 2
+    assert main(["synth", str(tiny_design), "--asic", "--liberty", str(lib), "--out",
+                 str(tmp_path / "l"), "--json", "--no-cache"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    cells = r["cells_by_type"]
+    assert set(cells) <= {"BUFX1", "INVX1", "NAND2X1", "NOR2X1", "DFFX1"}
+    area = {"BUFX1": 2.0, "INVX1": 1.5, "NAND2X1": 2.0, "NOR2X1": 2.5, "DFFX1": 10.0}
+    assert r["area_um2"] == pytest.approx(sum(area[c] * n for c, n in cells.items()))
+
+
+def test_bad_synth_input(tiny_design, tmp_path, capsys):
+    assert main(["synth", str(tiny_design), "--liberty", "x.lib", "--out", str(tmp_path)]) == 1
+    assert "--liberty maps to standard cells: add --asic" in capsys.readouterr().err
+    assert main(["synth", str(tiny_design), "--device", "xc9", "--out", str(tmp_path)]) == 1
+    assert "unknown device 'xc9'" in capsys.readouterr().err
+    assert main(["synth", str(tiny_design), "--asic", "--liberty", str(tmp_path / "no.lib"),
+                 "--out", str(tmp_path / "n")]) == 1
+    assert "liberty file" in capsys.readouterr().err

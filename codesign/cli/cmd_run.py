@@ -47,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
            "points": [{"label": r["label"], "error": r["error"],
                        **({k: r["eval"][k] for k in ("bit_accurate_val_accuracy",
                                                       "bit_accurate_test_accuracy",
-                                                      "weight_bits")} if r.get("eval") else {})}
+                                                      "weight_bits")} if r.get("eval") else {}),
+                       **({k: r["cost"][k] for k in ("lut", "ff", "dsp", "bram", "latency",
+                                                     "interval", "fits")}
+                          if r.get("cost") else {})}
                       for r in s["points"]],
            "stages": [{k: st[k] for k in ("stage", "point", "cached", "seconds", "wall")}
                       for st in s["stages"]]}
-    for name in ("hls", "rtl"):
+    for name in ("hls", "rtl", "synth"):
         if name in s:
             out[name] = s[name]
     report(args, out, _text)

@@ -57,16 +57,26 @@ def sweep_points(flow: Flow) -> list[Point]:
             for b in flow.quantize.bits]
 
 
-def select(records: list[dict[str, Any]], max_drop: float) -> dict[str, Any] | None:
-    """The smallest design (total weight bits) within max_drop of the best validation
-    accuracy; ties go to the more accurate, then to the earlier point."""
+def size_of(record: dict[str, Any]) -> float:
+    """What 'smaller' means: estimated LUTs when the cost stage ran, else weight bits."""
+    if record.get("cost"):
+        return float(record["cost"]["lut"])
+    return float(record["eval"]["weight_bits"])
+
+
+def select(records: list[dict[str, Any]], max_drop: float,
+           fit_only: bool = False) -> dict[str, Any] | None:
+    """The smallest design (size_of) within max_drop of the best validation accuracy
+    among the candidates (with fit_only, the points that fit their device); ties go to the
+    more accurate, then to the earlier point."""
     ok = [r for r in records if r["error"] is None]
+    if fit_only:
+        ok = [r for r in ok if r.get("cost", {}).get("fits", True)]
     if not ok:
         return None
     best = max(r["eval"]["bit_accurate_val_accuracy"] for r in ok)
     near = [r for r in ok if r["eval"]["bit_accurate_val_accuracy"] >= best - max_drop - 1e-12]
-    return min(near, key=lambda r: (r["eval"]["weight_bits"],
-                                    -r["eval"]["bit_accurate_val_accuracy"]))
+    return min(near, key=lambda r: (size_of(r), -r["eval"]["bit_accurate_val_accuracy"]))
 
 
 def _entry(stage_run: dict[str, Any]) -> Entry:
@@ -139,9 +149,12 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
                 runs.append(st)
                 _copy(Path(st["folder"]), run_dir / "points" / record["label"] / st["stage"])
         summary["points"] = records
-        chosen = select(records, flow.select.max_accuracy_drop)
-        summary["select"] = {"rule": "smallest total weight bits within max_accuracy_drop "
-                                     "of the best validation accuracy",
+        fit_only = flow.cost is not None and flow.cost.fit_only
+        chosen = select(records, flow.select.max_accuracy_drop, fit_only)
+        size = "estimated LUTs" if flow.cost is not None else "total weight bits"
+        summary["select"] = {"rule": f"fewest {size} within max_accuracy_drop of the best "
+                                     "validation accuracy" + (" among the points that fit "
+                                                              "their device" if fit_only else ""),
                              "max_accuracy_drop": flow.select.max_accuracy_drop}
         summary["chosen"] = chosen["label"] if chosen else None
         if chosen is not None:
@@ -183,6 +196,8 @@ def _ok(summary: dict[str, Any], stages: list) -> bool:
                            or ("csim" in hls and not hls["csim"]["ok"])):
         return False
     if "rtl" in names and (rtl is None or "error" in rtl or rtl.get("ok") is False):
+        return False
+    if "synth" in names and (summary.get("synth") is None or "error" in summary["synth"]):
         return False
     return True
 

@@ -172,6 +172,28 @@ class SelectSpec:
 
 
 @dataclass(frozen=True)
+class CostSpec:
+    """Estimated LUT/FF/DSP/BRAM and cycles of every point (the fast cost model, as
+    `codesign cost`); with cost, the chosen point is the one with the fewest LUTs."""
+
+    fit_only: bool = True  # choose only among points that fit the device (every resource)
+
+    def check(self) -> None:
+        """Nothing to check beyond the type."""
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """Yosys synthesis of the chosen design (as `codesign synth`), compared with the
+    estimate resource by resource; ECP5 parts are also placed and routed for Fmax."""
+
+    place_and_route: bool = True
+
+    def check(self) -> None:
+        """Nothing to check beyond the type."""
+
+
+@dataclass(frozen=True)
 class HlsSpec:
     """The hls4ml project of the chosen design, and its C simulation."""
 
@@ -213,8 +235,8 @@ class SweepSpec:
 
 @dataclass(frozen=True)
 class Flow:
-    """A whole flow. Sections set to null (or left out, for sensitivity/hls/rtl when
-    the file says so) skip their stages."""
+    """A whole flow. A section set to null skips its stage; synth is off unless the file
+    has a `synth:` section (it takes minutes)."""
 
     model: ModelSpec
     name: str | None = None
@@ -223,8 +245,10 @@ class Flow:
     sensitivity: SensitivitySpec | None = field(default_factory=SensitivitySpec)
     quantize: QuantizeSpec = field(default_factory=QuantizeSpec)
     select: SelectSpec = field(default_factory=SelectSpec)
+    cost: CostSpec | None = field(default_factory=CostSpec)
     hls: HlsSpec | None = field(default_factory=HlsSpec)
     rtl: RtlSpec | None = field(default_factory=RtlSpec)
+    synth: SynthSpec | None = None
     sweep: SweepSpec = field(default_factory=SweepSpec)
     source: Path | None = field(default=None, metadata={"internal": True})
 

@@ -233,7 +233,28 @@ def evaluate_point(ctx: StageContext) -> dict[str, Any]:
             "weight_bits": weight_bits, "layers": layers}
 
 
-# -- the chosen design: hls4ml + C simulation, RTL + Verilator ----------------------------
+def cost_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    from codesign.devices import get_device
+
+    assert point is not None
+    return {"device": get_device(point.device).to_dict()}
+
+
+def cost(ctx: StageContext) -> dict[str, Any]:
+    """The fast cost model's estimate of the design's RTL on the point's device."""
+    import json
+
+    from codesign.cost.estimate import estimate_design
+    from codesign.devices import get_device
+
+    assert ctx.point is not None
+    estimate = estimate_design(ctx.qnet(), get_device(ctx.point.device))
+    (ctx.out / "cost.json").write_text(json.dumps(estimate, indent=1))
+    return {"file": "cost.json", **estimate,
+            "fits": all(v <= 100.0 for v in estimate["utilization"].values())}
+
+
+# -- the chosen design: hls4ml + C simulation, RTL + Verilator, Yosys ---------------------
 def _samples(ctx: StageContext, n: int) -> np.ndarray:
     data = ctx.data()
     return np.concatenate([data.x_test, data.x_train])[:n]
@@ -295,6 +316,25 @@ def rtl(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
+def synth_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    from codesign.devices import get_device
+
+    assert flow.synth is not None and point is not None
+    return {**asdict(flow.synth), "device": get_device(point.device).to_dict()}
+
+
+def synth(ctx: StageContext) -> dict[str, Any]:
+    """Yosys synthesis of the chosen design's RTL (codesign synth's function)."""
+    from codesign.devices import get_device
+    from codesign.synth.run import synthesize
+
+    s = ctx.flow.synth
+    assert s is not None and ctx.point is not None
+    result = synthesize(ctx.qnet(), ctx.out / "synth", get_device(ctx.point.device),
+                        place_and_route=s.place_and_route)
+    return {"folder": "synth", **result}
+
+
 # -- the registry -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Stage:
@@ -313,15 +353,20 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("quantize", quantize, quantize_config, ("train",), "point", "quantize"),
     Stage("eval", evaluate_point, eval_config, ("train", "quantize"), "point",
           "bit-accurate evaluation"),
+    Stage("cost", cost, cost_config, ("train", "quantize"), "point",
+          "resource and cycle estimate"),
     Stage("hls", hls, hls_config, ("train", "quantize"), "chosen",
           "hls4ml project + C simulation"),
     Stage("rtl", rtl, rtl_config, ("train", "quantize"), "chosen",
           "RTL + Verilator simulation"),
+    Stage("synth", synth, synth_config, ("train", "quantize"), "chosen",
+          "Yosys synthesis"),
 )}
 
 
 def enabled(flow: Flow) -> list[Stage]:
     """The stages this flow runs, in order."""
-    skip = {name for name, section in (("sensitivity", flow.sensitivity), ("hls", flow.hls),
-                                       ("rtl", flow.rtl)) if section is None}
+    skip = {name for name, section in (("sensitivity", flow.sensitivity), ("cost", flow.cost),
+                                       ("hls", flow.hls), ("rtl", flow.rtl),
+                                       ("synth", flow.synth)) if section is None}
     return [s for s in STAGES.values() if s.name not in skip]

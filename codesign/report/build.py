@@ -19,7 +19,7 @@ def pct(x: float | None) -> str:
 
 def sections(s: dict[str, Any], run_dir: Path) -> list[Section]:
     out = [_overview(s), _accuracy(s)]
-    for build in (_chosen, _verification, _sensitivity, _failures, _times):
+    for build in (_chosen, _resources, _verification, _sensitivity, _failures, _times):
         section = build(s, run_dir)
         if section is not None:
             out.append(section)
@@ -56,20 +56,34 @@ def _accuracy(s: dict[str, Any]) -> Section:
         "hardware computes. The chosen point is selected on validation accuracy: "
         f"{s.get('select', {}).get('rule', '')} "
         f"({100 * s.get('select', {}).get('max_accuracy_drop', 0):.1f} points)."))
+    with_cost = any(r.get("cost") for r in s["points"])
     rows = []
     for r in s["points"]:
-        p, e = r["point"], r.get("eval") or {}
-        rows.append([r["label"] + (" (chosen)" if r["label"] == s.get("chosen") else ""),
-                     p["device"], p["method"], str(p["bits"]),
-                     pct(e.get("bit_accurate_val_accuracy")),
-                     pct(e.get("bit_accurate_test_accuracy")), str(e.get("weight_bits", "")),
-                     "ok" if r["error"] is None else "FAILED"])
-    sec.blocks.append(Table(["point", "device", "method", "bits", "bit-accurate val",
-                             "bit-accurate test", "weight bits", "status"], rows))
+        p, e, c = r["point"], r.get("eval") or {}, r.get("cost") or {}
+        row = [r["label"] + (" (chosen)" if r["label"] == s.get("chosen") else ""),
+               p["device"], p["method"], str(p["bits"]), pct(e.get("bit_accurate_val_accuracy")),
+               pct(e.get("bit_accurate_test_accuracy")), str(e.get("weight_bits", ""))]
+        if with_cost:
+            row += [str(c.get(k, "")) for k in ("lut", "ff", "dsp", "bram", "latency")]
+            row.append("" if not c else "yes" if c["fits"] else "NO")
+        rows.append(row + ["ok" if r["error"] is None else "FAILED"])
+    cols = ["point", "device", "method", "bits", "bit-accurate val", "bit-accurate test",
+            "weight bits"]
+    if with_cost:
+        cols += ["LUT (est.)", "FF (est.)", "DSP (est.)", "BRAM (est.)", "latency (cycles)",
+                 "fits"]
+    sec.blocks.append(Table(cols + ["status"], rows))
     if any(r.get("eval") for r in s["points"]):
-        sec.blocks.append(Image("frontier", plots.frontier(
-            s["points"], s.get("chosen"), m.get("float_val_accuracy")),
-            "Frontier: bit-accurate validation accuracy against total weight bits"))
+        if with_cost:
+            points = [{**r, "eval": {**r["eval"], "lut": r["cost"]["lut"]}}
+                      for r in s["points"] if r.get("eval") and r.get("cost")]
+            png = plots.frontier(points, s.get("chosen"), m.get("float_val_accuracy"),
+                                 x_key="lut", x_label="estimated LUTs")
+            alt = "Frontier: bit-accurate validation accuracy against estimated LUTs"
+        else:
+            png = plots.frontier(s["points"], s.get("chosen"), m.get("float_val_accuracy"))
+            alt = "Frontier: bit-accurate validation accuracy against total weight bits"
+        sec.blocks.append(Image("frontier", png, alt))
     return sec
 
 
@@ -80,8 +94,11 @@ def _chosen_record(s: dict[str, Any]) -> dict[str, Any] | None:
 def _chosen(s: dict[str, Any], run_dir: Path) -> Section | None:
     r = _chosen_record(s)
     if r is None:
-        return Section("chosen", "Chosen design", [Para("No sweep point succeeded, so no "
-                                                        "design was chosen.", False)])
+        ok = [p for p in s["points"] if p["error"] is None]
+        why = ("No sweep point succeeded, so no design was chosen." if not ok else
+               "No point fits its device by the cost estimate (see the fits column): choose "
+               "a larger part, or set cost.fit_only: false to choose among all points.")
+        return Section("chosen", "Chosen design", [Para(why, False)])
     e = r["eval"]
     sec = Section("chosen", f"Chosen design: {r['label']}")
     sec.blocks.append(Para(
@@ -96,6 +113,57 @@ def _chosen(s: dict[str, Any], run_dir: Path) -> Section | None:
                              "reuse (RF)", "multiplier"], rows))
     sec.blocks.append(Image("layer_bits", plots.layer_bits(e["layers"]),
                             "Weight and result bits per layer of the chosen design"))
+    return sec
+
+
+RESOURCES = ("lut", "ff", "dsp", "bram")
+
+
+def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
+    r = _chosen_record(s)
+    est, syn = (r or {}).get("cost"), s.get("synth")
+    if est is None and syn is None:
+        return None
+    sec = Section("resources", "Resources of the chosen design")
+    if est is not None:
+        sec.blocks.append(Para(
+            f"Estimated by the fast cost model on {est['device']} (constants fitted with "
+            f"Yosys {est['fit'].get('yosys')} on {est['fit'].get('date')}); latency "
+            f"{est['latency']} cycles, interval {est['interval']} cycles." +
+            "".join(f" Warning: {w}." for w in est["warnings"]),
+            None if est["fits"] else False))
+    if syn is not None and "error" in syn:
+        sec.blocks.append(Para(f"Yosys synthesis FAILED: {syn['error']}", False))
+        syn = None
+    rows = []
+    for k in RESOURCES:
+        row = [k.upper(), "" if est is None else str(est[k]),
+               "" if est is None else f"{est['utilization'][k]:.1f}%"]
+        if syn is not None:
+            got = syn.get(k)
+            err = ("" if est is None or not got else
+                   f"{100 * (est[k] - got) / got:+.1f}%")
+            row += [str(got), err]
+        rows.append(row)
+    cols = ["resource", "estimated", "% of device"]
+    if syn is not None:
+        cols += [f"synthesized (Yosys {syn.get('yosys', '')})", "estimate error"]
+        extra = [f"{k.upper()} {syn[k]}" for k in ("carry", "srl", "lutram") if syn.get(k)]
+        fmax = syn.get("fmax_mhz")
+        sec.blocks.append(Para(
+            "Synthesized with Yosys" + (" (cached)" if syn.get("cached") else "") +
+            (f"; also {', '.join(extra)}" if extra else "") +
+            (f"; Fmax {fmax} MHz (nextpnr)" if fmax else "") +
+            ". Files: stages/synth/synth.", True))
+    sec.blocks.append(Table(cols, rows))
+    if est is not None:
+        layer_rows = [[str(L.get(k, "") if L.get(k) is not None else "")
+                       for k in ("layer", "kind", "w_bits", "x_bits", "out_bits", "reuse",
+                                 "multiplier", "lut", "ff", "dsp", "bram", "latency",
+                                 "interval")] for L in est["layers"]]
+        sec.blocks.append(Table(["layer", "kind", "weight bits", "input bits", "result bits",
+                                 "reuse", "multiplier", "LUT", "FF", "DSP", "BRAM", "latency",
+                                 "interval"], layer_rows))
     return sec
 
 

@@ -85,6 +85,18 @@ def test_select_takes_the_smallest_within_the_drop():
     assert select([records[3]], 0.01) is None
 
 
+def test_select_by_estimated_luts_among_points_that_fit():
+    records = [_rec("a", 0.95, 800), _rec("b", 0.95, 600), _rec("c", 0.96, 900)]
+    records[0]["cost"] = {"lut": 100, "fits": True}
+    records[1]["cost"] = {"lut": 300, "fits": True}
+    records[2]["cost"] = {"lut": 50, "fits": False}
+    assert select(records, 0.01)["label"] == "c"  # fewest LUTs
+    assert select(records, 0.01, fit_only=True)["label"] == "a"  # c does not fit
+    for r in records:
+        r["cost"]["fits"] = False
+    assert select(records, 0.01, fit_only=True) is None
+
+
 def test_pareto_front():
     pts = [(4, 90.0), (6, 95.0), (8, 94.0), (3, 80.0), (6, 93.0)]
     assert pareto(pts) == [3, 0, 1]
@@ -104,8 +116,8 @@ def test_every_schema_key_is_documented():
     docs = (ROOT / "docs" / "flows.md").read_text()
     for f in schema.allowed_keys(schema.Flow):
         assert f"| `{f}` |" in docs, f
-    for section in ("model", "target", "sensitivity", "quantize", "select", "hls", "rtl",
-                    "sweep"):
+    for section in ("model", "target", "sensitivity", "quantize", "select", "cost", "hls",
+                    "rtl", "synth", "sweep"):
         cls = {fl.name: fl for fl in dataclasses.fields(schema.Flow)}[section].type
         cls = getattr(schema, cls.split(" ")[0])
         for key in schema.allowed_keys(cls):

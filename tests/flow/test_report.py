@@ -57,6 +57,7 @@ def full_run(tmp_path_factory):
         quantize: {methods: [calibrate], bits: [6, 8]}
         select: {max_accuracy_drop: 0.0}
         hls: {csim_samples: 20}
+        cost: {fit_only: false}  # unrolled at RF 1, these do not fit the default part
         rtl: {sim_samples: 4}
     """)
     return run_flow(flow, folder / "runs", quiet=True, workers=1)
@@ -77,6 +78,9 @@ def test_full_flow_verifies_the_chosen_design(full_run):
     for stage in ("train", "sensitivity", "hls", "rtl"):
         assert (full_run.run_dir / "stages" / stage / "result.json").is_file()
     assert (full_run.run_dir / "stages" / "rtl" / "rtl" / "manifest.json").is_file()
+    chosen = next(r for r in s["points"] if r["label"] == s["chosen"])
+    est = chosen["cost"]
+    assert est["lut"] > 0 and est["dsp"] == 0 and est["device"] == "xc7a35t"
 
 
 @pytest.mark.slow
@@ -84,8 +88,8 @@ def test_report_structure_and_images(full_run):
     text = full_run.report_html.read_text()
     page = Page()
     page.feed(text)
-    assert page.sections == ["overview", "accuracy", "chosen", "verification", "sensitivity",
-                             "times"]
+    assert page.sections == ["overview", "accuracy", "chosen", "resources", "verification",
+                             "sensitivity", "times"]
     assert not page.tags & {"script", "link", "iframe"}  # self-contained
     assert not re.search(r'src="(?!data:)', text)
     assert len(page.images) == 4  # frontier, layer bits, sensitivity, stage times
@@ -94,11 +98,13 @@ def test_report_structure_and_images(full_run):
         w, h = decodes(base64.b64decode(src.split(",", 1)[1], validate=True))
         assert w > 100 and h > 100
     s = full_run.summary
+    chosen = next(r for r in s["points"] if r["label"] == s["chosen"])
     assert f"Chosen design: {s['chosen']}" in page.h2
     for layer in next(r for r in s["points"] if r["label"] == s["chosen"])["eval"]["layers"]:
         assert f"<td>{layer['name']}</td>" in text
     assert "20/20 samples and 200/200 outputs bit-identical" in text
     assert "4/4 samples bit-exact; every transfer edge as predicted" in text
+    assert f"<td>LUT</td><td>{chosen['cost']['lut']}</td>" in text
 
     md = full_run.report_md.read_text()
     assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == page.h2
@@ -113,3 +119,32 @@ def test_report_text_is_escaped():
                                                  Table(["<b>"], [["1 < 2"]])])])
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<td>1 &lt; 2</td>" in html and "A&amp;B" in html
+
+
+@pytest.mark.slow
+def test_synth_stage_and_resources_section(tmp_path, linear_model):
+    """The chosen design synthesized with Yosys; the report sets it beside the estimate."""
+    flow = write_flow(tmp_path, """
+        name: syn
+        model: {file: linear.py:make, input_shape: [1, 8, 8], train: {epochs: 1}}
+        dataset: digits
+        target: {devices: [xc7a100t]}
+        sensitivity: null
+        quantize: {methods: [calibrate], bits: [3]}
+        hls: null
+        rtl: null
+        synth: {}
+    """)
+    result = run_flow(flow, tmp_path / "runs", quiet=True)
+    s = result.summary
+    assert result.ok
+    syn, est = s["synth"], s["points"][0]["cost"]
+    assert syn["target"] == "xc7a100t" and syn["lut"] > 0 and syn["dsp"] == est["dsp"] == 0
+    assert (result.run_dir / "stages" / "synth" / "synth" / "synth.json").is_file()
+    page = Page()
+    text = result.report_html.read_text()
+    page.feed(text)
+    assert "resources" in page.sections and "verification" not in page.sections
+    err = f"{100 * (est['lut'] - syn['lut']) / syn['lut']:+.1f}%"
+    assert f"<td>LUT</td><td>{est['lut']}</td>" in text
+    assert f"<td>{syn['lut']}</td><td>{err}</td>" in text

@@ -24,6 +24,7 @@ LINEAR_FLOW = """
       input_shape: [1, 8, 8]
       train: {epochs: 1}
     dataset: digits
+    target: {devices: [xc7a100t]}  # unrolled at RF 1, the 8-bit layer needs ~32k LUTs
     sensitivity: null
     quantize:
       methods: [calibrate, hwgq]
@@ -47,11 +48,12 @@ def test_reruns_write_new_directories_and_reuse_the_cache(tmp_path, linear_model
     runs = tmp_path / "runs"
     first = run_flow(flow, runs, quiet=True)
     assert first.ok and first.report_html.is_file() and first.report_md.is_file()
-    assert [s["cached"] for s in first.summary["stages"]] == [False, False, False]
+    assert [s["stage"] for s in first.summary["stages"]] == ["train", "quantize", "eval", "cost"]
+    assert [s["cached"] for s in first.summary["stages"]] == [False] * 4
     before = snapshot(first.run_dir)
     second = run_flow(flow, runs, quiet=True)
     assert second.run_dir != first.run_dir and second.run_dir.parent == runs
-    assert [s["cached"] for s in second.summary["stages"]] == [True, True, True]
+    assert [s["cached"] for s in second.summary["stages"]] == [True] * 4
     assert snapshot(first.run_dir) == before  # the earlier run is left as it was
     a, b = first.summary["points"][0]["eval"], second.summary["points"][0]["eval"]
     assert a == b
@@ -59,8 +61,8 @@ def test_reruns_write_new_directories_and_reuse_the_cache(tmp_path, linear_model
     write_flow(tmp_path, LINEAR_FLOW.replace("calibrate, hwgq", "calibrate")
                .replace("bits: [8]", "bits: [7]"))
     third = run_flow(flow, runs, quiet=True)
-    assert [s["cached"] for s in third.summary["stages"]] == [True, False, False]
-    assert third.summary["points"][0]["label"] == "xc7a35t-calibrate-7b"
+    assert [s["cached"] for s in third.summary["stages"]] == [True, False, False, False]
+    assert third.summary["points"][0]["label"] == "xc7a100t-calibrate-7b"
 
 
 def test_a_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path, linear_model, capsys):
@@ -70,11 +72,13 @@ def test_a_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path, linear_model
     out = json.loads(capsys.readouterr().out)  # exactly one JSON object
     assert code == 0 and out["ok"]
     by_label = {p["label"]: p for p in out["points"]}
-    assert by_label["xc7a35t-calibrate-8b"]["error"] is None
-    assert "HWGQ" in by_label["xc7a35t-hwgq-8b"]["error"]
-    assert out["chosen"] == "xc7a35t-calibrate-8b"
+    assert by_label["xc7a100t-calibrate-8b"]["error"] is None
+    assert "HWGQ" in by_label["xc7a100t-hwgq-8b"]["error"]
+    assert out["chosen"] == "xc7a100t-calibrate-8b"
+    calibrate = by_label["xc7a100t-calibrate-8b"]
+    assert calibrate["lut"] > 0 and calibrate["dsp"] == 0 and calibrate["fits"] is True
     html = Path(out["report"]).read_text()
-    assert 'id="failures"' in html and "xc7a35t-hwgq-8b" in html
+    assert 'id="failures"' in html and "xc7a100t-hwgq-8b" in html
     run = json.loads((Path(out["run_dir"]) / "run.json").read_text())
     assert [p["error"] is None for p in run["points"]] == [True, False]
 
@@ -88,11 +92,11 @@ def test_sweep_on_a_dask_cluster(tmp_path, linear_model):
         result = run_flow(flow, tmp_path / "runs", scheduler=cluster.scheduler_address,
                           quiet=True)
     points = result.summary["points"]
-    assert [p["label"] for p in points] == ["xc7a35t-calibrate-8b", "xc7a35t-hwgq-8b"]
+    assert [p["label"] for p in points] == ["xc7a100t-calibrate-8b", "xc7a100t-hwgq-8b"]
     assert points[0]["error"] is None and "HWGQ" in points[1]["error"]
     workers = {e.get("pid") for e in log_events(result.run_dir) if e["stage"] == "quantize"}
     assert os.getpid() not in workers  # the points ran in the cluster's processes
-    assert result.summary["chosen"] == "xc7a35t-calibrate-8b"
+    assert result.summary["chosen"] == "xc7a100t-calibrate-8b"
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, linear_model, capsys,
@@ -111,6 +115,7 @@ def test_sigkill_mid_stage_then_rerun_redoes_only_the_unfinished(tmp_path):
     flow = write_flow(tmp_path, """
         name: kill
         model: {zoo: digits_cnn}
+        target: {devices: [xc7a100t]}
         sensitivity: null
         quantize: {methods: [lsq], bits: [4], epochs: 2}
         hls: null
@@ -144,9 +149,9 @@ def test_sigkill_mid_stage_then_rerun_redoes_only_the_unfinished(tmp_path):
     out = json.loads(rerun.stdout)
     assert Path(out["run_dir"]) != killed_dir and killed_dir.is_dir()
     assert [(s["stage"], s["cached"]) for s in out["stages"]] == [
-        ("train", True), ("quantize", False), ("eval", False)]
+        ("train", True), ("quantize", False), ("eval", False), ("cost", False)]
     assert not list(cache.glob(".tmp-*"))  # the dead run's folder was swept
     events = log_events(Path(out["run_dir"]))
     assert [(e["stage"], e["event"]) for e in events] == [
         ("train", "cached"), ("quantize", "start"), ("quantize", "done"), ("eval", "start"),
-        ("eval", "done")]
+        ("eval", "done"), ("cost", "start"), ("cost", "done")]

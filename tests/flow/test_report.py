@@ -121,14 +121,23 @@ def test_report_text_is_escaped():
     assert "<td>1 &lt; 2</td>" in html and "A&amp;B" in html
 
 
+TINY_NET = """
+from torch import nn
+
+
+def make():
+    return nn.Sequential(nn.MaxPool2d(4), nn.Flatten(), nn.Linear(4, 10))
+"""
+
+
 @pytest.mark.slow
-def test_synth_stage_and_resources_section(tmp_path, linear_model):
+def test_synth_stage_and_resources_section(tmp_path):
     """The chosen design synthesized with Yosys; the report sets it beside the estimate."""
+    (tmp_path / "tiny.py").write_text(TINY_NET)
     flow = write_flow(tmp_path, """
         name: syn
-        model: {file: linear.py:make, input_shape: [1, 8, 8], train: {epochs: 1}}
+        model: {file: tiny.py:make, input_shape: [1, 8, 8], train: {epochs: 1}}
         dataset: digits
-        target: {devices: [xc7a100t]}
         sensitivity: null
         quantize: {methods: [calibrate], bits: [3]}
         hls: null
@@ -139,7 +148,7 @@ def test_synth_stage_and_resources_section(tmp_path, linear_model):
     s = result.summary
     assert result.ok
     syn, est = s["synth"], s["points"][0]["cost"]
-    assert syn["target"] == "xc7a100t" and syn["lut"] > 0 and syn["dsp"] == est["dsp"] == 0
+    assert syn["target"] == "xc7a35t" and syn["lut"] > 0 and syn["dsp"] == est["dsp"] == 0
     assert (result.run_dir / "stages" / "synth" / "synth" / "synth.json").is_file()
     page = Page()
     text = result.report_html.read_text()

@@ -126,9 +126,11 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
         return None
     sec = Section("resources", "Resources of the chosen design")
     if est is not None:
+        fit = est.get("fit") or {}
+        fitted = (f"constants fitted with Yosys {fit['yosys']} on {fit.get('date')}"
+                  if fit.get("yosys") else "default constants, not fitted against Yosys")
         sec.blocks.append(Para(
-            f"Estimated by the fast cost model on {est['device']} (constants fitted with "
-            f"Yosys {est['fit'].get('yosys')} on {est['fit'].get('date')}); latency "
+            f"Estimated by the fast cost model on {est['device']} ({fitted}); latency "
             f"{est['latency']} cycles, interval {est['interval']} cycles." +
             "".join(f" Warning: {w}." for w in est["warnings"]),
             None if est["fits"] else False))

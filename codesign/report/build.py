@@ -128,7 +128,8 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
     if est is not None:
         fit = est.get("fit") or {}
         fitted = (f"constants fitted with Yosys {fit['yosys']} on {fit.get('date')}"
-                  if fit.get("yosys") else "default constants, not fitted against Yosys")
+                  if fit.get("yosys") not in (None, "none")
+                  else "default constants, not fitted against Yosys")
         sec.blocks.append(Para(
             f"Estimated by the fast cost model on {est['device']} ({fitted}); latency "
             f"{est['latency']} cycles, interval {est['interval']} cycles." +

@@ -22,6 +22,7 @@ COMMANDS = [
     "codesign.cli.cmd_allocate",
     "codesign.cli.cmd_cost",
     "codesign.cli.cmd_synth",
+    "codesign.cli.cmd_run",
 ]
 
 

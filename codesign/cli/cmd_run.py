@@ -1,0 +1,76 @@
+"""`codesign run FLOW.yaml`: the whole co-design loop of a flow file, ending with the
+path of its report.
+
+Stages are cached by the content hash of their inputs under RUNS/.cache, so a rerun (or
+a run killed and restarted) redoes only what changed or never finished; every run writes
+a new directory under RUNS. Sweep points run on a local process pool, or on a Dask
+cluster with --scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from codesign.cli.common import add_json_arg, report
+from codesign.errors import CodesignError
+
+NAME = "run"
+HELP = "run a flow (flows/*.yaml): every stage, cached and resumable, ending in a report"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("flow", type=Path, metavar="FLOW.yaml", help="the flow file")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), metavar="DIR",
+                   help="where run directories (and the stage cache, DIR/.cache) go "
+                        "(default: ./runs)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="local processes for the sweep (default: the flow's sweep.workers, "
+                        "else min(points, CPUs))")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the sweep on a Dask distributed cluster, e.g. tcp://host:8786 "
+                        "(workers must share the runs directory's filesystem)")
+    add_json_arg(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codesign.flow import run_flow
+
+    if args.workers is not None and args.workers < 1:
+        raise CodesignError(f"--workers must be positive, not {args.workers}")
+    result = run_flow(args.flow, args.runs_dir, workers=args.workers,
+                      scheduler=args.scheduler, quiet=args.json)
+    s = result.summary
+    out = {"ok": s["ok"], "run_dir": str(result.run_dir), "report": str(result.report_html),
+           "report_md": str(result.report_md), "chosen": s.get("chosen"),
+           "seconds": s["seconds"],
+           "points": [{"label": r["label"], "error": r["error"],
+                       **({k: r["eval"][k] for k in ("bit_accurate_val_accuracy",
+                                                      "bit_accurate_test_accuracy",
+                                                      "weight_bits")} if r.get("eval") else {}),
+                       **({k: r["cost"][k] for k in ("lut", "ff", "dsp", "bram", "latency",
+                                                     "interval", "fits")}
+                          if r.get("cost") else {})}
+                      for r in s["points"]],
+           "stages": [{k: st[k] for k in ("stage", "point", "cached", "seconds", "wall")}
+                      for st in s["stages"]]}
+    for name in ("hls", "rtl", "synth"):
+        if name in s:
+            out[name] = s[name]
+    report(args, out, _text)
+    return 0 if s["ok"] else 1
+
+
+def _text(r: dict) -> str:
+    lines = []
+    for st in r["stages"]:
+        where = f" [{st['point']}]" if st["point"] else ""
+        how = "cached" if st["cached"] else f"{st['seconds']:.1f} s"
+        lines.append(f"  {st['stage']}{where}: {how}")
+    failed = [p for p in r["points"] if p["error"]]
+    for p in failed:
+        lines.append(f"  point {p['label']} FAILED: {p['error']}")
+    lines.append(f"chosen design: {r['chosen']}")
+    lines.append(("PASS" if r["ok"] else "FAIL") + f" in {r['seconds']:.1f} s")
+    lines.append(f"report: {r['report']}")
+    return "\n".join(lines)

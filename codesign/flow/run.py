@@ -1,0 +1,206 @@
+"""`run_flow`: every stage of a flow, cached, in a new run directory, ending in a report.
+
+Run directory (never reused): `<runs>/<flow>-<UTC time>[-N]/` with the flow file as run,
+`log.jsonl` (stage starts and ends), `run.json` (every figure), `stages/<stage>/` (the
+shared and chosen-design stages' files), `points/<point>/<stage>/` and the report
+(`report.html`, `report.md`). The cache lives in `<runs>/.cache/` and is shared by runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from codesign.errors import CodesignError
+from codesign.flow.cache import Entry, StageCache
+from codesign.flow.execute import describe_error, log_event, run_stage
+from codesign.flow.schema import Flow, load_flow
+from codesign.flow.stages import Point, enabled
+from codesign.flow.sweep import connect, run_sweep
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    report_html: Path
+    report_md: Path
+    summary: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.summary["ok"])
+
+
+def new_run_dir(runs_dir: Path, title: str) -> Path:
+    """A folder that did not exist before (mkdir is the arbiter between parallel runs)."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        path = runs_dir / (f"{title}-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise CodesignError(f"no free run directory name under {runs_dir}")
+
+
+def sweep_points(flow: Flow) -> list[Point]:
+    return [Point(d.lower(), m, b) for d in flow.target.devices for m in flow.quantize.methods
+            for b in flow.quantize.bits]
+
+
+def size_of(record: dict[str, Any]) -> float:
+    """What 'smaller' means: estimated LUTs when the cost stage ran, else weight bits."""
+    if record.get("cost"):
+        return float(record["cost"]["lut"])
+    return float(record["eval"]["weight_bits"])
+
+
+def select(records: list[dict[str, Any]], max_drop: float,
+           fit_only: bool = False) -> dict[str, Any] | None:
+    """The smallest design (size_of) within max_drop of the best validation accuracy
+    among the candidates (with fit_only, the points that fit their device); ties go to the
+    more accurate, then to the earlier point."""
+    ok = [r for r in records if r["error"] is None]
+    if fit_only:
+        ok = [r for r in ok if r.get("cost", {}).get("fits", True)]
+    if not ok:
+        return None
+    best = max(r["eval"]["bit_accurate_val_accuracy"] for r in ok)
+    near = [r for r in ok if r["eval"]["bit_accurate_val_accuracy"] >= best - max_drop - 1e-12]
+    return min(near, key=lambda r: (size_of(r), -r["eval"]["bit_accurate_val_accuracy"]))
+
+
+def _entry(stage_run: dict[str, Any]) -> Entry:
+    folder = Path(stage_run["folder"])
+    return Entry(stage_run["stage"], stage_run["key"], folder,
+                 json.loads((folder / "result.json").read_text()))
+
+
+def _copy(entry_folder: Path, dest: Path) -> None:
+    shutil.copytree(entry_folder, dest, symlinks=True)
+
+
+def run_flow(flow_path: str | Path, runs_dir: str | Path = "runs", *, workers: int | None = None,
+             scheduler: str | None = None, quiet: bool = False) -> RunResult:
+    flow = load_flow(flow_path)
+    client = connect(scheduler) if scheduler is not None else None
+    try:
+        return _run(flow, Path(flow_path), Path(runs_dir), workers, client, quiet)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, client: Any,
+         quiet: bool) -> RunResult:
+    cache_root = (runs_dir / ".cache").resolve()
+    StageCache(cache_root).sweep_stale()
+    run_dir = new_run_dir(runs_dir, flow.title)
+    shutil.copyfile(flow_path, run_dir / "flow.yaml")
+    log = run_dir / "log.jsonl"
+    started = time.time()
+    stages = enabled(flow)
+    points = sweep_points(flow)
+    per_point = [s.name for s in stages if s.scope == "point"]
+    n_steps = (sum(s.scope != "point" for s in stages) + len(points))
+    bar = tqdm(total=n_steps, desc=flow.title, unit="step", disable=True if quiet else None)
+    runs: list[dict[str, Any]] = []
+    entries: dict[str, Entry] = {}
+    summary: dict[str, Any] = {"flow": flow.title, "flow_file": str(Path(flow_path)),
+                               "run_dir": str(run_dir), "started": _iso(started),
+                               "points": [], "stages": runs}
+    try:
+        for s in stages:
+            if s.scope != "shared":
+                continue
+            bar.set_postfix_str(s.label)
+            run = run_stage(flow, s.name, None, entries, cache_root, progress=not quiet,
+                            log=log)
+            entries[s.name] = run.entry
+            runs.append(run.to_dict())
+            _copy(run.entry.folder, run_dir / "stages" / s.name)
+            bar.update()
+        summary["model"] = entries["train"].outputs
+        if "sensitivity" in entries:
+            summary["sensitivity"] = {**entries["sensitivity"].outputs,
+                                      "folder": "stages/sensitivity"}
+
+        bar.set_postfix_str(f"sweep of {len(points)} point(s)")
+
+        def point_done(record: dict[str, Any]) -> None:
+            bar.update()
+            bar.set_postfix_str(f"{record['label']} {'failed' if record['error'] else 'done'}")
+
+        records = run_sweep(flow, points, per_point, entries, cache_root,
+                            workers=workers or flow.sweep.workers, client=client,
+                            progress=not quiet, log=log, on_done=point_done)
+        for record in records:
+            for st in record["stages"]:
+                record[st["stage"]] = st["outputs"]
+                runs.append(st)
+                _copy(Path(st["folder"]), run_dir / "points" / record["label"] / st["stage"])
+        summary["points"] = records
+        fit_only = flow.cost is not None and flow.cost.fit_only
+        chosen = select(records, flow.select.max_accuracy_drop, fit_only)
+        size = "estimated LUTs" if flow.cost is not None else "total weight bits"
+        summary["select"] = {"rule": f"fewest {size} within max_accuracy_drop of the best "
+                                     "validation accuracy" + (" among the points that fit "
+                                                              "their device" if fit_only else ""),
+                             "max_accuracy_drop": flow.select.max_accuracy_drop}
+        summary["chosen"] = chosen["label"] if chosen else None
+        if chosen is not None:
+            chosen_entries = {**entries, **{st["stage"]: _entry(st) for st in chosen["stages"]}}
+            point = Point(**chosen["point"])
+            for s in stages:
+                if s.scope != "chosen":
+                    continue
+                bar.set_postfix_str(s.label)
+                try:
+                    run = run_stage(flow, s.name, point, chosen_entries, cache_root,
+                                    progress=not quiet, log=log)
+                except Exception as exc:
+                    summary[s.name] = describe_error(exc)
+                    log_event(log, stage=s.name, point=point.label, event="failed",
+                              error=summary[s.name]["error"])
+                else:
+                    runs.append(run.to_dict())
+                    summary[s.name] = run.entry.outputs
+                    _copy(run.entry.folder, run_dir / "stages" / s.name)
+                bar.update()
+    finally:
+        bar.close()
+    summary["seconds"] = round(time.time() - started, 2)
+    summary["ok"] = _ok(summary, stages)
+    (run_dir / "run.json").write_text(json.dumps(summary, indent=1, default=str))
+    from codesign.report import write_report
+
+    html, md = write_report(summary, run_dir)
+    return RunResult(run_dir, html, md, summary)
+
+
+def _ok(summary: dict[str, Any], stages: list) -> bool:
+    if summary.get("chosen") is None:
+        return False
+    names = {s.name for s in stages}
+    hls, rtl = summary.get("hls"), summary.get("rtl")
+    if "hls" in names and (hls is None or "error" in hls
+                           or ("csim" in hls and not hls["csim"]["ok"])):
+        return False
+    if "rtl" in names and (rtl is None or "error" in rtl or rtl.get("ok") is False):
+        return False
+    if "synth" in names and (summary.get("synth") is None or "error" in summary["synth"]):
+        return False
+    return True
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

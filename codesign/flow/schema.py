@@ -1,0 +1,372 @@
+"""The flow file: YAML loaded into frozen dataclasses that reject unknown keys.
+
+Every section is a dataclass whose fields are the allowed keys (with their defaults);
+a misspelled key, a value of the wrong type or an out-of-range value is a FlowError of
+the form `flows/x.yaml:12: quantize.bits: ...`, listing the allowed keys or values.
+Lists in `target.devices`, `quantize.methods` and `quantize.bits` are the sweep axes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codesign.flow.located import FlowError, LocatedDict, LocatedList, load_located
+
+
+class _Invalid(Exception):
+    """Raised by a section's check(); the builder turns it into a located FlowError."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _choice(value: Any, key: str, choices: typing.Iterable[str]) -> None:
+    choices = list(choices)
+    if value not in choices:
+        raise _Invalid(key, f"{value!r} is not one of {', '.join(map(str, choices))}")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Training of a bring-your-own model that comes without weights."""
+
+    epochs: int = 10
+    lr: float = 3e-3
+    batch_size: int = 64
+    seed: int = 0
+
+    def check(self) -> None:
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                raise _Invalid(key, f"must be positive, not {getattr(self, key)}")
+        if not self.lr > 0:
+            raise _Invalid("lr", f"must be positive, not {self.lr}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A zoo model by name, or `file: path/to/net.py:factory` (relative to the flow file)."""
+
+    zoo: str | None = None
+    file: str | None = None
+    weights: str | None = None  # a state_dict (.pt), relative to the flow file
+    input_shape: list[int] | None = None
+    train: TrainSpec = field(default_factory=TrainSpec)
+
+    def check(self) -> None:
+        from codesign.zoo import ZOO
+
+        if (self.zoo is None) == (self.file is None):
+            raise _Invalid("zoo", "give exactly one of 'zoo: NAME' or 'file: net.py:factory'")
+        if self.zoo is not None:
+            _choice(self.zoo, "zoo", ZOO)
+        if self.file is not None:
+            path, _, func = self.file.rpartition(":")
+            if not path.endswith(".py") or not func.isidentifier():
+                raise _Invalid("file", f"{self.file!r} is not path/to/file.py:factory")
+            if self.input_shape is None:
+                raise _Invalid("file", "a model file needs 'input_shape: [C, H, W]'")
+        if self.input_shape is not None and (
+                not 1 <= len(self.input_shape) <= 3 or min(self.input_shape) < 1):
+            raise _Invalid("input_shape", f"{self.input_shape} is not [C, H, W] (or [C, L] "
+                                          "or [F]) with positive sizes")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """The parts to build for (a sweep axis) and the clock (default: the part's own)."""
+
+    devices: list[str] = field(default_factory=lambda: ["xc7a35t"])
+    clock_mhz: float | None = None
+
+    def check(self) -> None:
+        from codesign.devices import DEVICES
+
+        if not self.devices:
+            raise _Invalid("devices", "name at least one device")
+        for d in self.devices:
+            _choice(d.lower(), "devices", DEVICES)
+        if self.clock_mhz is not None and not self.clock_mhz > 0:
+            raise _Invalid("clock_mhz", f"must be positive, not {self.clock_mhz}")
+
+
+@dataclass(frozen=True)
+class SensitivitySpec:
+    """Per-layer sensitivity table (see `codesign sensitivity`)."""
+
+    method: str = "hessian"
+    bits: list[int] = field(default_factory=lambda: [2, 3, 4, 6, 8])
+    activations: bool = True
+    min_iters: int = 20
+    max_iters: int = 200
+    tol: float = 0.025
+    batches: int = 8
+    batch_size: int = 64
+    seed: int = 0
+
+    def check(self) -> None:
+        from codesign.sensitivity.table import METHODS
+
+        _choice(self.method, "method", METHODS)
+        _widths(self.bits, "bits")
+        if not 1 <= self.min_iters <= self.max_iters:
+            raise _Invalid("min_iters", f"need 1 <= min_iters <= max_iters, not "
+                                        f"{self.min_iters} and {self.max_iters}")
+        for key in ("batches", "batch_size"):
+            if getattr(self, key) < 1:
+                raise _Invalid(key, f"must be positive, not {getattr(self, key)}")
+
+
+@dataclass(frozen=True)
+class QuantizeSpec:
+    """Quantization of every sweep point: methods x uniform widths (both sweep axes)."""
+
+    methods: list[str] = field(default_factory=lambda: ["calibrate"])
+    bits: list[int] = field(default_factory=lambda: [8])
+    calibration: str | None = None
+    calib_samples: int = 512
+    epochs: int = 5
+    snap_epochs: int | None = None
+    lr: float = 1e-2
+    seed: int = 0
+
+    def check(self) -> None:
+        from codesign.quant.calibrate import CALIBRATIONS
+        from codesign.quant.methods import METHODS
+
+        if not self.methods:
+            raise _Invalid("methods", "name at least one method")
+        for m in self.methods:
+            _choice(m, "methods", METHODS)
+        _widths(self.bits, "bits")
+        if self.calibration is not None:
+            _choice(self.calibration, "calibration", CALIBRATIONS)
+        if self.calib_samples < 1 or self.epochs < 1:
+            raise _Invalid("epochs" if self.epochs < 1 else "calib_samples",
+                           "must be positive")
+        if self.snap_epochs is not None and not 0 <= self.snap_epochs <= self.epochs:
+            raise _Invalid("snap_epochs", f"must lie between 0 and epochs ({self.epochs})")
+
+    @property
+    def snap(self) -> int:
+        return self.snap_epochs if self.snap_epochs is not None else max(1, self.epochs // 4)
+
+
+@dataclass(frozen=True)
+class SelectSpec:
+    """Which sweep point becomes the chosen design: the smallest (total weight bits) whose
+    validation accuracy is within max_accuracy_drop of the best point's."""
+
+    max_accuracy_drop: float = 0.01
+
+    def check(self) -> None:
+        if not 0 <= self.max_accuracy_drop <= 1:
+            raise _Invalid("max_accuracy_drop", "is a fraction between 0 and 1 (0.01 = one "
+                                                "accuracy point)")
+
+
+@dataclass(frozen=True)
+class CostSpec:
+    """Estimated LUT/FF/DSP/BRAM and cycles of every point (the fast cost model, as
+    `codesign cost`); with cost, the chosen point is the one with the fewest LUTs."""
+
+    fit_only: bool = True  # choose only among points that fit the device (every resource)
+
+    def check(self) -> None:
+        """Nothing to check beyond the type."""
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """Yosys synthesis of the chosen design (as `codesign synth`), compared with the
+    estimate resource by resource; ECP5 parts are also placed and routed for Fmax."""
+
+    place_and_route: bool = True
+
+    def check(self) -> None:
+        """Nothing to check beyond the type."""
+
+
+@dataclass(frozen=True)
+class HlsSpec:
+    """The hls4ml project of the chosen design, and its C simulation."""
+
+    io: str = "parallel"
+    backend: str = "vitis"
+    csim: bool = True
+    csim_samples: int = 200
+
+    def check(self) -> None:
+        _choice(self.io, "io", ("parallel", "stream"))
+        _choice(self.backend, "backend", ("vitis", "vivado"))
+        if self.csim_samples < 1:
+            raise _Invalid("csim_samples", f"must be positive, not {self.csim_samples}")
+
+
+@dataclass(frozen=True)
+class RtlSpec:
+    """The SystemVerilog accelerator of the chosen design, and its Verilator simulation."""
+
+    sim: bool = True
+    sim_samples: int = 50
+    stress: bool = False
+
+    def check(self) -> None:
+        if self.sim_samples < 1:
+            raise _Invalid("sim_samples", f"must be positive, not {self.sim_samples}")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """How sweep points run: worker processes (default: min(points, CPUs))."""
+
+    workers: int | None = None
+
+    def check(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise _Invalid("workers", f"must be positive, not {self.workers}")
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A whole flow. A section set to null skips its stage; synth is off unless the file
+    has a `synth:` section (it takes minutes)."""
+
+    model: ModelSpec
+    name: str | None = None
+    dataset: str | None = None  # a dataset name or path (relative to the flow file)
+    target: TargetSpec = field(default_factory=TargetSpec)
+    sensitivity: SensitivitySpec | None = field(default_factory=SensitivitySpec)
+    quantize: QuantizeSpec = field(default_factory=QuantizeSpec)
+    select: SelectSpec = field(default_factory=SelectSpec)
+    cost: CostSpec | None = field(default_factory=CostSpec)
+    hls: HlsSpec | None = field(default_factory=HlsSpec)
+    rtl: RtlSpec | None = field(default_factory=RtlSpec)
+    synth: SynthSpec | None = None
+    sweep: SweepSpec = field(default_factory=SweepSpec)
+    source: Path | None = field(default=None, metadata={"internal": True})
+
+    def check(self) -> None:
+        if self.name is not None and (not self.name or "/" in self.name):
+            raise _Invalid("name", f"{self.name!r} must be a non-empty name without '/'")
+
+    def resolve(self, relative: str | None) -> str | None:
+        """A path written in the flow file, taken relative to the file's folder."""
+        if relative is None or self.source is None:
+            return relative
+        path = Path(relative).expanduser()
+        return str(path if path.is_absolute() else self.source.parent / path)
+
+    @property
+    def title(self) -> str:
+        return self.name or (self.source.stem if self.source else "flow")
+
+
+def _widths(bits: list[int], key: str) -> None:
+    if not bits or any(not 1 <= b <= 32 for b in bits):
+        raise _Invalid(key, f"{bits} must be widths from 1 to 32 bits")
+
+
+# -- the generic builder ---------------------------------------------------------------
+def allowed_keys(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+class _Builder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, line: int, key: str, message: str) -> FlowError:
+        return FlowError(f"{self.path}:{line}: {key}: {message}")
+
+    def section(self, cls: type, data: Any, where: str, line: int) -> Any:
+        if not isinstance(data, dict):
+            raise self.fail(line, where or "flow", f"expected a mapping of "
+                            f"{', '.join(allowed_keys(cls))}, not {type(data).__name__}")
+        lines = getattr(data, "lines", {})
+        allowed = allowed_keys(cls)
+        for key in data:
+            if key not in allowed:
+                raise self.fail(lines.get(key, line), _dot(where, key),
+                                f"unknown key; allowed keys: {', '.join(allowed)}")
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for key, value in data.items():
+            kwargs[key] = self.value(hints[key], value, _dot(where, key),
+                                     lines.get(key, line))
+        try:
+            obj = cls(**kwargs)
+        except TypeError:  # a required key is missing
+            missing = [f.name for f in dataclasses.fields(cls)
+                       if f.default is dataclasses.MISSING
+                       and f.default_factory is dataclasses.MISSING and f.name not in kwargs]
+            if not missing:
+                raise
+            raise self.fail(line, where or "flow",
+                            f"missing required key(s) {missing}") from None
+        try:
+            obj.check()
+        except _Invalid as exc:
+            raise self.fail(lines.get(exc.key, line), _dot(where, exc.key), str(exc)) from None
+        return obj
+
+    def value(self, tp: Any, value: Any, key: str, line: int) -> Any:
+        origin = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(tp) if a is not type(None)]
+            if value is None:
+                if type(None) in typing.get_args(tp):
+                    return None
+            return self.value(options[0], value, key, line)
+        if dataclasses.is_dataclass(tp):
+            return self.section(tp, value, key, getattr(value, "line", line))
+        if origin is list:
+            (item_tp,) = typing.get_args(tp)
+            items = value if isinstance(value, list) else [value]
+            item_lines = getattr(value, "lines", [line] * len(items))
+            return [self.value(item_tp, v, key, ln) for v, ln in zip(items, item_lines,
+                                                                     strict=True)]
+        ok = (isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+              or tp is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise self.fail(line, key, f"expected {_type_name(tp)}, got {value!r}")
+        return float(value) if tp is float else value
+
+
+def _dot(where: str, key: Any) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def load_flow(path: str | Path) -> Flow:
+    """Read and check a flow file."""
+    path = Path(path)
+    data = load_located(path)
+    if data is None:
+        data = LocatedDict()
+        data.line, data.lines = 1, {}
+    flow = _Builder(path).section(Flow, data, "", getattr(data, "line", 1))
+    flow = dataclasses.replace(flow, source=path.resolve())
+    if flow.model.file is not None:
+        model_path = Path(flow.resolve(flow.model.file.rpartition(":")[0]) or "")
+        if not model_path.is_file():
+            raise _Builder(path).fail(data["model"].lines.get("file", 1), "model.file",
+                                      f"{model_path} does not exist")
+    for key in ("weights",):
+        rel = getattr(flow.model, key)
+        if rel is not None and not Path(flow.resolve(rel) or "").is_file():
+            raise _Builder(path).fail(data["model"].lines.get(key, 1), f"model.{key}",
+                                      f"{flow.resolve(rel)} does not exist")
+    return flow
+
+
+__all__ = ["Flow", "FlowError", "LocatedList", "load_flow"]

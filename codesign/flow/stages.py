@@ -1,0 +1,372 @@
+"""The stages of a flow: plain functions of a StageContext that write files into
+ctx.out and return their figures (plain JSON data).
+
+Each stage is declared with the upstream stages it reads and a `config` function giving
+the plain inputs that define its result; the runner hashes those inputs (with the
+content digests of the upstream results and of any user file) into the cache key. A new
+stage (allocate, cost, synth...) is one more function and one more `Stage(...)` line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codesign.flow.cache import Entry, digest_file
+from codesign.flow.schema import Flow
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of the sweep: the values of its axes."""
+
+    device: str
+    method: str
+    bits: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.device}-{self.method}-{self.bits}b"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StageContext:
+    flow: Flow
+    point: Point | None
+    inputs: dict[str, Entry]  # upstream stage name -> its finished entry
+    out: Path  # the (temporary) folder this stage writes into
+    progress: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def model(self):
+        """The trained model the train stage saved."""
+        if "model" not in self._cache:
+            from codesign.models import load_model
+
+            train = self.inputs["train"]
+            m = self.flow.model
+            self._cache["model"] = load_model(
+                m.zoo or self.flow.resolve(m.file) or "", weights=train.path("weights"),
+                input_shape=train.outputs["input_shape"], progress=False)
+        return self._cache["model"]
+
+    def data(self):
+        if "data" not in self._cache:
+            self._cache["data"] = load_flow_dataset(self.flow, self.model().input_shape,
+                                                    self.model().dataset)
+        return self._cache["data"]
+
+    def qnet(self):
+        from codesign.qnet import QuantizedNet
+
+        return QuantizedNet.load(self.inputs["quantize"].path("design"))
+
+
+def dataset_spec(flow: Flow) -> str | None:
+    """The flow's dataset: a name, or a path when one exists next to the flow file."""
+    spec = flow.dataset
+    if spec is None:
+        return None
+    resolved = flow.resolve(spec)
+    return resolved if resolved is not None and Path(resolved).exists() else spec
+
+
+def load_flow_dataset(flow: Flow, input_shape: tuple[int, ...], zoo_dataset: str | None):
+    from codesign.data import dataset_for_shape, load_dataset
+
+    spec = dataset_spec(flow)
+    if spec is None and zoo_dataset is not None:
+        return load_dataset(zoo_dataset)
+    return dataset_for_shape(spec, tuple(input_shape))
+
+
+def _file_digest(path: str | None) -> str | None:
+    return digest_file(Path(path)) if path is not None and Path(path).is_file() else None
+
+
+# -- train --------------------------------------------------------------------------------
+def train_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    m = flow.model
+    model_file = flow.resolve(m.file.rpartition(":")[0]) if m.file else None
+    data = dataset_spec(flow)
+    return {"model": asdict(m), "model_file": _file_digest(model_file),
+            "weights": _file_digest(flow.resolve(m.weights)), "dataset": data,
+            "dataset_file": _file_digest(data)}
+
+
+def train(ctx: StageContext) -> dict[str, Any]:
+    """The float model: zoo weights (trained once, cached), the user's weights, or the
+    user's model trained here."""
+    import torch
+
+    from codesign.models import load_model
+    from codesign.train import evaluate, get_trained, train_model
+
+    m = ctx.flow.model
+    trained_here = False
+    if m.zoo is not None and m.weights is None:
+        module = get_trained(m.zoo, progress=ctx.progress)
+        model = load_model(m.zoo, progress=False)
+    else:
+        model = load_model(m.zoo or ctx.flow.resolve(m.file) or "",
+                           weights=ctx.flow.resolve(m.weights),
+                           input_shape=m.input_shape, progress=ctx.progress)
+        module = model.module
+    data = load_flow_dataset(ctx.flow, model.input_shape, model.dataset)
+    if m.zoo is None and m.weights is None:
+        t = m.train
+        train_model(module, data, epochs=t.epochs, lr=t.lr, batch_size=t.batch_size,
+                    seed=t.seed, progress=ctx.progress)
+        trained_here = True
+    torch.save(module.state_dict(), ctx.out / "weights.pt")
+    rows = model.graph().summary()
+    return {"weights": "weights.pt", "input_shape": list(model.input_shape),
+            "dataset": data.name, "trained_here": trained_here,
+            "float_val_accuracy": evaluate(module, data.x_val, data.y_val),
+            "float_test_accuracy": evaluate(module, data.x_test, data.y_test),
+            "params": sum(r["params"] for r in rows), "macs": sum(r["macs"] for r in rows),
+            "layers": len(rows)}
+
+
+# -- sensitivity --------------------------------------------------------------------------
+def sensitivity_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    assert flow.sensitivity is not None
+    return asdict(flow.sensitivity)
+
+
+def sensitivity(ctx: StageContext) -> dict[str, Any]:
+    """The per-layer Omega table (train split for Hessians; probes scored on val)."""
+    from codesign.sensitivity.hutchinson import HutchinsonSettings
+    from codesign.sensitivity.plot import plot_table
+
+    s = ctx.flow.sensitivity
+    assert s is not None
+    model, data = ctx.model(), ctx.data()
+    if s.method == "probe":
+        from codesign.sensitivity.probes import probe_table
+
+        table = probe_table(model.graph(), data.x_train, data.y_train, data.x_val, data.y_val,
+                            s.bits, data.num_classes, model_name=model.spec,
+                            dataset=data.name, activations=s.activations)
+    else:
+        from codesign.sensitivity.perturbation import hessian_table
+
+        settings = HutchinsonSettings(min_iters=s.min_iters, max_iters=s.max_iters, tol=s.tol,
+                                      batches=s.batches, batch_size=s.batch_size, seed=s.seed)
+        table = hessian_table(model.module, model.input_shape, data.x_train, data.y_train,
+                              s.bits, method=s.method, settings=settings,
+                              activations=s.activations, model_name=model.spec,
+                              dataset=data.name, progress=ctx.progress, cache=False)
+    table.save(ctx.out / "sensitivity.yaml")
+    plot_table(table, ctx.out / "sensitivity.png")
+    return {"table": "sensitivity.yaml", "plot": "sensitivity.png", "method": s.method,
+            "bits": list(table.bits)}
+
+
+# -- quantize and eval (per sweep point) --------------------------------------------------
+def quantize_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    assert point is not None
+    q = asdict(flow.quantize)
+    del q["methods"], q["bits"]
+    return {**q, **point.to_dict(), "clock_mhz": flow.target.clock_mhz}
+
+
+def quantize(ctx: StageContext) -> dict[str, Any]:
+    from codesign.devices import get_device
+    from codesign.quant.calibrate import Widths
+    from codesign.quant.export import verify_export
+    from codesign.quant.methods import MethodSettings, QuantJob, run_method
+    from codesign.quant.qat import TrainSettings
+
+    p, q = ctx.point, ctx.flow.quantize
+    assert p is not None
+    model, data = ctx.model(), ctx.data()
+    device = get_device(p.device)
+    train = TrainSettings(epochs=q.epochs, snap_epochs=q.snap, lr=q.lr, seed=q.seed)
+    settings = MethodSettings(calibration=q.calibration, calib_samples=q.calib_samples,
+                              train=train)
+    job = QuantJob(model.graph(), data, Widths(p.bits, p.bits), module=model.module,
+                   device=device.part,
+                   clock_mhz=ctx.flow.target.clock_mhz or device.default_clock_mhz,
+                   model=model.spec)
+    res = run_method(p.method, job, settings, progress=ctx.progress)
+    verified = verify_export(res.qnet, res.forward, data.x_test)
+    res.qnet.save(ctx.out)
+    return {"design": "design.yaml", "method": res.method, "method_seconds":
+            round(res.seconds, 2), "verified_samples": verified}
+
+
+def eval_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    return {}
+
+
+def evaluate_point(ctx: StageContext) -> dict[str, Any]:
+    """Bit-accurate accuracy (validation selects, test reports) and the design's layers."""
+    from codesign.ir import layers as L
+
+    qnet, data = ctx.qnet(), ctx.data()
+    graph, design = qnet.graph, qnet.design
+    layers = []
+    weight_bits = 0
+    for layer in graph.layers[1:]:
+        impl = design[layer.name]
+        row: dict[str, Any] = {"name": layer.name, "kind": layer.kind,
+                               "result": str(impl.result), "result_bits": impl.result.width}
+        if isinstance(layer, L.WeightedLayer):
+            assert impl.weight is not None and impl.accum is not None
+            row.update(weight=str(impl.weight), weight_bits=impl.weight.width,
+                       accum_bits=impl.accum.width, reuse=impl.reuse,
+                       multiplier=impl.multiplier, params=int(layer.weight.size))
+            weight_bits += int(layer.weight.size) * impl.weight.width
+        layers.append(row)
+    return {"bit_accurate_val_accuracy": float(np.mean(qnet.predict(data.x_val) == data.y_val)),
+            "bit_accurate_test_accuracy":
+                float(np.mean(qnet.predict(data.x_test) == data.y_test)),
+            "weight_bits": weight_bits, "layers": layers}
+
+
+def cost_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    from codesign.devices import get_device
+
+    assert point is not None
+    return {"device": get_device(point.device).to_dict()}
+
+
+def cost(ctx: StageContext) -> dict[str, Any]:
+    """The fast cost model's estimate of the design's RTL on the point's device."""
+    import json
+
+    from codesign.cost.estimate import estimate_design
+    from codesign.devices import get_device
+
+    assert ctx.point is not None
+    estimate = estimate_design(ctx.qnet(), get_device(ctx.point.device))
+    (ctx.out / "cost.json").write_text(json.dumps(estimate, indent=1))
+    return {"file": "cost.json", **estimate,
+            "fits": all(v <= 100.0 for v in estimate["utilization"].values())}
+
+
+# -- the chosen design: hls4ml + C simulation, RTL + Verilator, Yosys ---------------------
+def _samples(ctx: StageContext, n: int) -> np.ndarray:
+    data = ctx.data()
+    return np.concatenate([data.x_test, data.x_train])[:n]
+
+
+def hls_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    assert flow.hls is not None
+    return asdict(flow.hls)
+
+
+def hls(ctx: StageContext) -> dict[str, Any]:
+    from codesign.emit.hls import emit_hls
+
+    h = ctx.flow.hls
+    assert h is not None
+    qnet = ctx.qnet()
+    project = emit_hls(qnet, ctx.out / "hls", io=h.io, backend=h.backend.capitalize())
+    out: dict[str, Any] = {"project": "hls", "io": h.io, "backend": project.backend,
+                           "part": project.hls_model.config.get_config_value("Part")}
+    if h.csim:
+        start = time.perf_counter()
+        project.compile()
+        out["compile_seconds"] = round(time.perf_counter() - start, 2)
+        out["csim"] = project.verify(_samples(ctx, h.csim_samples)).to_dict()
+    return out
+
+
+def rtl_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    assert flow.rtl is not None
+    return asdict(flow.rtl)
+
+
+def rtl(ctx: StageContext) -> dict[str, Any]:
+    from codesign.emit.rtl import generate_rtl, plan_network
+    from codesign.latency import engine_table, simulate
+
+    r = ctx.flow.rtl
+    assert r is not None
+    qnet = ctx.qnet()
+    generate_rtl(qnet, ctx.out / "rtl")
+    plan = plan_network(qnet)
+    one = simulate(plan, 2).summary()
+    out: dict[str, Any] = {"rtl": "rtl", "engines": engine_table(plan),
+                           "predicted_latency": one["latency"],
+                           "predicted_interval": one["interval"]}
+    if r.sim:
+        from codesign.rtlsim import build, verify_rtl
+
+        start = time.perf_counter()
+        build_dir, cached = build(ctx.out / "rtl")
+        out.update(build_seconds=round(time.perf_counter() - start, 2), build_cached=cached)
+        x = _samples(ctx, r.sim_samples)
+        runs = [verify_rtl(qnet, ctx.out / "rtl", build_dir, x, mode=mode,
+                           work_dir=ctx.out / "sim" / mode).to_dict()
+                for mode in (("timing", "stress") if r.stress else ("timing",))]
+        out["runs"] = runs
+        out["ok"] = all(run["bit_exact"] == run["samples"] and run["cycles_equal"] is not False
+                        for run in runs)
+    return out
+
+
+def synth_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    from codesign.devices import get_device
+
+    assert flow.synth is not None and point is not None
+    return {**asdict(flow.synth), "device": get_device(point.device).to_dict()}
+
+
+def synth(ctx: StageContext) -> dict[str, Any]:
+    """Yosys synthesis of the chosen design's RTL (codesign synth's function)."""
+    from codesign.devices import get_device
+    from codesign.synth.run import synthesize
+
+    s = ctx.flow.synth
+    assert s is not None and ctx.point is not None
+    result = synthesize(ctx.qnet(), ctx.out / "synth", get_device(ctx.point.device),
+                        place_and_route=s.place_and_route)
+    return {"folder": "synth", **result}
+
+
+# -- the registry -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    fn: Callable[[StageContext], dict[str, Any]]
+    config: Callable[[Flow, Point | None], dict[str, Any]]
+    deps: tuple[str, ...]
+    scope: str  # "shared" (once per run), "point" (every sweep point), "chosen"
+    label: str  # what the progress line and the report call it
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("train", train, train_config, (), "shared", "train / load the float model"),
+    Stage("sensitivity", sensitivity, sensitivity_config, ("train",), "shared",
+          "layer sensitivity"),
+    Stage("quantize", quantize, quantize_config, ("train",), "point", "quantize"),
+    Stage("eval", evaluate_point, eval_config, ("train", "quantize"), "point",
+          "bit-accurate evaluation"),
+    Stage("cost", cost, cost_config, ("train", "quantize"), "point",
+          "resource and cycle estimate"),
+    Stage("hls", hls, hls_config, ("train", "quantize"), "chosen",
+          "hls4ml project + C simulation"),
+    Stage("rtl", rtl, rtl_config, ("train", "quantize"), "chosen",
+          "RTL + Verilator simulation"),
+    Stage("synth", synth, synth_config, ("train", "quantize"), "chosen",
+          "Yosys synthesis"),
+)}
+
+
+def enabled(flow: Flow) -> list[Stage]:
+    """The stages this flow runs, in order."""
+    skip = {name for name, section in (("sensitivity", flow.sensitivity), ("cost", flow.cost),
+                                       ("hls", flow.hls), ("rtl", flow.rtl),
+                                       ("synth", flow.synth)) if section is None}
+    return [s for s in STAGES.values() if s.name not in skip]

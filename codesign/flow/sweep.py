@@ -1,0 +1,100 @@
+"""Spreading sweep points over workers: in this process, a local process pool, or a Dask
+distributed cluster (`scheduler="tcp://host:8786"`).
+
+Workers must see the same files as this process (the cache folder and the flow's model
+and data): on several machines, put the runs directory on a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from codesign.errors import CodesignError
+from codesign.flow.cache import Entry
+from codesign.flow.execute import describe_error, run_point
+from codesign.flow.schema import Flow
+from codesign.flow.stages import Point
+
+Done = Callable[[dict[str, Any]], None]
+
+
+def _failed(point: Point, exc: BaseException) -> dict[str, Any]:
+    return {"point": point.to_dict(), "label": point.label, "stages": [],
+            **describe_error(exc)}
+
+
+CONNECT_TIMEOUT = "20s"
+
+
+def connect(scheduler: str) -> Any:
+    """A Dask client of the scheduler at `scheduler`; a clear error when there is none."""
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise CodesignError("Dask distributed is not installed: pip install "
+                            "'dask[distributed]'") from None
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CodesignError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; start "
+                            "one with `dask scheduler` and workers with `dask worker "
+                            "ADDRESS`") from None
+
+
+def run_sweep(flow: Flow, points: list[Point], stages: list[str], upstream: dict[str, Entry],
+              cache_root: Path, *, workers: int | None = None, client: Any = None,
+              progress: bool = False, log: Path | None = None,
+              on_done: Done | None = None) -> list[dict[str, Any]]:
+    """One record per point, in the order of `points`; failed points carry their error.
+    With a Dask `client` (see connect) the points run on its cluster."""
+    on_done = on_done or (lambda record: None)
+    if client is not None:
+        return _dask(flow, points, stages, upstream, cache_root, client, log, on_done)
+    workers = workers or min(len(points), os.cpu_count() or 1)
+    if workers <= 1 or len(points) == 1:
+        records = []
+        for p in points:
+            records.append(run_point(flow, p, stages, upstream, cache_root, progress, log))
+            on_done(records[-1])
+        return records
+    return _pool(flow, points, stages, upstream, cache_root, workers, log, on_done)
+
+
+def _pool(flow, points, stages, upstream, cache_root, workers, log, on_done):
+    # spawn: a forked child of a process that has run torch's OpenMP pool can hang
+    ctx = multiprocessing.get_context("spawn")
+    records: dict[int, dict[str, Any]] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_point, flow, p, stages, upstream, cache_root, False, log): i
+                   for i, p in enumerate(points)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                records[i] = fut.result()
+            except Exception as exc:  # the worker process itself died
+                records[i] = _failed(points[i], exc)
+            on_done(records[i])
+    return [records[i] for i in range(len(points))]
+
+
+def _dask(flow, points, stages, upstream, cache_root, client, log, on_done):
+    from distributed import as_completed as dask_completed
+
+    records: dict[int, dict[str, Any]] = {}
+    futures = [client.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
+                             key=f"codesign-{p.label}-{os.getpid()}", pure=False)
+               for p in points]
+    index = {f.key: i for i, f in enumerate(futures)}
+    for fut in dask_completed(futures):
+        i = index[fut.key]
+        try:
+            records[i] = fut.result()
+        except Exception as exc:  # the worker died or lost the task
+            records[i] = _failed(points[i], exc)
+        on_done(records[i])
+    return [records[i] for i in range(len(points))]

@@ -1,0 +1,101 @@
+"""The report's figures, as PNG bytes (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated points when smaller x and larger y are better,
+    ordered by x."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float | None,
+             x_key: str = "weight_bits", x_label: str = "total weight bits") -> bytes:
+    """Validation accuracy against size, one marker per method, the Pareto front as a
+    step line, the chosen point starred."""
+    plt = _plt()
+    ok = [r for r in records if r.get("eval")]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    methods = sorted({r["point"]["method"] for r in ok})
+    markers = "osD^v<>ph"
+    for k, m in enumerate(methods):
+        rs = [r for r in ok if r["point"]["method"] == m]
+        ax.scatter([r["eval"][x_key] for r in rs],
+                   [100 * r["eval"]["bit_accurate_val_accuracy"] for r in rs],
+                   marker=markers[k % len(markers)], s=42, label=m, zorder=3)
+    xy = [(r["eval"][x_key], 100 * r["eval"]["bit_accurate_val_accuracy"]) for r in ok]
+    front = pareto(xy)
+    if len(front) > 1:
+        ax.step([xy[i][0] for i in front], [xy[i][1] for i in front], where="post",
+                color="0.5", lw=1, zorder=2, label="Pareto front")
+    for r in ok:
+        if r["label"] == chosen:
+            ax.scatter([r["eval"][x_key]], [100 * r["eval"]["bit_accurate_val_accuracy"]],
+                       marker="*", s=260, facecolors="none", edgecolors="crimson",
+                       linewidths=1.6, zorder=4, label=f"chosen: {chosen}")
+    if float_acc is not None:
+        ax.axhline(100 * float_acc, color="0.3", ls="--", lw=1, label="float model")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("bit-accurate validation accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def layer_bits(layers: list[dict[str, Any]]) -> bytes:
+    """Weight and result widths per layer of the chosen design."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(layers) + 2), 3.4))
+    xs = range(len(layers))
+    ax.bar([x - 0.2 for x in xs], [r.get("weight_bits", 0) for r in layers], 0.4,
+           label="weight bits")
+    ax.bar([x + 0.2 for x in xs], [r["result_bits"] for r in layers], 0.4, label="result bits")
+    ax.set_xticks(list(xs), [r["name"] for r in layers], rotation=30, ha="right")
+    ax.set_ylabel("bits")
+    top = max([r["result_bits"] for r in layers] + [r.get("weight_bits", 0) for r in layers])
+    ax.set_ylim(0, top * 1.3)
+    ax.legend(fontsize="small", loc="upper center", ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def stage_times(rows: list[tuple[str, float, bool]]) -> bytes:
+    """Horizontal bars: seconds per stage (hatched when this run took it from the cache)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2))
+    ys = range(len(rows))
+    ax.barh(list(ys), [r[1] for r in rows], color=["0.75" if r[2] else "tab:blue" for r in rows],
+            hatch=None)
+    ax.set_yticks(list(ys), [r[0] for r in rows], fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds to compute (grey: reused from the cache in this run)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)

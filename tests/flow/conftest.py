@@ -1,0 +1,30 @@
+"""Small flows for the flow tests: a linear bring-your-own model trains in a second."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+LINEAR_NET = """
+from torch import nn
+
+
+def make():
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+"""
+
+
+def write_flow(folder: Path, text: str, name: str = "flow.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+@pytest.fixture
+def linear_model(tmp_path: Path) -> Path:
+    """A model file whose only layer feeds no ReLU (so the hwgq method refuses it)."""
+    path = tmp_path / "linear.py"
+    path.write_text(LINEAR_NET)
+    return path

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LUT_FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
                 "gap", "cmp", "pooladd", "fifo", "taps", "const")
 FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "const")
+MIN_FIT_SAMPLES = 15  # a family with fewer fitted samples keeps the hand-set coefficients
 FAMILY_PART = {"xc7": "xc7a100t", "ecp5": "lfe5u-85f"}
 
 
@@ -234,9 +235,11 @@ def write_fit(coefs: dict, version: str, n: dict) -> Path:
     data["date"] = datetime.date.today().isoformat()
     data["samples"] = n
     for fam, c in coefs.items():
-        data["families"][fam] = {"lut": c["lut"], "ff": c["ff"]}
+        if n[fam] >= MIN_FIT_SAMPLES:
+            data["families"][fam] = {"lut": dict(c["lut"]), "ff": dict(c["ff"])}
     # UltraScale+ is not fitted: it shares xc7's LUT6 fabric (its DSPs take more registers)
-    data["families"]["xcup"] = {"lut": coefs["xc7"]["lut"], "ff": coefs["xc7"]["ff"]}
+    if "xc7" in data["families"]:
+        data["families"]["xcup"] = {k: dict(v) for k, v in data["families"]["xc7"].items()}
     body = yaml.safe_dump({k: data[k] for k in ("yosys", "date", "samples", "families")},
                           sort_keys=False, default_flow_style=None, width=100)
     path.write_text(header + "\n" + body)
@@ -329,7 +332,9 @@ def main() -> None:
         if args.write_fit:
             n = {fam: sum(r["family"] == fam and r["half"] == "fit" for r in rows)
                  for fam in coefs}
-            print(f"coefficients written to {write_fit(coefs, version, n)}")
+            print(f"coefficients written to {write_fit(coefs, version, n)} (families with "
+                  f">= {MIN_FIT_SAMPLES} fitted samples: "
+                  f"{[f for f in n if n[f] >= MIN_FIT_SAMPLES]})")
 
 
 if __name__ == "__main__":

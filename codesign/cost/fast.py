@@ -357,8 +357,22 @@ class FastCostModel:
             big = (xs >= DSP_MIN_OPERAND) & (ls >= DSP_MIN_OPERAND) & (xs + ls >= DSP_MIN_SUM)
             dsp_each = big * self._tiles(xs, ls)  # (x, L)
             lut_each = ~big * xs * ls
-            info.const_tables = (t.mult_bits @ dsp_each.T, t.mult_bits @ lut_each.T)
+            if info.x_unsigned:
+                # x zero-extended: Yosys multiplies a positive constant unsigned (x_bits
+                # wide, the row below the signed one) and a negative one signed
+                xb = np.maximum(xs - 1, 0)  # row xs holds x_bits + 1 (the signed width)
+                dsp_u = self._unsigned_dsp(xb, ls)
+                lut_u = (dsp_u == 0) * xb * ls
+                info.const_tables = (t.pos_bits @ dsp_u.T + t.neg_bits @ dsp_each.T,
+                                     t.pos_bits @ lut_u.T + t.neg_bits @ lut_each.T)
+            else:
+                info.const_tables = (t.mult_bits @ dsp_each.T, t.mult_bits @ lut_each.T)
         return info.const_tables
+
+    def _unsigned_dsp(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """DSPs of an unsigned a x b product (mapped as signed a+1 x b+1 when it fits)."""
+        big = (a >= DSP_MIN_OPERAND) & (b >= DSP_MIN_OPERAND) & (a + b >= DSP_MIN_SUM)
+        return big * self._tiles(a + 1, b + 1)
 
     def _tiles(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """DSP blocks a signed a x b product takes (the device's multiplier shape)."""

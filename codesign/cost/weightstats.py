@@ -57,12 +57,16 @@ class WeightTables:
 
     nonzero[b]: nonzero weights; digits[b]: their CSD digits in total; shifts[b]: those
     that are a signed power of two (one digit: a wire, no multiplier); mult_bits[b, L]:
-    the other nonzero weights whose signed constant is L bits (a real multiplier)."""
+    the other nonzero weights whose signed constant is L bits (a real multiplier);
+    pos_bits[b, L] / neg_bits[b, L]: the same split by sign, positive ones counted by
+    their unsigned width (times an unsigned input, Yosys makes that product unsigned)."""
 
     nonzero: np.ndarray  # (MAX_BITS,)
     digits: np.ndarray  # (MAX_BITS,)
     shifts: np.ndarray  # (MAX_BITS,)
     mult_bits: np.ndarray  # (MAX_BITS, MAX_BITS + 2)
+    pos_bits: np.ndarray  # (MAX_BITS, MAX_BITS + 2)
+    neg_bits: np.ndarray  # (MAX_BITS, MAX_BITS + 2)
 
     @classmethod
     def of(cls, weight: np.ndarray) -> WeightTables:
@@ -70,6 +74,8 @@ class WeightTables:
         digits = np.zeros(MAX_BITS)
         shifts = np.zeros(MAX_BITS)
         mult_bits = np.zeros((MAX_BITS, MAX_BITS + 2))
+        pos_bits = np.zeros((MAX_BITS, MAX_BITS + 2))
+        neg_bits = np.zeros((MAX_BITS, MAX_BITS + 2))
         for b in range(1, MAX_BITS + 1):
             q = quantize_weights(weight, b)
             d = csd_digits(q)
@@ -80,4 +86,9 @@ class WeightTables:
             real = d > 1
             mult_bits[b - 1] = np.bincount(signed_bits(q[real]), minlength=MAX_BITS + 2)[
                 :MAX_BITS + 2]
-        return cls(nonzero, digits, shifts, mult_bits)
+            pos = q[real & (q > 0)]
+            ubits = np.floor(np.log2(np.maximum(pos, 1))).astype(np.int64) + 1
+            pos_bits[b - 1] = np.bincount(ubits, minlength=MAX_BITS + 2)[:MAX_BITS + 2]
+            neg_bits[b - 1] = np.bincount(signed_bits(q[real & (q < 0)]),
+                                          minlength=MAX_BITS + 2)[:MAX_BITS + 2]
+        return cls(nonzero, digits, shifts, mult_bits, pos_bits, neg_bits)

@@ -117,7 +117,7 @@ def test_sigkill_mid_stage_then_rerun_redoes_only_the_unfinished(tmp_path):
         model: {zoo: digits_cnn}
         target: {devices: [xc7a100t]}
         sensitivity: null
-        quantize: {methods: [lsq], bits: [4], epochs: 2}
+        quantize: {methods: [lsq], bits: [4], epochs: 20}
         hls: null
         rtl: null
     """)
@@ -130,12 +130,13 @@ def test_sigkill_mid_stage_then_rerun_redoes_only_the_unfinished(tmp_path):
     while time.time() < deadline and proc.poll() is None:
         logs = list(runs.glob("kill-*/log.jsonl"))
         if logs and any(e["stage"] == "quantize" and e["event"] == "start"
-                        for e in map(json.loads, logs[0].read_text().splitlines())):
+                        for e in map(json.loads, logs[0].read_text().splitlines())) \
+                and list((runs / ".cache").glob(".tmp-quantize-*")):
             started = True
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert started, "the run never reached the quantize stage"
-    time.sleep(1.0)  # well inside the LSQ training
+    # 20 LSQ epochs take seconds: the kill lands while quantize works in its private folder
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_dir = logs[0].parent

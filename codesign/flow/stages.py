@@ -189,7 +189,7 @@ def allocate_config(flow: Flow, point: Point | None) -> dict[str, Any]:
 def allocate(ctx: StageContext) -> dict[str, Any]:
     """The allocator's designs on every device (codesign allocate's pipeline): a frontier
     of DesignPoints under the budget, each quantized by the per-point stages."""
-    from codesign.alloc.pipeline import AllocateJob, run_allocate
+    from codesign.alloc.pipeline import AllocateJob, run_allocate, write_outputs
     from codesign.devices import get_device
     from codesign.errors import CodesignError
     from codesign.sensitivity.table import SensitivityTable
@@ -212,9 +212,11 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
             raise CodesignError(f"allocate: {a.method} found no design under the budget "
                                 f"{result['budget']} on {name}: "
                                 f"{result['infeasible'].get(a.method, '')}; loosen the budget")
+        for row in result["points"]:  # paths relative to the stage folder, which moves
+            row["design"] = str(Path(row["design"]).relative_to(folder))
+        write_outputs({**result, "out": "."}, folder)
         rows = [{k: v for k, v in row.items() if k != "allocation"}
-                | {"design": str(Path(row["design"]).relative_to(ctx.out))}
-                for row in result["points"]]
+                | {"design": f"{name.lower()}/{row['design']}"} for row in result["points"]]
         devices[name.lower()] = {"budget": result["budget"], "limits": result["limits"],
                                  "objective": result["objective"], "axis": result["axis"],
                                  "points": rows,

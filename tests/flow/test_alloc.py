@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from codesign.design import DesignPoint
+from codesign.devices import get_device
 from codesign.flow import run_flow
 from codesign.flow.located import FlowError
 from codesign.flow.schema import load_flow
@@ -51,7 +52,7 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
     assert 1 <= len(frontier) <= 2
     assert [p["label"] for p in s["points"]] == [f"xc7a100t-calibrate-alloc{i:02d}"
                                                  for i in range(len(frontier))]
-    budget_luts = 0.3 * 63400  # xc7a100t's LUTs
+    budget_luts = 0.3 * get_device("xc7a100t").lut
     for record, row in zip(s["points"], frontier, strict=True):
         assert record["error"] is None
         allocated = DesignPoint.load(result.run_dir / "stages" / "allocate" / row["design"])
@@ -108,3 +109,12 @@ def test_an_allocate_section_loads(tmp_path):
     a = load_flow(path).allocate
     assert a is not None and a.method == "exact" and a.points == 4
     assert a.budget_for("xc7a100t").limits == {"lut": 0.5 * 63400, "dsp": 0, "latency": 2000}
+
+
+def test_a_budget_no_design_fits_is_a_clear_error(tmp_path, linear_model, capsys):
+    from codesign.cli.main import main
+
+    flow = write_flow(tmp_path, ALLOC_FLOW.replace("lut: 0.3", "lut: 10"))
+    assert main(["run", str(flow), "--runs-dir", str(tmp_path / "runs"), "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "no design fits the budget lut=10" in err and "Traceback" not in err

@@ -54,8 +54,9 @@ def run_stage(flow: Flow, name: str, point: Point | None, upstream: dict[str, En
     """The stage's cached entry, or compute it (into a private folder sealed at the end)."""
     stage = STAGES[name]
     cache = StageCache(cache_root)
+    deps = stage.upstream(upstream)
     inputs = {"codesign": __version__, "config": stage.config(flow, point),
-              "upstream": {d: upstream[d].digest for d in stage.deps}}
+              "upstream": {d: upstream[d].digest for d in deps}}
     key = cache.key(name, inputs)
     label = point.label if point else None
     start = time.perf_counter()
@@ -67,7 +68,7 @@ def run_stage(flow: Flow, name: str, point: Point | None, upstream: dict[str, En
     log_event(log, stage=name, point=label, event="start", key=key)
     tmp = cache.begin(name, key)
     try:
-        ctx = StageContext(flow, point, {d: upstream[d] for d in stage.deps}, tmp, progress)
+        ctx = StageContext(flow, point, {d: upstream[d] for d in deps}, tmp, progress)
         outputs = stage.fn(ctx)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -52,9 +52,16 @@ def new_run_dir(runs_dir: Path, title: str) -> Path:
     raise CodesignError(f"no free run directory name under {runs_dir}")
 
 
-def sweep_points(flow: Flow) -> list[Point]:
-    return [Point(d.lower(), m, b) for d in flow.target.devices for m in flow.quantize.methods
-            for b in flow.quantize.bits]
+def sweep_points(flow: Flow, allocated: dict[str, Any] | None = None) -> list[Point]:
+    """Devices x methods x uniform widths; with `allocate:`, devices x methods x the
+    allocator's frontier points (`allocated`: the allocate stage's outputs)."""
+    if flow.allocate is None:
+        return [Point(d.lower(), m, b) for d in flow.target.devices
+                for m in flow.quantize.methods for b in flow.quantize.bits]
+    assert allocated is not None
+    return [Point(d.lower(), m, None, i) for d in flow.target.devices
+            for m in flow.quantize.methods
+            for i in range(len(allocated["devices"][d.lower()]["points"]))]
 
 
 def size_of(record: dict[str, Any]) -> float:
@@ -109,7 +116,8 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
     log = run_dir / "log.jsonl"
     started = time.time()
     stages = enabled(flow)
-    points = sweep_points(flow)
+    # with allocate, the number of points is known after the shared stages
+    points = sweep_points(flow) if flow.allocate is None else []
     per_point = [s.name for s in stages if s.scope == "point"]
     n_steps = (sum(s.scope != "point" for s in stages) + len(points))
     bar = tqdm(total=n_steps, desc=flow.title, unit="step", disable=True if quiet else None)
@@ -133,6 +141,11 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
         if "sensitivity" in entries:
             summary["sensitivity"] = {**entries["sensitivity"].outputs,
                                       "folder": "stages/sensitivity"}
+        if "allocate" in entries:
+            summary["allocate"] = {**entries["allocate"].outputs, "folder": "stages/allocate"}
+            points = sweep_points(flow, entries["allocate"].outputs)
+            bar.total = n_steps + len(points)
+            bar.refresh()
 
         bar.set_postfix_str(f"sweep of {len(points)} point(s)")
 

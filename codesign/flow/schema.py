@@ -159,6 +159,61 @@ class QuantizeSpec:
 
 
 @dataclass(frozen=True)
+class AllocateSpec:
+    """Hardware-aware allocation (as `codesign allocate`): with it, the sweep points are the
+    allocator's frontier designs (x the quantize methods) instead of `quantize.bits`."""
+
+    method: str = "exact"
+    budget: dict[str, Any] = field(default_factory=dict)  # {lut: 0.5, dsp: 0}, as --budget
+    points: int = 3  # frontier points along `axis` (0: one design at the budget)
+    axis: str = "lut"
+    bits: list[int] | None = None  # candidate widths (default: the sensitivity table's)
+    reuse: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    calib_samples: int = 512
+
+    def check(self) -> None:
+        from codesign.alloc.budget import BUDGET_KEYS
+        from codesign.alloc.frontier import AXES
+        from codesign.alloc.methods import METHODS
+
+        _choice(self.method, "method", METHODS)
+        _choice(self.axis, "axis", AXES)
+        for key, value in self.budget.items():
+            _choice(key, "budget", BUDGET_KEYS)
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise _Invalid("budget", f"{key}: {value!r} is not a number (a count, a "
+                                         "fraction like 0.5 or a percentage like '50%')")
+        try:
+            self.budget_for(None, check_only=True)
+        except ValueError as exc:
+            raise _Invalid("budget", str(exc)) from None
+        if self.points < 0:
+            raise _Invalid("points", f"must be 0 or more, not {self.points}")
+        if self.bits is not None:
+            _widths(self.bits, "bits")
+        if not self.reuse or any(r < 1 for r in self.reuse):
+            raise _Invalid("reuse", f"{self.reuse} must be positive reuse factors")
+        if self.calib_samples < 1:
+            raise _Invalid("calib_samples", f"must be positive, not {self.calib_samples}")
+
+    def budget_text(self) -> str:
+        """The budget as the CLI's --budget text (so fractions parse the same way)."""
+        return ",".join(f"{k}={v}" for k, v in self.budget.items())
+
+    def budget_for(self, device: str | None, check_only: bool = False):
+        """The Budget on `device` (fractions of its resources resolved)."""
+        from codesign.alloc.budget import parse_budget
+        from codesign.alloc.candidates import AllocationError
+
+        try:
+            return parse_budget(self.budget_text(), device)
+        except AllocationError as exc:
+            if check_only and "name the device" in str(exc):
+                return None
+            raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True)
 class SelectSpec:
     """Which sweep point becomes the chosen design: the smallest (total weight bits) whose
     validation accuracy is within max_accuracy_drop of the best point's."""
@@ -244,6 +299,7 @@ class Flow:
     target: TargetSpec = field(default_factory=TargetSpec)
     sensitivity: SensitivitySpec | None = field(default_factory=SensitivitySpec)
     quantize: QuantizeSpec = field(default_factory=QuantizeSpec)
+    allocate: AllocateSpec | None = None
     select: SelectSpec = field(default_factory=SelectSpec)
     cost: CostSpec | None = field(default_factory=CostSpec)
     hls: HlsSpec | None = field(default_factory=HlsSpec)
@@ -255,6 +311,9 @@ class Flow:
     def check(self) -> None:
         if self.name is not None and (not self.name or "/" in self.name):
             raise _Invalid("name", f"{self.name!r} must be a non-empty name without '/'")
+        if self.allocate is not None and self.sensitivity is None:
+            raise _Invalid("allocate", "the allocator needs the sensitivity stage: add a "
+                                       "'sensitivity:' section (or remove 'allocate:')")
 
     def resolve(self, relative: str | None) -> str | None:
         """A path written in the flow file, taken relative to the file's folder."""
@@ -330,6 +389,10 @@ class _Builder:
             return self.value(options[0], value, key, line)
         if dataclasses.is_dataclass(tp):
             return self.section(tp, value, key, getattr(value, "line", line))
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise self.fail(line, key, f"expected a mapping, got {value!r}")
+            return dict(value)
         if origin is list:
             (item_tp,) = typing.get_args(tp)
             items = value if isinstance(value, list) else [value]

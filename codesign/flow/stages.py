@@ -27,14 +27,20 @@ class Point:
 
     device: str
     method: str
-    bits: int
+    bits: int | None  # uniform width; None for an allocated design
+    alloc: int | None = None  # the allocator's frontier point (with `allocate:`)
 
     @property
     def label(self) -> str:
+        if self.alloc is not None:
+            return f"{self.device}-{self.method}-alloc{self.alloc:02d}"
         return f"{self.device}-{self.method}-{self.bits}b"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.alloc is None:  # uniform points keep their old cache keys
+            del out["alloc"]
+        return out
 
 
 @dataclass
@@ -171,6 +177,54 @@ def sensitivity(ctx: StageContext) -> dict[str, Any]:
             "bits": list(table.bits)}
 
 
+# -- allocate ----------------------------------------------------------------------------
+def allocate_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    from codesign.devices import get_device
+
+    assert flow.allocate is not None
+    return {**asdict(flow.allocate),
+            "devices": [get_device(d).to_dict() for d in flow.target.devices]}
+
+
+def allocate(ctx: StageContext) -> dict[str, Any]:
+    """The allocator's designs on every device (codesign allocate's pipeline): a frontier
+    of DesignPoints under the budget, each quantized by the per-point stages."""
+    from codesign.alloc.pipeline import AllocateJob, run_allocate, write_outputs
+    from codesign.devices import get_device
+    from codesign.errors import CodesignError
+    from codesign.sensitivity.table import SensitivityTable
+
+    a = ctx.flow.allocate
+    assert a is not None
+    model, data = ctx.model(), ctx.data()
+    table = SensitivityTable.load(ctx.inputs["sensitivity"].path("table"))
+    devices: dict[str, Any] = {}
+    for name in ctx.flow.target.devices:
+        device = get_device(name)
+        job = AllocateJob(model_name=model.spec, graph=model.graph(), data=data,
+                          tables=[table], device=device, budget=a.budget_for(device.part),
+                          module=model.module, methods=(a.method,), points=a.points,
+                          axis=a.axis, bits=a.bits, reuse=tuple(a.reuse),
+                          calib_samples=a.calib_samples, progress=ctx.progress)
+        folder = ctx.out / name.lower()
+        result = run_allocate(job, folder)
+        if not result["points"]:
+            raise CodesignError(f"allocate: {a.method} found no design under the budget "
+                                f"{result['budget']} on {name}: "
+                                f"{result['infeasible'].get(a.method, '')}; loosen the budget")
+        for row in result["points"]:  # paths relative to the stage folder, which moves
+            row["design"] = str(Path(row["design"]).relative_to(folder))
+        write_outputs({**result, "out": "."}, folder)
+        rows = [{k: v for k, v in row.items() if k != "allocation"}
+                | {"design": f"{name.lower()}/{row['design']}"} for row in result["points"]]
+        devices[name.lower()] = {"budget": result["budget"], "limits": result["limits"],
+                                 "objective": result["objective"], "axis": result["axis"],
+                                 "points": rows,
+                                 "csv": f"{name.lower()}/frontier.csv",
+                                 "plot": f"{name.lower()}/frontier.png"}
+    return {"method": a.method, "devices": devices}
+
+
 # -- quantize and eval (per sweep point) --------------------------------------------------
 def quantize_config(flow: Flow, point: Point | None) -> dict[str, Any]:
     assert point is not None
@@ -193,7 +247,15 @@ def quantize(ctx: StageContext) -> dict[str, Any]:
     train = TrainSettings(epochs=q.epochs, snap_epochs=q.snap, lr=q.lr, seed=q.seed)
     settings = MethodSettings(calibration=q.calibration, calib_samples=q.calib_samples,
                               train=train)
-    job = QuantJob(model.graph(), data, Widths(p.bits, p.bits), module=model.module,
+    base, widths = None, Widths(p.bits or 0, p.bits or 0)
+    if p.alloc is not None:  # the allocator's design, as `codesign quantize --design`
+        from codesign.design import DesignPoint
+
+        alloc = ctx.inputs["allocate"]
+        row = alloc.outputs["devices"][p.device]["points"][p.alloc]
+        base = DesignPoint.load(alloc.folder / row["design"])
+        widths = Widths.from_design(base)
+    job = QuantJob(model.graph(), data, widths, module=model.module, base=base,
                    device=device.part,
                    clock_mhz=ctx.flow.target.clock_mhz or device.default_clock_mhz,
                    model=model.spec)
@@ -344,13 +406,21 @@ class Stage:
     deps: tuple[str, ...]
     scope: str  # "shared" (once per run), "point" (every sweep point), "chosen"
     label: str  # what the progress line and the report call it
+    optional: tuple[str, ...] = ()  # upstream stages read when the flow runs them
+
+    def upstream(self, available: dict[str, Any]) -> tuple[str, ...]:
+        """The deps, and the optional deps this run has (both part of the cache key)."""
+        return self.deps + tuple(d for d in self.optional if d in available)
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("train", train, train_config, (), "shared", "train / load the float model"),
     Stage("sensitivity", sensitivity, sensitivity_config, ("train",), "shared",
           "layer sensitivity"),
-    Stage("quantize", quantize, quantize_config, ("train",), "point", "quantize"),
+    Stage("allocate", allocate, allocate_config, ("train", "sensitivity"), "shared",
+          "hardware-aware allocation"),
+    Stage("quantize", quantize, quantize_config, ("train",), "point", "quantize",
+          optional=("allocate",)),
     Stage("eval", evaluate_point, eval_config, ("train", "quantize"), "point",
           "bit-accurate evaluation"),
     Stage("cost", cost, cost_config, ("train", "quantize"), "point",
@@ -366,7 +436,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
 
 def enabled(flow: Flow) -> list[Stage]:
     """The stages this flow runs, in order."""
-    skip = {name for name, section in (("sensitivity", flow.sensitivity), ("cost", flow.cost),
+    skip = {name for name, section in (("sensitivity", flow.sensitivity),
+                                       ("allocate", flow.allocate), ("cost", flow.cost),
                                        ("hls", flow.hls), ("rtl", flow.rtl),
                                        ("synth", flow.synth)) if section is None}
     return [s for s in STAGES.values() if s.name not in skip]

@@ -19,7 +19,8 @@ def pct(x: float | None) -> str:
 
 def sections(s: dict[str, Any], run_dir: Path) -> list[Section]:
     out = [_overview(s), _accuracy(s)]
-    for build in (_chosen, _resources, _verification, _sensitivity, _failures, _times):
+    for build in (_chosen, _resources, _verification, _sensitivity, _allocate, _failures,
+                  _times):
         section = build(s, run_dir)
         if section is not None:
             out.append(section)
@@ -61,7 +62,7 @@ def _accuracy(s: dict[str, Any]) -> Section:
     for r in s["points"]:
         p, e, c = r["point"], r.get("eval") or {}, r.get("cost") or {}
         row = [r["label"] + (" (chosen)" if r["label"] == s.get("chosen") else ""),
-               p["device"], p["method"], str(p["bits"]), pct(e.get("bit_accurate_val_accuracy")),
+               p["device"], p["method"], _bits(p), pct(e.get("bit_accurate_val_accuracy")),
                pct(e.get("bit_accurate_test_accuracy")), str(e.get("weight_bits", ""))]
         if with_cost:
             row += [str(c.get(k, "")) for k in ("lut", "ff", "dsp", "bram", "latency")]
@@ -103,7 +104,7 @@ def _chosen(s: dict[str, Any], run_dir: Path) -> Section | None:
     sec = Section("chosen", f"Chosen design: {r['label']}")
     sec.blocks.append(Para(
         f"Device {r['point']['device']}, method {r['point']['method']}, "
-        f"{r['point']['bits']}-bit weights and activations; bit-accurate test accuracy "
+        f"{_widths_text(r['point'])}; bit-accurate test accuracy "
         f"{pct(e['bit_accurate_test_accuracy'])}. Design file: "
         f"points/{r['label']}/quantize/design.yaml."))
     rows = [[L["name"], L["kind"], L.get("weight", ""), L["result"],
@@ -234,6 +235,38 @@ def _sensitivity(s: dict[str, Any], run_dir: Path) -> Section | None:
     png = run_dir / sens["folder"] / sens["plot"]
     if png.is_file():
         sec.blocks.append(Image("sensitivity", png.read_bytes(), "Sensitivity per layer"))
+    return sec
+
+
+def _bits(point: dict[str, Any]) -> str:
+    return str(point["bits"]) if point.get("alloc") is None else f"alloc #{point['alloc']}"
+
+
+def _widths_text(point: dict[str, Any]) -> str:
+    if point.get("alloc") is None:
+        return f"{point['bits']}-bit weights and activations"
+    return f"per-layer widths of the allocator's frontier point {point['alloc']}"
+
+
+def _allocate(s: dict[str, Any], run_dir: Path) -> Section | None:
+    """The allocator's frontier per device: its estimate and Omega of every design."""
+    alloc = s.get("allocate")
+    if alloc is None:
+        return None
+    sec = Section("allocate", f"Hardware-aware allocation ({alloc['method']})")
+    for device, d in alloc["devices"].items():
+        sec.blocks.append(Para(f"{device}: budget {d['budget']}, objective {d['objective']}, "
+                               f"{len(d['points'])} design(s) along {d['axis']}; the table "
+                               f"is {alloc['folder']}/{d['csv']}."))
+        rows = [[str(r["point"]), f"{r['omega']:.4g}", *(f"{r[k]:g}" for k in
+                                                         ("lut", "ff", "dsp", "latency"))]
+                for r in d["points"]]
+        sec.blocks.append(Table(["point", "Omega", "LUT (est.)", "FF (est.)", "DSP (est.)",
+                                 "latency (cycles)"], rows))
+        png = run_dir / alloc["folder"] / d["plot"]
+        if png.is_file():
+            sec.blocks.append(Image(f"allocate_{device}", png.read_bytes(),
+                                    f"The allocator's frontier on {device}"))
     return sec
 
 

@@ -116,8 +116,8 @@ def test_every_schema_key_is_documented():
     docs = (ROOT / "docs" / "flows.md").read_text()
     for f in schema.allowed_keys(schema.Flow):
         assert f"| `{f}` |" in docs, f
-    for section in ("model", "target", "sensitivity", "quantize", "select", "cost", "hls",
-                    "rtl", "synth", "sweep"):
+    for section in ("model", "target", "sensitivity", "quantize", "allocate", "select", "cost",
+                    "hls", "rtl", "synth", "sweep"):
         cls = {fl.name: fl for fl in dataclasses.fields(schema.Flow)}[section].type
         cls = getattr(schema, cls.split(" ")[0])
         for key in schema.allowed_keys(cls):

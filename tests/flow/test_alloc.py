@@ -1,0 +1,120 @@
+"""Flows with an `allocate:` section: the allocator's frontier designs become the sweep
+points, are quantized onto their per-layer widths, evaluated, costed and chosen from."""
+
+from __future__ import annotations
+
+import pytest
+
+from codesign.design import DesignPoint
+from codesign.devices import get_device
+from codesign.flow import run_flow
+from codesign.flow.located import FlowError
+from codesign.flow.schema import load_flow
+from codesign.qnet import QuantizedNet
+from tests.flow.conftest import write_flow
+
+ALLOC_FLOW = """
+    name: lin_alloc
+    model:
+      file: linear.py:make
+      input_shape: [1, 8, 8]
+      train: {epochs: 1}
+    dataset: digits
+    target: {devices: [xc7a100t]}
+    sensitivity:
+      method: hessian
+      bits: [2, 4, 8]
+      activations: false
+      min_iters: 2
+      max_iters: 2
+      tol: 1.0
+      batches: 1
+      batch_size: 32
+    quantize:
+      methods: [calibrate]
+    allocate:
+      method: exact
+      budget: {lut: 0.3, dsp: 0}
+      points: 2
+      reuse: [1]
+    hls: null
+    rtl: null
+"""
+
+
+def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, linear_model):
+    flow = write_flow(tmp_path, ALLOC_FLOW)
+    result = run_flow(flow, tmp_path / "runs", quiet=True)
+    s = result.summary
+    assert result.ok, s
+    assert [st["stage"] for st in s["stages"][:3]] == ["train", "sensitivity", "allocate"]
+    frontier = s["allocate"]["devices"]["xc7a100t"]["points"]
+    assert 1 <= len(frontier) <= 2
+    assert [p["label"] for p in s["points"]] == [f"xc7a100t-calibrate-alloc{i:02d}"
+                                                 for i in range(len(frontier))]
+    budget_luts = 0.3 * get_device("xc7a100t").lut
+    for record, row in zip(s["points"], frontier, strict=True):
+        assert record["error"] is None
+        allocated = DesignPoint.load(result.run_dir / "stages" / "allocate" / row["design"])
+        qnet = QuantizedNet.load(result.run_dir / "points" / record["label"] / "quantize"
+                                 / "design.yaml")
+        # the quantized design has the allocator's widths, layer by layer
+        for name, impl in allocated.layers.items():
+            if impl.weight is not None:
+                assert qnet.design[name].weight.width == impl.weight.width
+                assert qnet.design[name].reuse == impl.reuse
+        assert row["lut"] <= budget_luts and row["dsp"] == 0
+        assert record["cost"]["dsp"] == 0
+    assert s["chosen"] in [p["label"] for p in s["points"]]
+    assert "Hardware-aware allocation" in result.report_md.read_text()
+    # a rerun is all cache hits; a new budget redoes allocate and the points, not train
+    again = run_flow(flow, tmp_path / "runs", quiet=True)
+    assert all(st["cached"] for st in again.summary["stages"])
+    write_flow(tmp_path, ALLOC_FLOW.replace("lut: 0.3", "lut: 0.25"))
+    third = run_flow(flow, tmp_path / "runs", quiet=True)
+    cached = {st["stage"]: st["cached"] for st in third.summary["stages"]}
+    assert cached["train"] and cached["sensitivity"] and not cached["allocate"]
+
+
+@pytest.mark.parametrize(("section", "line", "key", "message"), [
+    ("allocate: {method: greedy}", 3, "allocate.method", "exact"),
+    ("allocate: {budget: {luts: 0.5}}", 3, "allocate.budget", "lut"),
+    ("allocate: {budget: {lut: fast}}", 3, "allocate.budget", "not a number"),
+    ("allocate: {budget: {lut: [1]}}", 3, "allocate.budget", "not a number"),
+    ("allocate: {budget: {latency: 50%}}", 3, "allocate.budget", "cycles"),
+    ("allocate: {budget: lut=0.5}", 3, "allocate.budget", "expected a mapping"),
+    ("allocate: {points: -1}", 3, "allocate.points", "0 or more"),
+    ("allocate: {axis: area}", 3, "allocate.axis", "lut"),
+    ("allocate: {reuse: [0]}", 3, "allocate.reuse", "positive"),
+    ("allocate: {bits: [0, 4]}", 3, "allocate.bits", "widths"),
+    ("allocate: {frontier: 3}", 3, "allocate.frontier", "allowed keys"),
+    ("sensitivity: null\nallocate: {}", 4, "allocate", "sensitivity"),
+])
+def test_bad_allocate_keys_are_located(tmp_path, section, line, key, message):
+    path = write_flow(tmp_path, "model: {zoo: digits_cnn}\nhls: null\n" + section + "\n")
+    with pytest.raises(FlowError) as err:
+        load_flow(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}:{line}: {key}: "), text
+    assert message in text, text
+
+
+def test_an_allocate_section_loads(tmp_path):
+    path = write_flow(tmp_path, """
+        model: {zoo: digits_cnn}
+        allocate:
+          budget: {lut: 0.5, dsp: 0, latency: 2000}
+          points: 4
+    """)
+    a = load_flow(path).allocate
+    assert a is not None and a.method == "exact" and a.points == 4
+    assert a.budget_for("xc7a100t").limits == {"lut": 0.5 * 63400, "dsp": 0, "latency": 2000}
+
+
+def test_a_budget_no_design_fits_is_a_clear_error(tmp_path, linear_model, capsys):
+    from codesign.cli.main import main
+
+    flow = write_flow(tmp_path, ALLOC_FLOW.replace("lut: 0.3", "lut: 10"))
+    assert main(["run", str(flow), "--runs-dir", str(tmp_path / "runs"), "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "no design fits the budget lut=10" in err and "Traceback" not in err

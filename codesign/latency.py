@@ -15,10 +15,12 @@ Edge 0 is the first rising clock edge with reset low; every time is an edge inde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from codesign.emit.engine_kinds import NEG, slope_max
 from codesign.emit.rtl import Plan
-from codesign.emit.rtl_engines import Engine
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Timing:
     out_edges: list[int]
     in_beats: int  # per image
     out_beats: int
+    sweeps: int = field(default=0, compare=False)  # closed form: sweeps to its fixpoint
 
     @property
     def images(self) -> int:
@@ -54,27 +57,6 @@ class Timing:
                 "total": self.last_output(self.images - 1) + 1}
 
 
-class _WindowState:
-    def __init__(self, e: Engine) -> None:
-        t = e.timing
-        hp, wp = t["HP"], t["WP"]
-        self.rf = t["RF"]
-        self.np = hp * wp
-        self.interior = []
-        self.completes = []
-        for p in range(self.np):
-            r, c = divmod(p, wp)
-            self.interior.append(t["PH"] <= r < t["PH"] + t["H"]
-                                 and t["PW"] <= c < t["PW"] + t["W"])
-            self.completes.append(r >= t["KH"] - 1 and c >= t["KW"] - 1
-                                  and (r - t["KH"] + 1) % t["SH"] == 0
-                                  and (c - t["KW"] + 1) % t["SW"] == 0)
-        self.p = 0
-        self.busy = False
-        self.t = 0
-        self.ov = False
-
-
 def _topo(plan: Plan) -> list[int]:
     producer = {e.output: i for i, e in enumerate(plan.engines)}
     order: list[int] = []
@@ -94,27 +76,29 @@ def _topo(plan: Plan) -> list[int]:
     return order
 
 
+def _readers(plan: Plan) -> dict[int, list[tuple[int, int]]]:
+    """Per stream: the (engine, input port) pairs that read it."""
+    readers: dict[int, list[tuple[int, int]]] = {s.id: [] for s in plan.streams}
+    for i, e in enumerate(plan.engines):
+        for port, s in enumerate(e.inputs):
+            readers[s].append((i, port))
+    return readers
+
+
 def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
     """Run the handshake model for `images` back-to-back images, input always valid and
-    the output always ready."""
+    the output always ready: every engine's kind applies its per-edge rules
+    (codesign.emit.engine_kinds), one clock edge at a time. The reference the closed
+    form (`compose`) is tested against."""
     engines = plan.engines
+    kinds = [e.model for e in engines]
     order = _topo(plan)
     streams = {s.id: s for s in plan.streams}
     in_beats = streams[plan.input].beats
     out_beats = streams[plan.output].beats
     total_in, total_out = in_beats * images, out_beats * images
-    readers: dict[int, list[int]] = {}
-    for i, e in enumerate(engines):
-        for s in e.inputs:
-            readers.setdefault(s, []).append(i)
-    st: list[object] = []
-    for e in engines:
-        if e.kind == "window":
-            st.append(_WindowState(e))
-        elif e.kind == "fifo":
-            st.append([0, e.timing["depth"]])  # count, depth
-        else:
-            st.append([False])  # out_valid
+    readers = _readers(plan)
+    st = [k.sim_state(e.timing) for k, e in zip(kinds, engines, strict=True)]
     in_edges: list[int] = []
     out_edges: list[int] = []
     limit = max_edges if max_edges is not None else 10_000 + 50 * images * max(
@@ -130,36 +114,17 @@ def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
         # valid of every stream: registered state of its producer
         valid[plan.input] = n_in < total_in
         for i, e in enumerate(engines):
-            s = st[i]
-            if e.kind == "window":
-                valid[e.output] = s.ov  # type: ignore[attr-defined]
-            elif e.kind == "fifo":
-                valid[e.output] = s[0] > 0  # type: ignore[index]
-            else:
-                valid[e.output] = s[0]  # type: ignore[index]
-        # ready, consumers first
+            valid[e.output] = kinds[i].sim_valid(st[i])
+        # ready, consumers first (every reader of a stream comes later in `order`)
         ready[plan.output] = True
         for i in reversed(order):
             e = engines[i]
-            s = st[i]
             oready = ready[e.output]
-            if e.kind == "window":
-                finishing = s.busy and s.t == s.rf - 1  # type: ignore[attr-defined]
-                load = finishing and (not s.ov or oready)  # type: ignore[attr-defined]
-                can_step = (not s.busy) or load  # type: ignore[attr-defined]
-                in_ready[(i, 0)] = can_step and s.interior[s.p]  # type: ignore[attr-defined]
-            elif e.kind == "fifo":
-                in_ready[(i, 0)] = s[0] < s[1]  # type: ignore[index]
-            elif e.kind == "relu":
-                in_ready[(i, 0)] = (not s[0]) or oready  # type: ignore[index]
-            else:  # add
-                free = (not s[0]) or oready  # type: ignore[index]
-                a, b = e.inputs
-                in_ready[(i, 0)] = free and valid[b]
-                in_ready[(i, 1)] = free and valid[a]
+            got = kinds[i].sim_ready(st[i], oready, [valid[s] for s in e.inputs])
+            for port, r in enumerate(got):
+                in_ready[(i, port)] = r
             for sid in e.inputs:
-                ready[sid] = all(in_ready.get((u, engines[u].inputs.index(sid)), False)
-                                 for u in readers[sid])
+                ready[sid] = all(in_ready.get(u, False) for u in readers[sid])
         fire = {sid: valid[sid] and ready[sid] for sid in valid}
         # register updates
         if fire[plan.input]:
@@ -168,39 +133,151 @@ def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
         if fire[plan.output]:
             out_edges.append(edge)
         for i, e in enumerate(engines):
-            s = st[i]
-            ofire = fire[e.output]
-            if e.kind == "window":
-                oready = ready[e.output]
-                finishing = s.busy and s.t == s.rf - 1  # type: ignore[attr-defined]
-                load = finishing and (not s.ov or oready)  # type: ignore[attr-defined]
-                can_step = (not s.busy) or load  # type: ignore[attr-defined]
-                interior = s.interior[s.p]  # type: ignore[attr-defined]
-                step = can_step and (not interior or fire[e.inputs[0]])
-                if s.busy and not finishing:  # type: ignore[attr-defined]
-                    s.t += 1  # type: ignore[attr-defined]
-                if load:
-                    s.ov = True  # type: ignore[attr-defined]
-                elif oready:
-                    s.ov = False  # type: ignore[attr-defined]
-                if step:
-                    if s.completes[s.p]:  # type: ignore[attr-defined]
-                        s.busy, s.t = True, 0  # type: ignore[attr-defined]
-                    elif load:
-                        s.busy = False  # type: ignore[attr-defined]
-                    s.p = (s.p + 1) % s.np  # type: ignore[attr-defined]
-                elif load:
-                    s.busy = False  # type: ignore[attr-defined]
-            elif e.kind == "fifo":
-                s[0] += int(fire[e.inputs[0]]) - int(ofire)  # type: ignore[index]
-            else:
-                took = fire[e.inputs[0]]
-                if took:
-                    s[0] = True  # type: ignore[index]
-                elif ready[e.output]:
-                    s[0] = False  # type: ignore[index]
+            kinds[i].sim_update(st[i], [fire[s] for s in e.inputs], ready[e.output])
         edge += 1
     return Timing(in_edges, out_edges, in_beats, out_beats)
+
+
+class NoFixpoint(RuntimeError):
+    """The closed form's sweeps did not settle (a network that deadlocks never does)."""
+
+
+PROBE_IMAGES = 6  # images solved before looking for the periodic regime
+
+
+def compose(plan: Plan, images: int, max_sweeps: int | None = None) -> Timing:
+    """The same edges as `simulate`, in closed form: every engine's kind maps the edges its
+    inputs are offered and its output is taken to the edges it takes its inputs and offers
+    its output (max-plus recurrences over beat indices, numpy prefix scans), composed
+    over the network (`_fixpoint`).
+
+    Many images: the network settles into a periodic regime (every transfer of image i+1
+    is image i's plus the interval P). Once the fixpoint for n images shows its last
+    three images as exact shifted copies on every stream, in both directions (offers and
+    readiness), the remaining images are the same copies shifted by P: each engine's
+    recurrence reaches back at most one image before older terms are dominated (an image
+    adds at most P to any engine's running sums, P >= every engine's cycles per image).
+    Otherwise n doubles, up to solving all images directly."""
+    n = images
+    if images > PROBE_IMAGES:
+        n = PROBE_IMAGES
+        while n < images:
+            fix = _fixpoint(plan, n, max_sweeps)
+            period = _period(fix, n)
+            if period is not None:
+                return _timing(plan, fix, n, images, period)
+            n = min(2 * n, images)
+    fix = _fixpoint(plan, images, max_sweeps)
+    return _timing(plan, fix, images, images, 0)
+
+
+@dataclass
+class _Fix:
+    """The fixpoint: every stream's offers, every reader's readiness, network ends."""
+
+    arrays: list[np.ndarray]  # offers (but the input's constant 0) and readiness
+    in_fire: np.ndarray
+    out_fire: np.ndarray
+    sweeps: int
+
+
+def _fixpoint(plan: Plan, images: int, max_sweeps: int | None) -> _Fix:
+    """Forward offers and backward readiness (backpressure) depend on each other, so the
+    engines are evaluated in sweeps, alternately in topological and reverse order, from
+    "every consumer always ready" upwards, until no engine's edges move: the least
+    fixpoint of the handshake equations, which is what the RTL does (every transfer at
+    the first edge both sides allow). A fork stream is taken when all its FIFOs take it
+    (each FIFO sees it offered only then); an add takes both inputs at once. A fork and
+    its join form a loop, resolved one lap per sweep pair (sweeps grow with the images
+    a loop binds over). Raises NoFixpoint after max_sweeps (a deadlocking network grows
+    without bound)."""
+    engines = plan.engines
+    kinds = [e.model for e in engines]
+    order = _topo(plan)
+    readers = _readers(plan)
+    beats = {s.id: s.beats * images for s in plan.streams}
+    offer: dict[int, np.ndarray] = {plan.input: np.zeros(beats[plan.input], dtype=np.int64)}
+    for e in engines:
+        offer[e.output] = np.full(beats[e.output], NEG, dtype=np.int64)
+    take = {(i, p): np.full(beats[s], NEG, dtype=np.int64)
+            for i, e in enumerate(engines) for p, s in enumerate(e.inputs)}
+
+    def taken(sid: int) -> np.ndarray:
+        """The edge every reader of the stream could take beat k."""
+        users = readers[sid]
+        if not users:
+            return np.full(beats[sid], NEG, dtype=np.int64)
+        return np.maximum.reduce([take[u] for u in users])
+
+    def evaluate(i: int) -> bool:
+        e = engines[i]
+        valids = []
+        for port, sid in enumerate(e.inputs):
+            others = [take[u] for u in readers[sid] if u != (i, port)]
+            valids.append(np.maximum.reduce([offer[sid], *others]))
+        takes, out = kinds[i].closed_form(e.timing, valids, taken(e.output))
+        moved = not np.array_equal(out, offer[e.output])
+        offer[e.output] = out
+        for port, t in enumerate(takes):
+            moved |= not np.array_equal(t, take[(i, port)])
+            take[(i, port)] = t
+        return moved
+
+    if max_sweeps is None:
+        max_sweeps = 100 + 8 * images
+    for sweep in range(max_sweeps):
+        moved = [evaluate(i) for i in (order if sweep % 2 == 0 else order[::-1])]
+        if sweep > 0 and not any(moved):
+            inner = [a for sid, a in offer.items() if sid != plan.input]  # not the constant
+            return _Fix([*inner, *take.values()],
+                        slope_max(np.maximum(offer[plan.input], taken(plan.input))),
+                        slope_max(offer[plan.output]), sweep + 1)
+    raise NoFixpoint(f"the closed-form timing did not settle in {max_sweeps} sweeps: the "
+                     "network deadlocks (a fork FIFO too shallow for its join?)")
+
+
+def _period(fix: _Fix, images: int) -> int | None:
+    """P when the last three images of every array are copies shifted by P; else None."""
+    if images < 3:
+        return None
+    period = None
+    for a in fix.arrays:
+        rows = a.reshape(images, -1)[-3:]
+        if rows.size == 0:
+            continue
+        if rows.min() <= NEG // 2:
+            return None
+        d = np.diff(rows, axis=0)
+        if period is None:
+            period = int(d[0, 0])
+        if not np.all(d == period):
+            return None
+    return period
+
+
+def _timing(plan: Plan, fix: _Fix, solved: int, images: int, period: int) -> Timing:
+    """The network's transfer edges for `images`, the ones past `solved` extended by the
+    period; input transfers only as far as `simulate` runs (to the last output)."""
+    ends = []
+    for fire in (fix.in_fire, fix.out_fire):
+        rows = fire.reshape(solved, -1)
+        more = rows[-1] + period * np.arange(1, images - solved + 1)[:, None]
+        ends.append(np.concatenate([rows, more]).ravel())
+    in_fire, out_fire = ends
+    in_fire = in_fire[in_fire <= out_fire[-1]]
+    s = {st.id: st for st in plan.streams}
+    t = Timing(in_fire.tolist(), out_fire.tolist(), s[plan.input].beats, s[plan.output].beats)
+    t.sweeps = fix.sweeps
+    return t
+
+
+def network_timing(plan: Plan, images: int) -> Timing:
+    """Closed form when it settles; the per-edge simulation otherwise (which raises on
+    a deadlock with its own message)."""
+    try:
+        return compose(plan, images)
+    except NoFixpoint:
+        return simulate(plan, images)
 
 
 def engine_table(plan: Plan) -> list[dict[str, object]]:

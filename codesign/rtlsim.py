@@ -25,7 +25,7 @@ import numpy as np
 
 from codesign.emit.rtl import TOP, Plan, Stream
 from codesign.errors import CodesignError
-from codesign.latency import Timing, simulate
+from codesign.latency import Timing, network_timing
 from codesign.qnet import QuantizedNet
 
 TB_MODULE = "codesign.sim.tb_network"
@@ -170,10 +170,10 @@ def verify_rtl(qnet: QuantizedNet, rtl_dir: Path, build_dir: Path, x: np.ndarray
              widths=np.array([s_in.width, s_out.width, int(s_out.signed)]))
     predicted_timing: Timing | None = None
     if mode == "timing":
-        predicted_timing = simulate(plan, len(x))
+        predicted_timing = network_timing(plan, len(x))
         max_edges = predicted_timing.summary()["total"] + 1000
     else:
-        max_edges = 40 * (simulate(plan, 1).summary()["total"] + 100) * max(len(x), 1)
+        max_edges = 40 * (network_timing(plan, 1).summary()["total"] + 100) * max(len(x), 1)
     if result_path.exists():
         result_path.unlink()
     env = {"CS_STIM": str(stim), "CS_MODE": mode, "CS_SEED": str(seed),

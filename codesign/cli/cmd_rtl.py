@@ -23,7 +23,7 @@ from codesign.cli.common import add_dataset_arg, add_json_arg, eprint, report
 from codesign.data import dataset_for_shape
 from codesign.emit.rtl import TOP, generate_rtl, plan_network
 from codesign.errors import CodesignError
-from codesign.latency import engine_table, simulate
+from codesign.latency import engine_table, network_timing
 from codesign.qnet import QuantizedNet
 
 NAME = "rtl"
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     result: dict = {"design": str(args.design), "out": str(out),
                     "engines": engine_table(plan),
                     "generate_seconds": round(time.perf_counter() - start, 2)}
-    one = simulate(plan, 2).summary()
+    one = network_timing(plan, 2).summary()
     result["predicted_latency"] = one["latency"]
     result["predicted_interval"] = one["interval"]
     status = 0

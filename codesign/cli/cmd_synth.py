@@ -25,7 +25,7 @@ from codesign.cost.report import over_budget, utilization
 from codesign.devices import get_device
 from codesign.emit.rtl import plan_network
 from codesign.errors import CodesignError
-from codesign.latency import simulate
+from codesign.latency import network_timing
 from codesign.qnet import QuantizedNet
 from codesign.synth.run import RESULT, synthesize
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = synthesize(qnet, args.out, None if args.asic else device, asic=args.asic,
                         liberty=args.liberty, clock_mhz=clock, use_cache=not args.no_cache)
-    timing = simulate(plan_network(qnet), 2).summary()
+    timing = network_timing(plan_network(qnet), 2).summary()
     out = {"design": str(args.design), "source": "synthesis", "device": result["target"],
            "out": str(args.out), "seconds": round(time.perf_counter() - start, 1),
            **{k: v for k, v in result.items() if k != "target"},

@@ -38,6 +38,7 @@ from codesign.emit.rtl_engines import (
 from codesign.emit.rtl_graph import render_graph_module
 from codesign.errors import CodesignError, UnsupportedLayerError
 from codesign.ir import layers as L
+from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 
 TOP = "cs_top"
@@ -97,11 +98,45 @@ def hw_dir() -> Path:
 
 
 # -- planning ---------------------------------------------------------------------------
+def _conv_geometry(layer: L.WeightedLayer) -> tuple[int, int, int, int, int, int]:
+    """(KH, KW, SH, SW, PH, PW) of a conv (a Conv1d is one row)."""
+    if isinstance(layer, L.Conv2d):
+        (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+        return kh, kw, sh, sw, ph, pw
+    return 1, layer.kernel, 1, layer.stride, 0, layer.padding
+
+
+def layer_timing(layer: L.Layer, x: Stream, rf: int) -> tuple[str, dict[str, int]]:
+    """The kind (codesign.emit.engine_kinds) and cycle parameters of the engine that
+    computes `layer` from stream x at reuse rf: the one place that maps layers onto
+    timing, shared by the full planner and the timing-only one (`plan_timing`)."""
+    if isinstance(layer, L.Dense):
+        return "window", window_timing(1, x.beats, 1, x.beats, 1, 1, 0, 0, rf)
+    if isinstance(layer, L.WeightedLayer):
+        kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
+        return "window", window_timing(x.height, x.width_px, kh, kw, sh, sw, ph, pw, rf)
+    if isinstance(layer, L.Pool2d):
+        (kh, kw), (sh, sw) = layer.kernel, layer.stride
+        return "window", window_timing(x.height, x.width_px, kh, kw, sh, sw, 0, 0, 1)
+    if isinstance(layer, L.ReLU):
+        return "relu", {"beats": x.beats}
+    if isinstance(layer, L.Add):
+        return "add", {"beats": x.beats}
+    raise UnsupportedLayerError(f"the RTL generator has no engine for {layer.kind} "
+                                f"layers ({layer.name!r})")
+
+
 class _Planner:
-    def __init__(self, qnet: QuantizedNet) -> None:
+    """Streams and engines of a network. With a QuantizedNet: the full plan (module
+    parameters, adder graphs); with a Graph and reuse factors only: the same streams,
+    engines and timing without parameters (what the cycle model needs)."""
+
+    def __init__(self, qnet: QuantizedNet | None, graph: Graph | None = None,
+                 reuse: dict[str, int] | None = None) -> None:
         self.q = qnet
-        self.g = qnet.graph
-        self.d = qnet.design
+        self.g = qnet.graph if qnet is not None else graph
+        self.d = qnet.design if qnet is not None else None
+        self.reuse = reuse or {}
         self.streams: list[Stream] = []
         self.engines: list[Engine] = []
         self.stream_of: dict[str, int] = {}  # layer -> stream carrying its values
@@ -113,14 +148,16 @@ class _Planner:
             (c, w), h = shape, 1
         else:
             (c,), h, w = shape, 1, 1
-        s = Stream(len(self.streams), layer, source, h * w, c, t.width, t.signed, t.frac, h, w)
+        width, signed, frac = (t.width, t.signed, t.frac) if t is not None else (0, False, 0)
+        s = Stream(len(self.streams), layer, source, h * w, c, width, signed, frac, h, w)
         self.streams.append(s)
         return s.id
 
     def plan(self) -> Plan:
         g = self.g
         inp = g.input
-        self.stream_of["input"] = self.new_stream("input", "input", inp.out_shape, self.d.input)
+        self.stream_of["input"] = self.new_stream("input", "input", inp.out_shape,
+                                                  self.d.input if self.d is not None else None)
         fused: set[str] = set()
         for layer in g.layers[1:]:
             if layer.name in fused:
@@ -131,7 +168,10 @@ class _Planner:
             relu = self._fusable_relu(layer)
             if relu is not None:
                 fused.add(relu.name)
-            self._engine_for(layer, relu)
+            if self.q is None:
+                self._timing_engine(layer, relu)
+            else:
+                self._engine_for(layer, relu)
         self._insert_forks()
         out = self.stream_of[g.output.name]
         return Plan(self.streams, self.engines, self.stream_of["input"], out)
@@ -147,6 +187,18 @@ class _Planner:
     def _in(self, layer: L.Layer, k: int = 0) -> Stream:
         return self.streams[self.stream_of[layer.inputs[k]]]
 
+    def _timing_engine(self, layer: L.Layer, relu: L.ReLU | None) -> None:
+        """An engine with its kind and timing only (no types, weights or parameters)."""
+        rf = self.reuse.get(layer.name, 1) if isinstance(layer, L.WeightedLayer) else 1
+        kind, timing = layer_timing(layer, self._in(layer), rf)
+        last = relu if relu is not None else layer
+        sid = self.new_stream(last.name, last.name, last.out_shape, None)
+        names = (layer.name,) + ((relu.name,) if relu is not None else ())
+        self.engines.append(Engine(f"u_{layer.name}", "", names,
+                                   tuple(self.stream_of[i] for i in layer.inputs), sid, {},
+                                   kind, timing))
+        self.stream_of[last.name] = sid
+
     def _engine_for(self, layer: L.Layer, relu: L.ReLU | None) -> None:
         d = self.d
         impl = d[layer.name]
@@ -156,20 +208,17 @@ class _Planner:
         out_t = d[last.name].result
         graph = None
         if isinstance(layer, L.WeightedLayer):
-            module, params, timing, graph = self._weighted(layer, x, xt, impl, relu)
-            kind = "window"
+            module, params, graph = self._weighted(layer, x, xt, impl, relu)
         elif isinstance(layer, L.Pool2d):
-            module, kind = "cs_pool", "window"
-            params, timing = self._pool(layer, x, xt, impl)
+            module, params = "cs_pool", self._pool(layer, x, xt, impl)
         elif isinstance(layer, L.ReLU):
-            module, kind = "cs_relu", "relu"
+            module = "cs_relu"
             params = {"C": x.channels, "IW": xt.width, "IS": int(xt.signed),
                       "SHIFT": impl.result.frac - xt.frac, "OW": impl.result.width,
                       "OS": int(impl.result.signed), "RND": ROUNDING_CODES[impl.result.rounding],
                       "OVF": OVERFLOW_CODES[impl.result.overflow]}
-            timing = {"beats": x.beats}
         elif isinstance(layer, L.Add):
-            module, kind = "cs_add", "add"
+            module = "cs_add"
             b = self._in(layer, 1)
             at, bt = xt, d.type_of(layer.inputs[1])
             if (x.beats, x.channels) != (b.beats, b.channels):
@@ -180,10 +229,10 @@ class _Planner:
             params = {"C": x.channels, "AW_": at.width, "AS_": int(at.signed),
                       "ASH": f - at.frac, "BW_": bt.width, "BS_": int(bt.signed),
                       "BSH": f - bt.frac, "FSHIFT": r.frac - f, **type_params("R", r, True)}
-            timing = {"beats": x.beats}
         else:
             raise UnsupportedLayerError(f"the RTL generator has no engine for {layer.kind} "
                                         f"layers ({layer.name!r})")
+        kind, timing = layer_timing(layer, x, impl.reuse if graph is None else 1)
         shape = last.out_shape
         source = last.name
         sid = self.new_stream(last.name, source, shape, out_t)
@@ -215,16 +264,11 @@ class _Planner:
                 raise CodesignError(f"dense {layer.name!r} takes {terms} inputs, its stream "
                                     f"carries {p}x{x.channels}")
             params.update(P=p, CIN=x.channels, COUT=cout)
-            timing = window_timing(1, p, 1, p, 1, 1, 0, 0, rf)
         else:
             module = "cs_conv"
-            if isinstance(layer, L.Conv2d):
-                (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-            else:
-                kh, kw, sh, sw, ph, pw = 1, layer.kernel, 1, layer.stride, 0, layer.padding
+            kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
             params.update(H=x.height, W=x.width_px, CIN=x.channels, COUT=cout, KH=kh, KW=kw,
                           SH=sh, SW=sw, PH=ph, PW=pw)
-            timing = window_timing(x.height, x.width_px, kh, kw, sh, sw, ph, pw, rf)
         params.update(RF=rf, **type_params("X", xt), **type_params("W", impl.weight),
                       **type_params("B", impl.bias), **type_params("A", acc),
                       PSHIFT=acc.frac - impl.weight.frac - xt.frac,
@@ -239,7 +283,7 @@ class _Planner:
             pos, neg = csd_masks(wmat.T, impl.weight.width + 2)
             params.update(CSD_GIVEN=1, CSD_P=pos, CSD_N=neg)
         params.update(self._relu_params(relu, res))
-        return module, params, timing, None
+        return module, params, None
 
     def _relu_params(self, relu: L.ReLU | None, res) -> dict[str, Any]:
         if relu is None:
@@ -261,10 +305,7 @@ class _Planner:
             order = [c * p + q for q in range(p) for c in range(x.channels)]
             wmat = wmat[order]
         else:
-            if isinstance(layer, L.Conv2d):
-                (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-            else:
-                kh, kw, sh, sw, ph, pw = 1, layer.kernel, 1, layer.stride, 0, layer.padding
+            kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
             geo = dict(H=x.height, W=x.width_px, CIN=x.channels, KH=kh, KW=kw, SH=sh, SW=sw,
                        PH=ph, PW=pw)
         wt, bt, res = impl.weight, impl.bias, impl.result
@@ -276,9 +317,7 @@ class _Planner:
         params: dict[str, Any] = {**geo, "COUT": layer.out_channels, "XW": xt.width,
                                   "YW": graph.out_width, **type_params("R", res, True),
                                   "RSHIFT": res.frac - frac, **self._relu_params(relu, res)}
-        timing = window_timing(geo["H"], geo["W"], geo["KH"], geo["KW"], geo["SH"], geo["SW"],
-                               geo["PH"], geo["PW"], 1)
-        return "cs_graph_engine", params, timing, graph
+        return "cs_graph_engine", params, graph
 
     def _pool(self, layer: L.Pool2d, x: Stream, xt, impl):
         acc, res = impl.accum, impl.result
@@ -288,7 +327,7 @@ class _Planner:
                   **type_params("X", xt), **type_params("A", acc, True),
                   "AFRAC_X": acc.frac - xt.frac, **type_params("R", res, True),
                   "RSHIFT": res.frac - acc.frac}
-        return params, window_timing(x.height, x.width_px, kh, kw, sh, sw, 0, 0, 1)
+        return params
 
     # -- forks ----------------------------------------------------------------------
     def _insert_forks(self) -> None:
@@ -331,6 +370,13 @@ class _Planner:
 def plan_network(qnet: QuantizedNet) -> Plan:
     """The engines and streams of the accelerator for a QuantizedNet."""
     return _Planner(qnet).plan()
+
+
+def plan_timing(graph: Graph, reuse: dict[str, int] | None = None) -> Plan:
+    """The accelerator's streams and engines for a float Graph at per-layer reuse
+    factors (1 where not given), with timing only: no types, weights or module
+    parameters. Its cycles equal plan_network's for any design with those reuse factors."""
+    return _Planner(None, graph, reuse).plan()
 
 
 # -- rendering --------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 Each engine maps one layer (or a conv/dense with its fused ReLU) onto a module of hw/.
 The parameters come from the layer's shape and the DesignPoint's types; the arithmetic
 is the bit-accurate model's (codesign/bitaccurate.py), which the modules implement.
-The closed-form cycles given here are for the engine alone (input always valid, sink
-always ready); codesign/latency.py composes the engines' handshakes over a network.
+Its cycles are its kind's (codesign.emit.engine_kinds: per-kind closed forms and the
+per-edge handshake); codesign/latency.py composes them over a network.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from codesign.emit.adder_graph import AdderGraph
+from codesign.emit.engine_kinds import KINDS, EngineKind, WindowEngine
 from codesign.fixed import FixedType, Overflow, Rounding
 
 ROUNDING_CODES = {Rounding.TRN: 0, Rounding.RND: 1, Rounding.RND_ZERO: 2,
@@ -76,35 +77,25 @@ class Engine:
     inputs: tuple[int, ...]  # stream ids
     output: int  # stream id
     params: dict[str, Any] = field(default_factory=dict)
-    kind: str = "window"  # window | relu | add | fifo: its handshake (latency.py)
+    kind: str = "window"  # window | relu | add | fifo: its handshake (engine_kinds.KINDS)
     timing: dict[str, int] = field(default_factory=dict)
     # RF 1 lossless conv/dense: the adder graph of its constant-matrix product, built by
     # the generated module graph_module and wired to the engine's win/y ports
     graph: AdderGraph | None = None
     graph_module: str = ""
 
-    # -- closed forms for the engine alone --------------------------------------------
+    @property
+    def model(self) -> EngineKind:
+        """Its kind's cycle formulas (codesign.emit.engine_kinds)."""
+        return KINDS[self.kind]
+
     def cycles_per_image(self) -> int:
         """Cycles between images when never starved or blocked."""
-        if self.kind != "window":
-            return self.timing["beats"]
-        t = self.timing
-        return t["HP"] * t["WP"] + window_outputs(t) * (t["RF"] - 1)
+        return self.model.cycles_per_image(self.timing)
 
     def capacity(self) -> int:
         """Beats it can hold (bounds the skip FIFO a fork needs)."""
-        if self.kind == "window":
-            t = self.timing
-            return (t["KH"] - 1) * t["WP"] + t["KW"] + 2
-        if self.kind == "fifo":
-            return self.timing["depth"]
-        return 1
-
-
-def window_outputs(t: dict[str, int]) -> int:
-    oh = (t["HP"] - t["KH"]) // t["SH"] + 1
-    ow = (t["WP"] - t["KW"]) // t["SW"] + 1
-    return oh * ow
+        return self.model.capacity(self.timing)
 
 
 def window_timing(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
@@ -115,23 +106,5 @@ def window_timing(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, p
 
 def isolated_window_cycles(t: dict[str, int]) -> dict[str, int]:
     """First image through one window engine from reset, input always valid and sink
-    always ready: edge of the first input, edge of the last output, and the interval.
-
-    A step at padded position p happens at edge p + (RF-1) * (outputs completed before
-    p); the last output completes at position p_last, loads RF edges later and leaves
-    one edge after that.
-    """
-    hp, wp, rf = t["HP"], t["WP"], t["RF"]
-
-    def completes(p: int) -> bool:
-        r, c = divmod(p, wp)
-        return (r >= t["KH"] - 1 and c >= t["KW"] - 1 and (r - t["KH"] + 1) % t["SH"] == 0
-                and (c - t["KW"] + 1) % t["SW"] == 0)
-
-    outs = [p for p in range(hp * wp) if completes(p)]
-    first_in = t["PH"] * wp + t["PW"]
-    first_in_edge = first_in + (rf - 1) * sum(1 for p in outs if p < first_in)
-    last = outs[-1]
-    last_step = last + (rf - 1) * (len(outs) - 1)
-    return {"first_input": first_in_edge, "last_output": last_step + rf + 1,
-            "interval": hp * wp + len(outs) * (rf - 1)}
+    always ready: edge of the first input, edge of the last output, and the interval."""
+    return WindowEngine().isolated(t)

@@ -28,7 +28,7 @@ import numpy as np
 
 from codesign.emit.rtl import Plan
 from codesign.errors import CodesignError
-from codesign.latency import simulate
+from codesign.latency import network_timing
 from codesign.qnet import QuantizedNet
 from codesign.rtlsim import stream_beats
 
@@ -94,8 +94,8 @@ def write_testbench(qnet: QuantizedNet, rtl_dir: Path, out_dir: Path, x: np.ndar
                             "the design; regenerate it from this design")
     n = len(x)
     images = min(n, TIMING_IMAGES_MAX)
-    timing = simulate(plan, images)
-    one = simulate(plan, 1).summary()["total"]
+    timing = network_timing(plan, images)
+    one = network_timing(plan, 1).summary()["total"]
     files_f = Path(sources) if sources is not None else Path(rtl_dir) / "files.f"
     if not files_f.is_file():
         raise CodesignError(f"file list {files_f} does not exist")

@@ -351,14 +351,14 @@ def rtl_config(flow: Flow, point: Point | None) -> dict[str, Any]:
 
 def rtl(ctx: StageContext) -> dict[str, Any]:
     from codesign.emit.rtl import generate_rtl, plan_network
-    from codesign.latency import engine_table, simulate
+    from codesign.latency import engine_table, network_timing
 
     r = ctx.flow.rtl
     assert r is not None
     qnet = ctx.qnet()
     generate_rtl(qnet, ctx.out / "rtl")
     plan = plan_network(qnet)
-    one = simulate(plan, 2).summary()
+    one = network_timing(plan, 2).summary()
     out: dict[str, Any] = {"rtl": "rtl", "engines": engine_table(plan),
                            "predicted_latency": one["latency"],
                            "predicted_interval": one["interval"]}

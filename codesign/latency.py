@@ -16,6 +16,7 @@ Edge 0 is the first rising clock edge with reset low; every time is an edge inde
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -179,6 +180,7 @@ class _Fix:
     in_fire: np.ndarray
     out_fire: np.ndarray
     sweeps: int
+    fires: dict[int, np.ndarray]  # every stream's transfer edges
 
 
 def _fixpoint(plan: Plan, images: int, max_sweeps: int | None) -> _Fix:
@@ -229,9 +231,9 @@ def _fixpoint(plan: Plan, images: int, max_sweeps: int | None) -> _Fix:
         moved = [evaluate(i) for i in (order if sweep % 2 == 0 else order[::-1])]
         if sweep > 0 and not any(moved):
             inner = [a for sid, a in offer.items() if sid != plan.input]  # not the constant
-            return _Fix([*inner, *take.values()],
-                        slope_max(np.maximum(offer[plan.input], taken(plan.input))),
-                        slope_max(offer[plan.output]), sweep + 1)
+            fires = {sid: slope_max(np.maximum(a, taken(sid))) for sid, a in offer.items()}
+            return _Fix([*inner, *take.values()], fires[plan.input], fires[plan.output],
+                        sweep + 1, fires)
     raise NoFixpoint(f"the closed-form timing did not settle in {max_sweeps} sweeps: the "
                      "network deadlocks (a fork FIFO too shallow for its join?)")
 
@@ -278,6 +280,38 @@ def network_timing(plan: Plan, images: int) -> Timing:
         return compose(plan, images)
     except NoFixpoint:
         return simulate(plan, images)
+
+
+def latency_shares(plan: Plan, layers: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
+    """The network's latency and interval (closed form) and every layer's share of the
+    latency: along the critical path (from the output back through the input whose last
+    beat of image 0 came latest) a layer's share is the edges from its latest input's
+    last beat to its own; layers off that path, and layers whose values share a stream
+    (a fused ReLU, a Flatten), get 0. The shares add up to the latency exactly.
+
+    layers: (name, input names) in graph order, the first being the network input."""
+    fires = _fixpoint(plan, 1, None).fires
+    stream_of: dict[str, int] = {layers[0][0]: plan.input}
+    for e in plan.engines:
+        if e.kind != "fifo":
+            for name in e.layers:
+                stream_of[name] = e.output
+    for name, inputs in layers[1:]:  # a Flatten re-reads its input's stream
+        if name not in stream_of:
+            stream_of[name] = stream_of[inputs[0]]
+    last = {name: int(fires[sid][-1]) for name, sid in stream_of.items()}
+    first_in = int(fires[plan.input][0])
+    inputs_of = dict(layers)
+    shares = dict.fromkeys(inputs_of, 0)
+    node = layers[-1][0]
+    while inputs_of[node]:
+        prev = max(inputs_of[node], key=lambda n: last[n])
+        shares[node] = last[node] - last[prev]
+        node = prev
+    shares[node] = last[node] - first_in
+    two = compose(plan, 2).summary()
+    assert sum(shares.values()) == two["latency"]
+    return {"latency": two["latency"], "interval": two["interval"], "layers": shares}
 
 
 def engine_table(plan: Plan) -> list[dict[str, object]]:

@@ -1,5 +1,7 @@
 """The estimate of one whole design: every layer through the fast model at the widths,
-reuse and multiplier style its DesignPoint gives, summed into the network's totals."""
+reuse and multiplier style its DesignPoint gives, summed into the network's totals; the
+latency and interval are the exact closed-form cycles of the whole network (a row's
+latency is its share along the critical path; the shares add up to the total)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     """Per-layer rows and totals (the fields `codesign synth` reports)."""
     g = qnet.graph
     model = FastCostModel(g, device)
+    cycles = model.network_cycles({layer.name: qnet.design[layer.name].reuse
+                                   for layer in g.weighted})
     rows = []
     for layer in g.layers:
         w_bits, x_bits, out_bits, reuse, dsp = layer_args(qnet, layer)
@@ -49,14 +53,14 @@ def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
                      "x_bits": x_bits, "out_bits": out_bits,
                      "reuse": reuse if weighted else None,
                      "multiplier": ("dsp" if dsp else "lut") if weighted else None,
-                     **{k: int(round(float(v))) for k, v in c.items()}})
+                     **{k: int(round(float(v))) for k, v in c.items()},
+                     "latency": cycles["layers"][layer.name]})
     totals: dict[str, Any] = {k: sum(r[k] for r in rows) for k in BUDGETED}
     fit = fit_file()
     util = utilization(totals, device)
     return {"source": "estimate", "device": device.part, "family": device.family, **totals,
             "carry": None, "srl": None, "lutram": None,
-            "latency": sum(r["latency"] for r in rows),
-            "interval": max(r["interval"] for r in rows),
+            "latency": cycles["latency"], "interval": cycles["interval"],
             "utilization": util, "warnings": over_budget(util),
             "fit": {"yosys": fit.get("yosys"), "date": fit.get("date"),
                     "family": device.family if device.family in fit["families"] else "default"},

@@ -33,25 +33,31 @@ window timing): "interval" is the engine's cycles per image; "latency" is the de
 adds: the cycles from its last input to its last output, plus the cycles it holds its
 producer back (its walk over the input beyond the time its producer takes to deliver
 them at reuse 1). The Input layer contributes its beats - 1, so the sum over the layers
-estimates the network's first-input-to-last-output latency (the handshake simulation in
-codesign.latency is the exact figure; bench/cost_model.py reports the difference).
+estimates the network's first-input-to-last-output latency, per candidate, for the
+allocator's linear budget rows. `network_cycles` gives the exact latency and interval of
+a whole design (codesign.latency's closed form over the planner's timing-only plan:
+equal to the handshake simulation and Verilator); `codesign cost` reports that one.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import yaml
 
 from codesign.cost.weightstats import MAX_BITS, WeightTables
 from codesign.devices import Device, get_device
+from codesign.emit.rtl import plan_timing
 from codesign.errors import CodesignError
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.latency import latency_shares
 
 DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits ...
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
@@ -381,13 +387,25 @@ class FastCostModel:
         return np.ceil(big / max(d.dsp_a_bits, d.dsp_b_bits)) * np.ceil(
             small / min(d.dsp_a_bits, d.dsp_b_bits))
 
+    def network_cycles(self, reuse: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """Exact cycles of the whole network at per-layer reuse factors (1 where not
+        given): the RTL planner's timing-only plan (codesign.emit.rtl.plan_timing)
+        through the closed-form cycle model (codesign.latency), so "latency" and
+        "interval" are what the handshake simulation and Verilator count, backpressure and
+        residual joins included; "layers" is every layer's share of the latency (its
+        edges along the critical path; they add up to it). Milliseconds per network: for
+        checking a chosen design, where layer_costs' additive latency guides the search."""
+        plan = plan_timing(self.graph, dict(reuse or {}))
+        return latency_shares(plan, [(layer.name, layer.inputs) for layer in self.graph])
+
     def layer_costs(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp, *,
                     accum_bits=None, lossy: bool = False) -> dict[str, np.ndarray]:
         """Vectorized over numpy arrays that broadcast together (w_bits ignored for layers
         without weights; dsp is bool: the `*` operator on DSPs vs LUT shift-add).
         Keys: "lut", "ff", "dsp", "bram" (resources of this layer's engine),
         "latency" (its additive contribution to the network's first-input-to-last-output
-        cycles), "interval" (its cycles per image; the network's interval is the max)."""
+        cycles: an estimate; network_cycles gives the exact figure), "interval" (its cycles
+        per image; the network's interval is the max)."""
         feats, dsps, latency, interval = self.features(layer, w_bits, x_bits, out_bits,
                                                        reuse, dsp, accum_bits=accum_bits,
                                                        lossy=lossy)

@@ -8,6 +8,8 @@ import pytest
 
 from codesign.cli.main import main
 from codesign.cost import FastCostModel
+from codesign.emit.rtl import plan_network
+from codesign.latency import simulate
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +26,8 @@ def test_cost_json_rows_add_up_and_match_the_model(digits_design, digits_qnet8, 
     for key in ("lut", "ff", "dsp", "bram", "latency"):
         assert r[key] == sum(row[key] for row in r["layers"])
     assert r["interval"] == max(row["interval"] for row in r["layers"])
+    exact = simulate(plan_network(digits_qnet8), 2).summary()  # the closed form's figures
+    assert (r["latency"], r["interval"]) == (exact["latency"], exact["interval"])
     conv = digits_qnet8.graph.weighted[0]
     impl = digits_qnet8.design[conv.name]
     direct = FastCostModel(digits_qnet8.graph, "xc7z020").layer_costs(

@@ -286,7 +286,8 @@ def latency_shares(plan: Plan, layers: list[tuple[str, tuple[str, ...]]]) -> dic
     """The network's latency and interval (closed form) and every layer's share of the
     latency: along the critical path (from the output back through the input whose last
     beat of image 0 came latest) a layer's share is the edges from its latest input's
-    last beat to its own; layers off that path, and layers whose values share a stream
+    last beat to its own (negative when it finishes first: a strided window that ignores
+    its input's last rows); layers off that path, and layers whose values share a stream
     (a fused ReLU, a Flatten), get 0. The shares add up to the latency exactly.
 
     layers: (name, input names) in graph order, the first being the network input."""

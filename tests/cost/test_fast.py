@@ -109,6 +109,20 @@ def test_intervals_equal_the_engines_and_latency_tracks_the_simulation(seed, res
     assert abs(total_latency - measured) <= 0.25 * measured
 
 
+@pytest.mark.parametrize("seed,residual", [(3, True), (11, False), (5, False), (2, True),
+                                           (8, True)])
+def test_network_cycles_are_exact(seed, residual):
+    """From the float graph and the reuse factors alone: the latency and interval the
+    handshake simulation counts on the quantized design's own plan; shares add up."""
+    qnet, _ = random_qnet(seed, residual)
+    reuse = {w.name: qnet.design[w.name].reuse for w in qnet.graph.weighted}
+    got = FastCostModel(qnet.graph, "xc7a35t").network_cycles(reuse)
+    want = simulate(plan_network(qnet), 2).summary()
+    assert (got["latency"], got["interval"]) == (want["latency"], want["interval"])
+    assert sum(got["layers"].values()) == got["latency"]
+    assert set(got["layers"]) == set(qnet.graph.names)
+
+
 def test_at_least_100k_candidates_per_second(digits_qnet8):
     g = digits_qnet8.graph
     m = FastCostModel(g, "xc7z020")

@@ -1,14 +1,19 @@
 """Cycle model of the generated accelerator: predicted == what Verilator counts.
 
-Every engine's timing is closed form on its own (codesign.emit.rtl_engines: a window
-engine steps one padded position per cycle and spends RF cycles per output; relu, add
-and fifo stages pass one beat per cycle after one register). Over a network the engines
-hand beats to each other through valid/ready, so a slow engine stalls its producers;
-this module composes the engines by evaluating exactly the handshake rules the RTL
-implements (the same registers, the same ready equations), one clock edge at a time,
-without any data. With the input always valid and the sink always ready it gives the
-edge of every input and output transfer, hence the latency (first input accepted to last
-output of an image) and the interval between images.
+Every engine has a kind (codesign.emit.engine_kinds: window, relu, add, fifo) that owns
+its cycle formulas. Over a network the engines hand beats to each other through
+valid/ready, so a slow engine stalls its producers. Two models compose the kinds, both
+with the input always valid and the sink always ready, both giving the edge of every
+input and output transfer, hence the latency (first input accepted to last output of an
+image) and the interval between images:
+
+- `compose`: the closed form. Each kind maps offer/readiness edges to edges (max-plus
+  recurrences over beat indices, numpy scans); the network is their least fixpoint.
+  Milliseconds per network. What `network_timing` (the CLI, the RTL checks, the cost
+  estimate) uses.
+- `simulate`: the reference. Each kind's exact per-edge handshake rules (the same
+  registers and ready equations as the RTL), one clock edge at a time. Proven against
+  Verilator; tests/test_latency.py holds the closed form to it edge for edge.
 
 Edge 0 is the first rising clock edge with reset low; every time is an edge index.
 """

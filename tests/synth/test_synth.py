@@ -69,6 +69,7 @@ def test_cli_synth_is_cached_and_matches_cost_field_by_field(synth_xc7, tiny_des
     assert shared <= set(cost) and shared <= set(synth)
     assert cost["dsp"] == synth["dsp"] and cost["bram"] == synth["bram"]
     assert cost["interval"] == synth["interval"]
+    assert cost["latency"] == synth["latency"]  # both the closed-form cycles
 
 
 def test_asic_transistors_and_liberty_area(tiny_design, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""One class per hardware engine: its SystemVerilog parameters and its cycle formulas.
+"""One class per hardware engine: its SystemVerilog parameters, streams and kind.
 
 Each engine maps one layer (or a conv/dense with its fused ReLU) onto a module of hw/.
 The parameters come from the layer's shape and the DesignPoint's types; the arithmetic

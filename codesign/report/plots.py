@@ -34,17 +34,24 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
+def series(point: dict[str, Any]) -> str:
+    """The frontier plot's legend entry of a point: its method(s)."""
+    if point.get("alloc_method"):
+        return f"{point['alloc_method']} + {point['method']}"
+    return point["method"]
+
+
 def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float | None,
              x_key: str = "weight_bits", x_label: str = "total weight bits") -> bytes:
-    """Validation accuracy against size, one marker per method, the Pareto front as a
-    step line, the chosen point starred."""
+    """Validation accuracy against size, one marker per method (allocator + quantizer for
+    allocated points), the Pareto front as a step line, the chosen point starred."""
     plt = _plt()
     ok = [r for r in records if r.get("eval")]
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    methods = sorted({r["point"]["method"] for r in ok})
+    methods = sorted({series(r["point"]) for r in ok})
     markers = "osD^v<>ph"
     for k, m in enumerate(methods):
-        rs = [r for r in ok if r["point"]["method"] == m]
+        rs = [r for r in ok if series(r["point"]) == m]
         ax.scatter([r["eval"][x_key] for r in rs],
                    [100 * r["eval"]["bit_accurate_val_accuracy"] for r in rs],
                    marker=markers[k % len(markers)], s=42, label=m, zorder=3)

@@ -57,7 +57,7 @@ def yosys_reached(log: Path) -> str | None:
     return top + (f", {step}" if step else "")
 
 
-def _partial(out: Path, part: str) -> dict[str, Any]:
+def partial_synthesis(out: Path, part: str) -> dict[str, Any]:
     """How far synthesis got in out/ when it was killed."""
     from codesign.devices import get_device
     from codesign.synth.cells import fpga_fields, read_stat
@@ -119,7 +119,7 @@ def synthesize_limited(design: Path, out: Path, part: str, *, place_and_route: b
         assert timeout_s is not None
         raise StageTimeout("synth", {"timed_out": True, "timeout_s": timeout_s,
                                      "seconds": round(over.seconds, 1),
-                                     **_partial(out, part)}) from None
+                                     **partial_synthesis(out, part)}) from None
     if code != 0:
         lines = [ln for ln in err.strip().splitlines() if ln.strip()]
         raise CodesignError("\n".join(lines[-15:]) or f"synthesis exited with {code}")

@@ -48,7 +48,7 @@ def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float
     plt = _plt()
     ok = [r for r in records if r.get("eval")]
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    methods = sorted({series(r["point"]) for r in ok})
+    methods = list(dict.fromkeys(series(r["point"]) for r in ok))  # the flow's order
     markers = "osD^v<>ph"
     for k, m in enumerate(methods):
         rs = [r for r in ok if series(r["point"]) == m]

@@ -308,7 +308,9 @@ def _times(s: dict[str, Any], run_dir: Path) -> Section:
                f"timed out (limit {st['outputs']['timeout_s']:g} s)" if st.get("timed_out")
                else "computed")
         rows.append([name, f"{st['seconds']:.2f}", how, f"{st['wall']:.2f}"])
-        bars.append((name, float(st["seconds"]), bool(st["cached"])))
+        bars.append((name, float(st["seconds"]),
+                     "timed out" if st.get("timed_out") else
+                     "cached" if st["cached"] else "computed"))
     sec = Section("times", "Run time per stage", [
         Para(f"Whole run: {s['seconds']:.1f} s wall. 'seconds' is what the stage took when "
              "its result was computed; a cached stage costs this run only the lookup."),

@@ -93,16 +93,22 @@ def layer_bits(layers: list[dict[str, Any]]) -> bytes:
     return _png(fig)
 
 
-def stage_times(rows: list[tuple[str, float, bool]]) -> bytes:
-    """Horizontal bars: seconds per stage (hatched when this run took it from the cache)."""
+STATE_COLORS = {"computed": "tab:blue", "cached": "0.75", "timed out": "tab:orange"}
+
+
+def stage_times(rows: list[tuple[str, float, str]]) -> bytes:
+    """Horizontal bars: seconds per stage, coloured by what this run did (computed, took
+    from the cache, or stopped at the stage's time limit)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2))
     ys = range(len(rows))
-    ax.barh(list(ys), [r[1] for r in rows], color=["0.75" if r[2] else "tab:blue" for r in rows],
-            hatch=None)
+    ax.barh(list(ys), [r[1] for r in rows], color=[STATE_COLORS[r[2]] for r in rows])
     ax.set_yticks(list(ys), [r[0] for r in rows], fontsize="small")
     ax.invert_yaxis()
-    ax.set_xlabel("seconds to compute (grey: reused from the cache in this run)")
+    label = "seconds to compute (grey: reused from the cache in this run)"
+    if any(r[2] == "timed out" for r in rows):
+        label += "\n(orange: stopped at its time limit)"
+    ax.set_xlabel(label)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _png(fig)

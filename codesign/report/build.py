@@ -256,14 +256,14 @@ def _sensitivity(s: dict[str, Any], run_dir: Path) -> Section | None:
 def _bits(point: dict[str, Any]) -> str:
     if point.get("alloc") is None:
         return str(point["bits"])
-    return f"{point['alloc_method']} #{point['alloc']}"
+    return f"{point.get('alloc_method') or 'alloc'} #{point['alloc']}"
 
 
 def _widths_text(point: dict[str, Any]) -> str:
     if point.get("alloc") is None:
         return f"{point['bits']}-bit weights and activations"
     return (f"per-layer widths of frontier point {point['alloc']} of the "
-            f"{point['alloc_method']} allocator")
+            f"{point.get('alloc_method') or 'exact'} allocator")
 
 
 def _allocate(s: dict[str, Any], run_dir: Path) -> Section | None:
@@ -271,7 +271,7 @@ def _allocate(s: dict[str, Any], run_dir: Path) -> Section | None:
     alloc = s.get("allocate")
     if alloc is None:
         return None
-    methods = ", ".join(alloc["methods"])
+    methods = ", ".join(alloc.get("methods") or [alloc["method"]])  # older run.json: one
     sec = Section("allocate", f"Hardware-aware allocation ({methods})")
     for device, d in alloc["devices"].items():
         sec.blocks.append(Para(f"{device}: budget {d['budget']}, objective {d['objective']}, "

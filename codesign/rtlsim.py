@@ -11,6 +11,7 @@ Verilator builds are cached by the content hash of the sources (manifest digest)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,6 +64,14 @@ def default_build_root() -> Path:
     return cache_dir() / "rtl-builds"
 
 
+def missing_libraries(executable: Path) -> list[str]:
+    """The shared libraries the dynamic loader cannot find for executable (ldd's 'not
+    found'): a cached build linked to a cocotb library that no longer exists."""
+    proc = subprocess.run(["ldd", str(executable)], capture_output=True, text=True)
+    return [line.split("=>")[0].strip() for line in proc.stdout.splitlines()
+            if "not found" in line]
+
+
 def build(rtl_dir: Path, build_root: Path | None = None, waves: bool = False) -> tuple[Path, bool]:
     """Verilate and compile rtl_dir's design for cocotb unless an identical build exists.
     Returns (build dir, whether it was cached).
@@ -79,7 +88,13 @@ def build(rtl_dir: Path, build_root: Path | None = None, waves: bool = False) ->
     root = build_root or default_build_root()
     build_dir = root / key
     if (build_dir / TOP).is_file():
-        return build_dir, True
+        if not missing_libraries(build_dir / TOP):
+            return build_dir, True
+        # built by a Python environment that is gone (its cocotb library went with it)
+        stale = Path(tempfile.mkdtemp(prefix=key + ".stale.", dir=root))
+        with contextlib.suppress(FileNotFoundError):  # another process moved it first
+            build_dir.rename(stale / "build")
+        shutil.rmtree(stale, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=key + ".", dir=root))
     vlt = tmp / "public.vlt"

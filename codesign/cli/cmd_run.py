@@ -14,6 +14,7 @@ from pathlib import Path
 
 from codesign.cli.common import add_json_arg, report
 from codesign.errors import CodesignError
+from codesign.flow.stages import STAGES
 
 NAME = "run"
 HELP = "run a flow (flows/*.yaml): every stage, cached and resumable, ending in a report"
@@ -30,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the sweep on a Dask distributed cluster, e.g. tcp://host:8786 "
                         "(workers must share the runs directory's filesystem)")
+    p.add_argument("--from", dest="from_stage", metavar="STAGE",
+                   help="recompute STAGE and every stage after it even when cached (earlier "
+                        "stages still come from the cache); stages in order: "
+                        + ", ".join(STAGES))
     add_json_arg(p)
 
 
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise CodesignError(f"--workers must be positive, not {args.workers}")
     result = run_flow(args.flow, args.runs_dir, workers=args.workers,
-                      scheduler=args.scheduler, quiet=args.json)
+                      scheduler=args.scheduler, quiet=args.json, from_stage=args.from_stage)
     s = result.summary
     out = {"ok": s["ok"], "run_dir": str(result.run_dir), "report": str(result.report_html),
            "report_md": str(result.report_md), "chosen": s.get("chosen"),
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                           if r.get("cost") else {})}
                       for r in s["points"]],
            "stages": [{k: st[k] for k in ("stage", "point", "cached", "seconds", "wall")}
+                      | ({"timed_out": True} if st.get("timed_out") else {})
                       for st in s["stages"]]}
     for name in ("hls", "rtl", "synth"):
         if name in s:
@@ -65,11 +71,17 @@ def _text(r: dict) -> str:
     lines = []
     for st in r["stages"]:
         where = f" [{st['point']}]" if st["point"] else ""
-        how = "cached" if st["cached"] else f"{st['seconds']:.1f} s"
+        how = ("cached" if st["cached"] else
+               f"timed out after {st['seconds']:.1f} s" if st.get("timed_out") else
+               f"{st['seconds']:.1f} s")
         lines.append(f"  {st['stage']}{where}: {how}")
     failed = [p for p in r["points"] if p["error"]]
     for p in failed:
         lines.append(f"  point {p['label']} FAILED: {p['error']}")
+    syn = r.get("synth") or {}
+    if syn.get("timed_out"):
+        lines.append(f"  synthesis stopped at its limit (synth.timeout_s {syn['timeout_s']:g} s); "
+                     f"it reached: {syn['reached']}")
     lines.append(f"chosen design: {r['chosen']}")
     lines.append(("PASS" if r["ok"] else "FAIL") + f" in {r['seconds']:.1f} s")
     lines.append(f"report: {r['report']}")

@@ -89,13 +89,23 @@ class StageCache:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
 
     def commit(self, stage: str, key: str, tmp: Path, outputs: dict[str, Any],
-               seconds: float) -> Entry:
+               seconds: float, replace: bool = False) -> Entry:
         """Seal tmp as the entry for (stage, key); if another process sealed it first,
-        keep theirs."""
+        keep theirs. replace: a rerun asked for (`--from`) takes the place of an older
+        entry instead."""
         result = {"stage": stage, "key": key, "outputs": outputs,
                   "seconds": round(seconds, 3), "digest": digest_tree(tmp)}
         (tmp / RESULT).write_text(json.dumps(result, indent=1, default=str))
         folder = self.root / f"{stage}-{key}"
+        if replace and folder.exists():
+            # moved aside under a tmp name first, so a kill here leaves no half entry
+            old = Path(tempfile.mkdtemp(prefix=f".tmp-old-{stage}-{key}-{socket.gethostname()}"
+                                               f"-{os.getpid()}-", dir=self.root))
+            try:
+                folder.rename(old / "entry")
+            except FileNotFoundError:  # another process replaced it meanwhile
+                pass
+            shutil.rmtree(old, ignore_errors=True)
         try:
             tmp.rename(folder)
         except OSError:

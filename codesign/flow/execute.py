@@ -50,8 +50,11 @@ def log_event(log: Path | None, **event: Any) -> None:
 
 
 def run_stage(flow: Flow, name: str, point: Point | None, upstream: dict[str, Entry],
-              cache_root: Path, *, progress: bool = False, log: Path | None = None) -> StageRun:
-    """The stage's cached entry, or compute it (into a private folder sealed at the end)."""
+              cache_root: Path, *, progress: bool = False, log: Path | None = None,
+              force: bool = False) -> StageRun:
+    """The stage's cached entry, or compute it (into a private folder sealed at the end).
+    force: compute it even when cached, and let the result replace the cached entry
+    (`codesign run --from STAGE`)."""
     stage = STAGES[name]
     cache = StageCache(cache_root)
     deps = stage.upstream(upstream)
@@ -60,12 +63,13 @@ def run_stage(flow: Flow, name: str, point: Point | None, upstream: dict[str, En
     key = cache.key(name, inputs)
     label = point.label if point else None
     start = time.perf_counter()
-    found = cache.lookup(name, key)
+    found = None if force else cache.lookup(name, key)
     if found is not None:
         log_event(log, stage=name, point=label, event="cached", key=key)
         return StageRun(name, label, key, True, found.result["seconds"],
                         time.perf_counter() - start, found)
-    log_event(log, stage=name, point=label, event="start", key=key)
+    log_event(log, stage=name, point=label, event="start", key=key,
+              **({"forced": True} if force else {}))
     tmp = cache.begin(name, key)
     try:
         ctx = StageContext(flow, point, {d: upstream[d] for d in deps}, tmp, progress)
@@ -74,7 +78,7 @@ def run_stage(flow: Flow, name: str, point: Point | None, upstream: dict[str, En
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.perf_counter() - start
-    entry = cache.commit(name, key, tmp, outputs, seconds)
+    entry = cache.commit(name, key, tmp, outputs, seconds, replace=force)
     log_event(log, stage=name, point=label, event="done", key=key, seconds=round(seconds, 3))
     return StageRun(name, label, key, False, round(seconds, 3), seconds, entry)
 
@@ -88,15 +92,16 @@ def describe_error(exc: BaseException) -> dict[str, str]:
 
 
 def run_point(flow: Flow, point: Point, stages: list[str], upstream: dict[str, Entry],
-              cache_root: Path, progress: bool = False,
-              log: Path | None = None) -> dict[str, Any]:
-    """Every per-point stage of one sweep point. Never raises: a failure is recorded with
-    its error, so the sweep goes on."""
+              cache_root: Path, progress: bool = False, log: Path | None = None,
+              force: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every per-point stage of one sweep point (those in `force` recomputed even when
+    cached). Never raises: a failure is recorded with its error, so the sweep goes on."""
     runs: list[StageRun] = []
     entries = dict(upstream)
     try:
         for name in stages:
-            run = run_stage(flow, name, point, entries, cache_root, progress=progress, log=log)
+            run = run_stage(flow, name, point, entries, cache_root, progress=progress, log=log,
+                            force=name in force)
             runs.append(run)
             entries[name] = run.entry
     except Exception as exc:

@@ -21,8 +21,9 @@ from tqdm import tqdm
 from codesign.errors import CodesignError
 from codesign.flow.cache import Entry, StageCache
 from codesign.flow.execute import describe_error, log_event, run_stage
+from codesign.flow.limit import StageTimeout
 from codesign.flow.schema import Flow, load_flow
-from codesign.flow.stages import Point, enabled
+from codesign.flow.stages import STAGES, Point, enabled
 from codesign.flow.sweep import connect, run_sweep
 
 
@@ -54,14 +55,14 @@ def new_run_dir(runs_dir: Path, title: str) -> Path:
 
 def sweep_points(flow: Flow, allocated: dict[str, Any] | None = None) -> list[Point]:
     """Devices x methods x uniform widths; with `allocate:`, devices x methods x the
-    allocator's frontier points (`allocated`: the allocate stage's outputs)."""
+    frontier points of every allocator method (`allocated`: the allocate stage's outputs)."""
     if flow.allocate is None:
         return [Point(d.lower(), m, b) for d in flow.target.devices
                 for m in flow.quantize.methods for b in flow.quantize.bits]
     assert allocated is not None
-    return [Point(d.lower(), m, None, i) for d in flow.target.devices
-            for m in flow.quantize.methods
-            for i in range(len(allocated["devices"][d.lower()]["points"]))]
+    return [Point(d.lower(), m, None, row["point"], row["method"])
+            for d in flow.target.devices for m in flow.quantize.methods
+            for row in allocated["devices"][d.lower()]["points"]]
 
 
 def size_of(record: dict[str, Any]) -> float:
@@ -96,19 +97,37 @@ def _copy(entry_folder: Path, dest: Path) -> None:
     shutil.copytree(entry_folder, dest, symlinks=True)
 
 
+def rerun_from(flow: Flow, stage: str | None) -> frozenset[str]:
+    """The stages `--from STAGE` recomputes: that stage and every later one of this flow
+    (earlier ones still come from the cache)."""
+    if stage is None:
+        return frozenset()
+    names = [s.name for s in enabled(flow)]
+    if stage not in names:
+        why = (f"the flow {flow.title} does not run it" if stage in STAGES
+               else "no stage has that name")
+        raise CodesignError(f"--from {stage}: {why}; this flow's stages are, in order: "
+                            f"{', '.join(names)}")
+    return frozenset(names[names.index(stage):])
+
+
 def run_flow(flow_path: str | Path, runs_dir: str | Path = "runs", *, workers: int | None = None,
-             scheduler: str | None = None, quiet: bool = False) -> RunResult:
+             scheduler: str | None = None, quiet: bool = False,
+             from_stage: str | None = None) -> RunResult:
+    """Run a flow into a new run directory under runs_dir. from_stage: recompute that stage
+    and the ones after it even when cached (their new results replace the cached ones)."""
     flow = load_flow(flow_path)
+    force = rerun_from(flow, from_stage)
     client = connect(scheduler) if scheduler is not None else None
     try:
-        return _run(flow, Path(flow_path), Path(runs_dir), workers, client, quiet)
+        return _run(flow, Path(flow_path), Path(runs_dir), workers, client, quiet, force)
     finally:
         if client is not None:
             client.close()
 
 
 def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, client: Any,
-         quiet: bool) -> RunResult:
+         quiet: bool, force: frozenset[str] = frozenset()) -> RunResult:
     cache_root = (runs_dir / ".cache").resolve()
     StageCache(cache_root).sweep_stale()
     run_dir = new_run_dir(runs_dir, flow.title)
@@ -125,14 +144,15 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
     entries: dict[str, Entry] = {}
     summary: dict[str, Any] = {"flow": flow.title, "flow_file": str(Path(flow_path)),
                                "run_dir": str(run_dir), "started": _iso(started),
-                               "points": [], "stages": runs}
+                               "points": [], "stages": runs,
+                               "rerun": sorted(force, key=list(STAGES).index)}
     try:
         for s in stages:
             if s.scope != "shared":
                 continue
             bar.set_postfix_str(s.label)
             run = run_stage(flow, s.name, None, entries, cache_root, progress=not quiet,
-                            log=log)
+                            log=log, force=s.name in force)
             entries[s.name] = run.entry
             runs.append(run.to_dict())
             _copy(run.entry.folder, run_dir / "stages" / s.name)
@@ -155,7 +175,7 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
 
         records = run_sweep(flow, points, per_point, entries, cache_root,
                             workers=workers or flow.sweep.workers, client=client,
-                            progress=not quiet, log=log, on_done=point_done)
+                            progress=not quiet, log=log, on_done=point_done, force=force)
         for record in records:
             for st in record["stages"]:
                 record[st["stage"]] = st["outputs"]
@@ -179,7 +199,16 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
                 bar.set_postfix_str(s.label)
                 try:
                     run = run_stage(flow, s.name, point, chosen_entries, cache_root,
-                                    progress=not quiet, log=log)
+                                    progress=not quiet, log=log, force=s.name in force)
+                except StageTimeout as exc:  # recorded, not a failure of the flow
+                    summary[s.name] = exc.record
+                    runs.append({"stage": s.name, "point": point.label, "key": None,
+                                 "cached": False, "timed_out": True,
+                                 "seconds": exc.record["seconds"],
+                                 "wall": exc.record["seconds"], "folder": None,
+                                 "outputs": exc.record})
+                    log_event(log, stage=s.name, point=point.label, event="timed_out",
+                              seconds=exc.record["seconds"], reached=exc.record["reached"])
                 except Exception as exc:
                     summary[s.name] = describe_error(exc)
                     log_event(log, stage=s.name, point=point.label, event="failed",

@@ -161,9 +161,10 @@ class QuantizeSpec:
 @dataclass(frozen=True)
 class AllocateSpec:
     """Hardware-aware allocation (as `codesign allocate`): with it, the sweep points are the
-    allocator's frontier designs (x the quantize methods) instead of `quantize.bits`."""
+    frontier designs of every allocator method (x the quantize methods) instead of
+    `quantize.bits`."""
 
-    method: str = "exact"
+    methods: list[str] = field(default_factory=lambda: ["exact"])  # each one's frontier
     budget: dict[str, Any] = field(default_factory=dict)  # {lut: 0.5, dsp: 0}, as --budget
     points: int = 3  # frontier points along `axis` (0: one design at the budget)
     axis: str = "lut"
@@ -176,7 +177,12 @@ class AllocateSpec:
         from codesign.alloc.frontier import AXES
         from codesign.alloc.methods import METHODS
 
-        _choice(self.method, "method", METHODS)
+        if not self.methods:
+            raise _Invalid("methods", "name at least one allocator method")
+        for m in self.methods:
+            _choice(m, "methods", METHODS)
+        if len(set(self.methods)) != len(self.methods):
+            raise _Invalid("methods", f"{self.methods} names a method twice")
         _choice(self.axis, "axis", AXES)
         for key, value in self.budget.items():
             _choice(key, "budget", BUDGET_KEYS)
@@ -243,9 +249,14 @@ class SynthSpec:
     estimate resource by resource; ECP5 parts are also placed and routed for Fmax."""
 
     place_and_route: bool = True
+    # seconds; past it the tools are stopped and the report says "timed out after N s"
+    # with how far they got (the flow goes on and does not fail)
+    timeout_s: float | None = None
 
     def check(self) -> None:
-        """Nothing to check beyond the type."""
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise _Invalid("timeout_s", f"must be a positive number of seconds, not "
+                                        f"{self.timeout_s:g}")
 
 
 @dataclass(frozen=True)

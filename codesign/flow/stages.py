@@ -28,18 +28,19 @@ class Point:
     device: str
     method: str
     bits: int | None  # uniform width; None for an allocated design
-    alloc: int | None = None  # the allocator's frontier point (with `allocate:`)
+    alloc: int | None = None  # the frontier point of allocator method alloc_method
+    alloc_method: str | None = None
 
     @property
     def label(self) -> str:
         if self.alloc is not None:
-            return f"{self.device}-{self.method}-alloc{self.alloc:02d}"
+            return f"{self.device}-{self.method}-{self.alloc_method}-{self.alloc:02d}"
         return f"{self.device}-{self.method}-{self.bits}b"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         if self.alloc is None:  # uniform points keep their old cache keys
-            del out["alloc"]
+            del out["alloc"], out["alloc_method"]
         return out
 
 
@@ -203,15 +204,16 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
         device = get_device(name)
         job = AllocateJob(model_name=model.spec, graph=model.graph(), data=data,
                           tables=[table], device=device, budget=a.budget_for(device.part),
-                          module=model.module, methods=(a.method,), points=a.points,
+                          module=model.module, methods=tuple(a.methods), points=a.points,
                           axis=a.axis, bits=a.bits, reuse=tuple(a.reuse),
                           calib_samples=a.calib_samples, progress=ctx.progress)
         folder = ctx.out / name.lower()
         result = run_allocate(job, folder)
         if not result["points"]:
-            raise CodesignError(f"allocate: {a.method} found no design under the budget "
-                                f"{result['budget']} on {name}: "
-                                f"{result['infeasible'].get(a.method, '')}; loosen the budget")
+            why = "; ".join(f"{m}: {msg}" for m, msg in result["infeasible"].items())
+            raise CodesignError(f"allocate: no method ({', '.join(a.methods)}) found a design "
+                                f"under the budget {result['budget']} on {name} ({why}); "
+                                "loosen the budget")
         for row in result["points"]:  # paths relative to the stage folder, which moves
             row["design"] = str(Path(row["design"]).relative_to(folder))
         write_outputs({**result, "out": "."}, folder)
@@ -219,10 +221,17 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
                 | {"design": f"{name.lower()}/{row['design']}"} for row in result["points"]]
         devices[name.lower()] = {"budget": result["budget"], "limits": result["limits"],
                                  "objective": result["objective"], "axis": result["axis"],
-                                 "points": rows,
+                                 "points": rows, "infeasible": result["infeasible"],
                                  "csv": f"{name.lower()}/frontier.csv",
                                  "plot": f"{name.lower()}/frontier.png"}
-    return {"method": a.method, "devices": devices}
+    return {"methods": list(a.methods), "devices": devices}
+
+
+def allocated_row(allocate_outputs: dict[str, Any], point: Point) -> dict[str, Any]:
+    """The allocate stage's frontier row of an allocated sweep point."""
+    rows = allocate_outputs["devices"][point.device]["points"]
+    return next(r for r in rows if r["method"] == point.alloc_method
+                and r["point"] == point.alloc)
 
 
 # -- quantize and eval (per sweep point) --------------------------------------------------
@@ -252,7 +261,7 @@ def quantize(ctx: StageContext) -> dict[str, Any]:
         from codesign.design import DesignPoint
 
         alloc = ctx.inputs["allocate"]
-        row = alloc.outputs["devices"][p.device]["points"][p.alloc]
+        row = allocated_row(alloc.outputs, p)
         base = DesignPoint.load(alloc.folder / row["design"])
         widths = Widths.from_design(base)
     job = QuantJob(model.graph(), data, widths, module=model.module, base=base,
@@ -382,18 +391,22 @@ def synth_config(flow: Flow, point: Point | None) -> dict[str, Any]:
     from codesign.devices import get_device
 
     assert flow.synth is not None and point is not None
-    return {**asdict(flow.synth), "device": get_device(point.device).to_dict()}
+    config = asdict(flow.synth)
+    del config["timeout_s"]  # a finished synthesis does not depend on the limit
+    return {**config, "device": get_device(point.device).to_dict()}
 
 
 def synth(ctx: StageContext) -> dict[str, Any]:
-    """Yosys synthesis of the chosen design's RTL (codesign synth's function)."""
+    """Yosys synthesis of the chosen design's RTL (codesign synth's function), in a child
+    process killed at synth.timeout_s (then limit.StageTimeout says what it reached)."""
     from codesign.devices import get_device
-    from codesign.synth.run import synthesize
+    from codesign.flow.limit import synthesize_limited
 
     s = ctx.flow.synth
     assert s is not None and ctx.point is not None
-    result = synthesize(ctx.qnet(), ctx.out / "synth", get_device(ctx.point.device),
-                        place_and_route=s.place_and_route)
+    result = synthesize_limited(ctx.inputs["quantize"].path("design"), ctx.out / "synth",
+                                get_device(ctx.point.device).part,
+                                place_and_route=s.place_and_route, timeout_s=s.timeout_s)
     return {"folder": "synth", **result}
 
 

@@ -49,28 +49,32 @@ def connect(scheduler: str) -> Any:
 def run_sweep(flow: Flow, points: list[Point], stages: list[str], upstream: dict[str, Entry],
               cache_root: Path, *, workers: int | None = None, client: Any = None,
               progress: bool = False, log: Path | None = None,
-              on_done: Done | None = None) -> list[dict[str, Any]]:
+              on_done: Done | None = None,
+              force: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """One record per point, in the order of `points`; failed points carry their error.
-    With a Dask `client` (see connect) the points run on its cluster."""
+    With a Dask `client` (see connect) the points run on its cluster. Stages named in
+    `force` are recomputed even when cached."""
     on_done = on_done or (lambda record: None)
     if client is not None:
-        return _dask(flow, points, stages, upstream, cache_root, client, log, on_done)
+        return _dask(flow, points, stages, upstream, cache_root, client, log, on_done, force)
     workers = workers or min(len(points), os.cpu_count() or 1)
     if workers <= 1 or len(points) == 1:
         records = []
         for p in points:
-            records.append(run_point(flow, p, stages, upstream, cache_root, progress, log))
+            records.append(run_point(flow, p, stages, upstream, cache_root, progress, log,
+                                     force))
             on_done(records[-1])
         return records
-    return _pool(flow, points, stages, upstream, cache_root, workers, log, on_done)
+    return _pool(flow, points, stages, upstream, cache_root, workers, log, on_done, force)
 
 
-def _pool(flow, points, stages, upstream, cache_root, workers, log, on_done):
+def _pool(flow, points, stages, upstream, cache_root, workers, log, on_done, force):
     # spawn: a forked child of a process that has run torch's OpenMP pool can hang
     ctx = multiprocessing.get_context("spawn")
     records: dict[int, dict[str, Any]] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(run_point, flow, p, stages, upstream, cache_root, False, log): i
+        futures = {pool.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
+                               force): i
                    for i, p in enumerate(points)}
         for fut in as_completed(futures):
             i = futures[fut]
@@ -82,12 +86,12 @@ def _pool(flow, points, stages, upstream, cache_root, workers, log, on_done):
     return [records[i] for i in range(len(points))]
 
 
-def _dask(flow, points, stages, upstream, cache_root, client, log, on_done):
+def _dask(flow, points, stages, upstream, cache_root, client, log, on_done, force):
     from distributed import as_completed as dask_completed
 
     records: dict[int, dict[str, Any]] = {}
     futures = [client.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
-                             key=f"codesign-{p.label}-{os.getpid()}", pure=False)
+                             force, key=f"codesign-{p.label}-{os.getpid()}", pure=False)
                for p in points]
     index = {f.key: i for i, f in enumerate(futures)}
     for fut in dask_completed(futures):

@@ -43,9 +43,17 @@ def _overview(s: dict[str, Any]) -> Section:
             ["sweep points", f"{len(s['points'])} ({sum(p['error'] is None for p in s['points'])}"
                              " succeeded)"],
             ["chosen design", str(s.get("chosen"))],
+            *([["synthesis", timed_out_text(s["synth"])]]
+              if (s.get("synth") or {}).get("timed_out") else []),
         ]),
     ]
     return Section("overview", f"Run of flow {s['flow']}", blocks)
+
+
+def timed_out_text(syn: dict[str, Any]) -> str:
+    """'timed out after N s' and how far the tools got."""
+    return (f"Yosys synthesis timed out after {syn['timeout_s']:g} s (synth.timeout_s); it "
+            f"reached: {syn['reached']}")
 
 
 def _accuracy(s: dict[str, Any]) -> Section:
@@ -139,6 +147,12 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
     if syn is not None and "error" in syn:
         sec.blocks.append(Para(f"Yosys synthesis FAILED: {syn['error']}", False))
         syn = None
+    if syn is not None and syn.get("timed_out"):
+        sec.blocks.append(Para(timed_out_text(syn) + (
+            "; the synthesized column holds Yosys's figures." if "lut" in syn else
+            "; no synthesized figures. Raise synth.timeout_s (or remove it) for them.")))
+        if "lut" not in syn:
+            syn = None
     rows = []
     for k in RESOURCES:
         row = [k.upper(), "" if est is None else str(est[k]),
@@ -151,7 +165,8 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
         rows.append(row)
     cols = ["resource", "estimated", "% of device"]
     if syn is not None:
-        cols += [f"synthesized (Yosys {syn.get('yosys', '')})", "estimate error"]
+        cols += [f"synthesized (Yosys {syn.get('yosys', '')})".replace(" (Yosys )", ""),
+                 "estimate error"]
         extra = [f"{k.upper()} {syn[k]}" for k in ("carry", "srl", "lutram") if syn.get(k)]
         fmax = syn.get("fmax_mhz")
         sec.blocks.append(Para(
@@ -239,13 +254,16 @@ def _sensitivity(s: dict[str, Any], run_dir: Path) -> Section | None:
 
 
 def _bits(point: dict[str, Any]) -> str:
-    return str(point["bits"]) if point.get("alloc") is None else f"alloc #{point['alloc']}"
+    if point.get("alloc") is None:
+        return str(point["bits"])
+    return f"{point.get('alloc_method') or 'alloc'} #{point['alloc']}"
 
 
 def _widths_text(point: dict[str, Any]) -> str:
     if point.get("alloc") is None:
         return f"{point['bits']}-bit weights and activations"
-    return f"per-layer widths of the allocator's frontier point {point['alloc']}"
+    return (f"per-layer widths of frontier point {point['alloc']} of the "
+            f"{point.get('alloc_method') or 'exact'} allocator")
 
 
 def _allocate(s: dict[str, Any], run_dir: Path) -> Section | None:
@@ -253,16 +271,19 @@ def _allocate(s: dict[str, Any], run_dir: Path) -> Section | None:
     alloc = s.get("allocate")
     if alloc is None:
         return None
-    sec = Section("allocate", f"Hardware-aware allocation ({alloc['method']})")
+    methods = ", ".join(alloc.get("methods") or [alloc["method"]])  # older run.json: one
+    sec = Section("allocate", f"Hardware-aware allocation ({methods})")
     for device, d in alloc["devices"].items():
         sec.blocks.append(Para(f"{device}: budget {d['budget']}, objective {d['objective']}, "
                                f"{len(d['points'])} design(s) along {d['axis']}; the table "
                                f"is {alloc['folder']}/{d['csv']}."))
-        rows = [[str(r["point"]), f"{r['omega']:.4g}", *(f"{r[k]:g}" for k in
-                                                         ("lut", "ff", "dsp", "latency"))]
+        for method, why in d.get("infeasible", {}).items():
+            sec.blocks.append(Para(f"{method}: {why}; it adds no point.", False))
+        rows = [[r["method"], str(r["point"]), f"{r['omega']:.4g}",
+                 *(f"{r[k]:g}" for k in ("lut", "ff", "dsp", "latency"))]
                 for r in d["points"]]
-        sec.blocks.append(Table(["point", "Omega", "LUT (est.)", "FF (est.)", "DSP (est.)",
-                                 "latency (cycles)"], rows))
+        sec.blocks.append(Table(["method", "point", "Omega", "LUT (est.)", "FF (est.)",
+                                 "DSP (est.)", "latency (cycles)"], rows))
         png = run_dir / alloc["folder"] / d["plot"]
         if png.is_file():
             sec.blocks.append(Image(f"allocate_{device}", png.read_bytes(),
@@ -283,9 +304,13 @@ def _times(s: dict[str, Any], run_dir: Path) -> Section:
     rows, bars = [], []
     for st in s["stages"]:
         name = st["stage"] + (f" [{st['point']}]" if st["point"] else "")
-        rows.append([name, f"{st['seconds']:.2f}", "cached" if st["cached"] else "computed",
-                     f"{st['wall']:.2f}"])
-        bars.append((name, float(st["seconds"]), bool(st["cached"])))
+        how = ("cached" if st["cached"] else
+               f"timed out (limit {st['outputs']['timeout_s']:g} s)" if st.get("timed_out")
+               else "computed")
+        rows.append([name, f"{st['seconds']:.2f}", how, f"{st['wall']:.2f}"])
+        bars.append((name, float(st["seconds"]),
+                     "timed out" if st.get("timed_out") else
+                     "cached" if st["cached"] else "computed"))
     sec = Section("times", "Run time per stage", [
         Para(f"Whole run: {s['seconds']:.1f} s wall. 'seconds' is what the stage took when "
              "its result was computed; a cached stage costs this run only the lookup."),

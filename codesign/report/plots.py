@@ -34,17 +34,24 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
+def series(point: dict[str, Any]) -> str:
+    """The frontier plot's legend entry of a point: its method(s)."""
+    if point.get("alloc_method"):
+        return f"{point['alloc_method']} + {point['method']}"
+    return point["method"]
+
+
 def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float | None,
              x_key: str = "weight_bits", x_label: str = "total weight bits") -> bytes:
-    """Validation accuracy against size, one marker per method, the Pareto front as a
-    step line, the chosen point starred."""
+    """Validation accuracy against size, one marker per method (allocator + quantizer for
+    allocated points), the Pareto front as a step line, the chosen point starred."""
     plt = _plt()
     ok = [r for r in records if r.get("eval")]
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    methods = sorted({r["point"]["method"] for r in ok})
+    methods = list(dict.fromkeys(series(r["point"]) for r in ok))  # the flow's order
     markers = "osD^v<>ph"
     for k, m in enumerate(methods):
-        rs = [r for r in ok if r["point"]["method"] == m]
+        rs = [r for r in ok if series(r["point"]) == m]
         ax.scatter([r["eval"][x_key] for r in rs],
                    [100 * r["eval"]["bit_accurate_val_accuracy"] for r in rs],
                    marker=markers[k % len(markers)], s=42, label=m, zorder=3)
@@ -86,16 +93,22 @@ def layer_bits(layers: list[dict[str, Any]]) -> bytes:
     return _png(fig)
 
 
-def stage_times(rows: list[tuple[str, float, bool]]) -> bytes:
-    """Horizontal bars: seconds per stage (hatched when this run took it from the cache)."""
+STATE_COLORS = {"computed": "tab:blue", "cached": "0.75", "timed out": "tab:orange"}
+
+
+def stage_times(rows: list[tuple[str, float, str]]) -> bytes:
+    """Horizontal bars: seconds per stage, coloured by what this run did (computed, took
+    from the cache, or stopped at the stage's time limit)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2))
     ys = range(len(rows))
-    ax.barh(list(ys), [r[1] for r in rows], color=["0.75" if r[2] else "tab:blue" for r in rows],
-            hatch=None)
+    ax.barh(list(ys), [r[1] for r in rows], color=[STATE_COLORS[r[2]] for r in rows])
     ax.set_yticks(list(ys), [r[0] for r in rows], fontsize="small")
     ax.invert_yaxis()
-    ax.set_xlabel("seconds to compute (grey: reused from the cache in this run)")
+    label = "seconds to compute (grey: reused from the cache in this run)"
+    if any(r[2] == "timed out" for r in rows):
+        label += "\n(orange: stopped at its time limit)"
+    ax.set_xlabel(label)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _png(fig)

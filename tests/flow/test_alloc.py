@@ -33,7 +33,7 @@ ALLOC_FLOW = """
     quantize:
       methods: [calibrate]
     allocate:
-      method: exact
+      methods: [exact, uniform]
       budget: {lut: 0.3, dsp: 0}
       points: 2
       reuse: [1]
@@ -49,9 +49,12 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
     assert result.ok, s
     assert [st["stage"] for st in s["stages"][:3]] == ["train", "sensitivity", "allocate"]
     frontier = s["allocate"]["devices"]["xc7a100t"]["points"]
-    assert 1 <= len(frontier) <= 2
-    assert [p["label"] for p in s["points"]] == [f"xc7a100t-calibrate-alloc{i:02d}"
-                                                 for i in range(len(frontier))]
+    methods = [row["method"] for row in frontier]
+    assert set(methods) == {"exact", "uniform"} and methods == sorted(methods)
+    assert all(1 <= methods.count(m) <= 2 for m in methods)
+    # one sweep point per frontier design of every allocator method
+    assert [p["label"] for p in s["points"]] == [
+        f"xc7a100t-calibrate-{row['method']}-{row['point']:02d}" for row in frontier]
     budget_luts = 0.3 * get_device("xc7a100t").lut
     for record, row in zip(s["points"], frontier, strict=True):
         assert record["error"] is None
@@ -66,7 +69,11 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
         assert row["lut"] <= budget_luts and row["dsp"] == 0
         assert record["cost"]["dsp"] == 0
     assert s["chosen"] in [p["label"] for p in s["points"]]
-    assert "Hardware-aware allocation" in result.report_md.read_text()
+    md = result.report_md.read_text()
+    assert "## Hardware-aware allocation (exact, uniform)" in md
+    for row in frontier:  # the points table names each allocator method's points
+        label = f"xc7a100t-calibrate-{row['method']}-{row['point']:02d}"
+        assert f"| {label}" in md and f"| {row['method']} #{row['point']} |" in md
     # a rerun is all cache hits; a new budget redoes allocate and the points, not train
     again = run_flow(flow, tmp_path / "runs", quiet=True)
     assert all(st["cached"] for st in again.summary["stages"])
@@ -77,7 +84,10 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
 
 
 @pytest.mark.parametrize(("section", "line", "key", "message"), [
-    ("allocate: {method: greedy}", 3, "allocate.method", "exact"),
+    ("allocate: {methods: [exact, greedy]}", 3, "allocate.methods", "ascend-descend"),
+    ("allocate: {methods: [exact, exact]}", 3, "allocate.methods", "twice"),
+    ("allocate: {methods: []}", 3, "allocate.methods", "at least one"),
+    ("allocate: {method: exact}", 3, "allocate.method", "allowed keys"),
     ("allocate: {budget: {luts: 0.5}}", 3, "allocate.budget", "lut"),
     ("allocate: {budget: {lut: fast}}", 3, "allocate.budget", "not a number"),
     ("allocate: {budget: {lut: [1]}}", 3, "allocate.budget", "not a number"),
@@ -107,7 +117,7 @@ def test_an_allocate_section_loads(tmp_path):
           points: 4
     """)
     a = load_flow(path).allocate
-    assert a is not None and a.method == "exact" and a.points == 4
+    assert a is not None and a.methods == ["exact"] and a.points == 4
     assert a.budget_for("xc7a100t").limits == {"lut": 0.5 * 63400, "dsp": 0, "latency": 2000}
 
 

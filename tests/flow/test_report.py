@@ -150,6 +150,13 @@ def test_synth_stage_and_resources_section(tmp_path):
     syn, est = s["synth"], s["points"][0]["cost"]
     assert syn["target"] == "xc7a35t" and syn["lut"] > 0 and syn["dsp"] == est["dsp"] == 0
     assert (result.run_dir / "stages" / "synth" / "synth" / "synth.json").is_file()
+    # had place and route been cut short after Yosys, the run would still hold its figures
+    from codesign.flow.limit import partial_synthesis
+
+    partial = partial_synthesis(result.run_dir / "stages" / "synth" / "synth", "xc7a35t")
+    assert partial["reached"].startswith("Yosys synthesis finished")
+    assert {k: partial[k] for k in ("lut", "ff", "dsp", "bram")} == \
+        {k: syn[k] for k in ("lut", "ff", "dsp", "bram")}
     page = Page()
     text = result.report_html.read_text()
     page.feed(text)

@@ -17,7 +17,6 @@ import hashlib
 import importlib.resources
 import json
 import math
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -443,7 +442,7 @@ def generate_rtl(qnet: QuantizedNet, out_dir: str | Path, prefix: str = "") -> P
     `<prefix>cs_top`, and its adder graphs) and of the trace plusarg, so several
     accelerators can be compiled into one design; the hw/ engines are shared as they are.
     """
-    if prefix and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
+    if prefix and not (prefix.isascii() and prefix.isidentifier()):
         raise CodesignError(f"RTL module prefix {prefix!r} is not a SystemVerilog identifier "
                             "(letters, digits and _, not starting with a digit)")
     out_dir = Path(out_dir)

@@ -5,7 +5,7 @@ random shapes, residual adds, standalone and fused ReLUs, max/avg pools, flatten
 heads, and a random design: signed or unsigned inputs, binary / ternary / 2-8-bit weights
 with zeros, all-zero output channels and unused inputs, RF 1 or RF > 1, lossless or
 narrow (lossy) accumulators, auto / LUT / DSP multipliers, every rounding and overflow
-mode, a random clock.
+mode, a random clock and device.
 
 Every choice is drawn from `Draws`: to cover a new knob (a DesignPoint or LayerImpl
 field), add its range there and draw it in `_design` / `_impl`; widening a range is a
@@ -53,6 +53,7 @@ class Draws:
     input_bits: tuple[int, int] = (2, 9)
     result_bits: tuple[int, int] = (3, 12)
     clock_mhz: tuple[float, ...] = (100.0, 200.0, 300.0)  # drawn per network
+    devices: tuple[str, ...] = ("xc7a35t", "xczu3eg", "lfe5u-25f")  # one per family
 
 
 DRAWS = Draws()
@@ -74,7 +75,8 @@ class MixedNet:
             assert impl.weight is not None and impl.accum is not None
             parts.append(f"{layer.name} w{impl.weight.width} rf{impl.reuse} "
                          f"{impl.multiplier} acc{impl.accum.width}")
-        return f"seed {self.seed} {self.family} @{d.clock_mhz:g}MHz: " + ", ".join(parts)
+        return (f"seed {self.seed} {self.family} {d.device} @{d.clock_mhz:g}MHz: "
+                + ", ".join(parts))
 
 
 class _Gen:
@@ -260,7 +262,8 @@ class _Gen:
             layers[layer.name] = impl
             types[layer.name] = impl.result
         return DesignPoint(input=types["input"], layers=layers,
-                           clock_mhz=float(r.choice(dr.clock_mhz)))
+                           clock_mhz=float(r.choice(dr.clock_mhz)),
+                           device=str(r.choice(dr.devices)))
 
 
 def mixed_net(seed: int, samples: int = 64, draws: Draws = DRAWS) -> MixedNet:

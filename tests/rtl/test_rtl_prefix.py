@@ -26,7 +26,7 @@ def test_prefix_reaches_every_generated_module(tmp_path):
     pref = json.loads((tmp_path / "p" / "manifest.json").read_text())
     own = [n for n in pref["files"] if n not in HW_FILES]
     assert pref["top"] == "acc1_cs_top" and plain["top"] == "cs_top"
-    assert len(own) == len([n for n in plain["files"] if n not in HW_FILES]) == 3
+    assert len(own) == len([n for n in plain["files"] if n not in HW_FILES]) >= 3
     modules = _modules(tmp_path / "p", own)
     assert modules and all(m.startswith("acc1_") for m in modules), modules
     assert not modules & _modules(tmp_path / "plain", plain["files"])

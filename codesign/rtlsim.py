@@ -12,6 +12,7 @@ Verilator builds are cached by the content hash of the sources (manifest digest)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -74,21 +75,35 @@ def missing_libraries(executable: Path) -> list[str]:
 
 def build(rtl_dir: Path, build_root: Path | None = None, waves: bool = False) -> tuple[Path, bool]:
     """Verilate and compile rtl_dir's design for cocotb unless an identical build exists.
-    Returns (build dir, whether it was cached).
+    Returns (build dir, whether it was cached)."""
+    manifest = json.loads((rtl_dir / "manifest.json").read_text())
+    key = manifest["digest"] + ("-waves" if waves else "")
+    return build_sources([rtl_dir / f for f in manifest["files"]], manifest.get("top", TOP),
+                         key, [rtl_dir], build_root, waves)
+
+
+def build_sources(sources: list[Path], top: str, key: str, include_dirs: list[Path],
+                  build_root: Path | None = None, waves: bool = False) -> tuple[Path, bool]:
+    """Verilate and compile sources (top module `top`) into build_root/<key>-<cocotb>
+    unless that build exists; key must identify the sources' content, <cocotb> is a hash
+    of the cocotb library path linked in. Returns (build dir, cached).
 
     cocotb's runner would pass --public-flat-rw, which keeps every internal signal and
     makes the C++ of a network tens of times larger; only the top's ports need VPI
     access, so the build command is cocotb's with a control file exposing just those.
+    The executable is named after the top (cocotb's runner runs build_dir/<top>).
     """
     env = configure_verilator()
     import cocotb_tools.config as cfg
 
-    manifest = json.loads((rtl_dir / "manifest.json").read_text())
-    key = manifest["digest"] + ("-waves" if waves else "")
+    libs = cfg.libs_dir
+    # the executable finds cocotb's VPI library by an absolute run path: a build is only
+    # good for the cocotb installation it was linked against (one per virtual env)
+    key = f"{key}-{hashlib.sha256(str(libs).encode()).hexdigest()[:8]}"
     root = build_root or default_build_root()
     build_dir = root / key
-    if (build_dir / TOP).is_file():
-        if not missing_libraries(build_dir / TOP):
+    if (build_dir / top).is_file():
+        if not missing_libraries(build_dir / top):
             return build_dir, True
         # built by a Python environment that is gone (its cocotb library went with it)
         stale = Path(tempfile.mkdtemp(prefix=key + ".stale.", dir=root))
@@ -98,14 +113,14 @@ def build(rtl_dir: Path, build_root: Path | None = None, waves: bool = False) ->
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=key + ".", dir=root))
     vlt = tmp / "public.vlt"
-    vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n')
-    libs = cfg.libs_dir
+    vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
     verilate = [str(verilator_root() / "bin" / "verilator"), "-cc", "--exe", "-Mdir", str(tmp),
-                "--top-module", TOP, "--vpi", "--prefix", "Vtop", "-o", TOP,
+                "--top-module", top, "--vpi", "--prefix", "Vtop", "-o", top,
                 "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
-                *(["--trace"] if waves else []), "-O3", "-Wno-fatal", f"-I{rtl_dir}",
+                *(["--trace"] if waves else []), "-O3", "-Wno-fatal",
+                *(f"-I{d}" for d in include_dirs),
                 str(vlt), str(cfg.share_dir / "lib" / "verilator" / "verilator.cpp"),
-                *(str(rtl_dir / f) for f in manifest["files"])]
+                *(str(f) for f in sources)]
     make = ["make", "-j", str(min(os.cpu_count() or 1, 4)), "-C", str(tmp), "-f", "Vtop.mk",
             f"VM_TRACE={int(waves)}", "OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1"]
     log = tmp / "build.log"
@@ -114,7 +129,8 @@ def build(rtl_dir: Path, build_root: Path | None = None, waves: bool = False) ->
             proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=tmp,
                                   env={**os.environ, **env})
             if proc.returncode != 0:
-                raise CodesignError(f"Verilator build of {rtl_dir} failed ({cmd[0]}); the "
+                where = include_dirs[0] if include_dirs else tmp
+                raise CodesignError(f"Verilator build of {where} failed ({cmd[0]}); the "
                                     f"end of {log}:\n{log.read_text()[-3000:]}")
     for pattern in ("*.o", "*.gch", "*.cpp", "*.d", "*.a"):  # only the executable is run
         for f in tmp.glob(pattern):
@@ -172,7 +188,9 @@ def verify_rtl(qnet: QuantizedNet, rtl_dir: Path, build_dir: Path, x: np.ndarray
     configure_verilator()
     from cocotb_tools.runner import get_runner
 
-    plan = Plan.from_json(json.loads((rtl_dir / "manifest.json").read_text()))
+    manifest = json.loads((rtl_dir / "manifest.json").read_text())
+    plan = Plan.from_json(manifest)
+    top = manifest.get("top", TOP)  # <prefix>cs_top
     values = qnet.forward_int(x, return_all=True)
     assert isinstance(values, dict)
     s_in, s_out = plan.streams[plan.input], plan.streams[plan.output]
@@ -196,9 +214,9 @@ def verify_rtl(qnet: QuantizedNet, rtl_dir: Path, build_dir: Path, x: np.ndarray
     start = time.perf_counter()
     runner = get_runner("verilator")
     try:
-        runner.test(test_module=TB_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
-                    build_dir=build_dir,
-                    test_dir=work, extra_env=env, plusargs=[f"+cs_trace={trace}"],
+        runner.test(test_module=TB_MODULE, hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                    build_dir=build_dir, test_dir=work, extra_env=env,
+                    plusargs=[f"+{top.removesuffix(TOP)}cs_trace={trace}"],
                     waves=waves, log_file=work / "sim.log")
     except (SystemExit, Exception):
         pass  # judged from the result file below

@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(your own sources; default: the generated RTL)")
     p.add_argument("--top", metavar="NAME",
                    help="with --testbench: the top module of --rtl (default: cs_top)")
+    p.add_argument("--prefix", default="", metavar="NAME",
+                   help="put NAME before every module generated for this network (the top "
+                        "becomes NAMEcs_top), so several accelerators fit in one design")
     p.add_argument("--build-dir", type=Path, metavar="DIR",
                    help="Verilator build cache (default: the codesign cache)")
     add_dataset_arg(p)
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"--rtl {args.rtl}: no such file list")
     qnet = QuantizedNet.load(args.design)
     out: Path = args.out if args.out is not None else args.testbench / "rtl"
-    if (out / f"{TOP}.sv").exists() and not args.force:
+    if (out / f"{args.prefix}{TOP}.sv").exists() and not args.force:
         raise CodesignError(f"{out} already holds generated RTL; choose another --out or "
                             "pass --force to overwrite it")
     if args.testbench is not None and not args.force:
@@ -97,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
             raise CodesignError(f"{args.testbench} already holds a regression suite; choose "
                                 "another --testbench or pass --force to overwrite it")
     start = time.perf_counter()
-    generate_rtl(qnet, out)
+    generate_rtl(qnet, out, prefix=args.prefix)
     plan = plan_network(qnet)
-    result: dict = {"design": str(args.design), "out": str(out),
+    result: dict = {"design": str(args.design), "out": str(out), "top": args.prefix + TOP,
                     "engines": engine_table(plan),
                     "generate_seconds": round(time.perf_counter() - start, 2)}
     one = network_timing(plan, 2).summary()

@@ -53,3 +53,18 @@ def test_rtl_testbench_arguments(digits_qnet, tmp_path, capsys):
                  str(tmp_path / "r2"), "--json"]) == 1
     err = json.loads(capsys.readouterr().out)["error"]
     assert "already holds a regression suite" in err and not (tmp_path / "r2").exists()
+
+
+def test_rtl_prefix(digits_qnet, tmp_path, capsys):
+    """--prefix names the top and the generated modules apart; a bad one is refused."""
+    design = digits_qnet.save(tmp_path / "d")
+    assert main(["rtl", str(design), "--out", str(tmp_path / "rtl"), "--prefix", "acc1_",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["top"] == "acc1_cs_top"
+    manifest = json.loads((tmp_path / "rtl" / "manifest.json").read_text())
+    assert manifest["top"] == "acc1_cs_top" and manifest["files"][-1] == "acc1_cs_top.sv"
+    generated = [f for f in manifest["files"] if "mvm" in f]
+    assert generated and all(f.startswith("acc1_cs_mvm") for f in generated)
+    assert main(["rtl", str(design), "--out", str(tmp_path / "r2"), "--prefix", "9x",
+                 "--json"]) == 1
+    assert "not a SystemVerilog identifier" in json.loads(capsys.readouterr().out)["error"]

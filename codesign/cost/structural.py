@@ -8,6 +8,10 @@ instantiates: one engine, one place), which turns the engine's parameters and gr
 - features: bits of each kind of logic (adder bits, line-buffer bits, cast bits, ...);
   LUT and FF are the features times per-family coefficients fitted against Yosys
   (hw/devices/structural_fit.yaml, with the Yosys version and date of the fit);
+- which streams are constants by their types (codesign.cost.ranges): Yosys folds them
+  and the logic that only feeds them, so an engine whose output is constant or unread
+  keeps only its handshake (an accumulator loop at RF > 1 is kept: Yosys cannot see it
+  holds a constant);
 - counts Yosys's mapping fixes exactly: DSP blocks (Yosys's mul2dsp rule), block RAM
   (none in today's RTL), carry cells (an adder of w bits is ceil(w/4) CARRY4 on xc7 /
   UltraScale, ceil(w/2) CCU2C on ECP5) and, on Xilinx, the SRL16E/SRLC32E that
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from codesign.cost.ranges import varying_bits
 from codesign.devices import Device
 from codesign.emit.adder_graph import AdderGraph
 from codesign.emit.rtl import Plan, plan_network
@@ -36,7 +41,7 @@ from codesign.errors import CodesignError
 from codesign.qnet import QuantizedNet
 
 DSP_MIN_OPERAND = 2  # Yosys's mul2dsp: both operands >= 2 bits ...
-DSP_MIN_SUM = 9  # ... and widths summing to >= 9
+DSP_MIN_SUM = {"xc7": 9, "xcup": 9}  # ... and on Xilinx widths summing to >= 9 (not ECP5)
 SRL_MIN = 3  # synth_xilinx: shregmap -minlen 3
 SRL_DEPTH = 32  # SRLC32E
 LUT_FEATURES = ("adder", "constadd", "macadd", "dspadd", "lossy", "lutmul", "rom", "xmux",
@@ -145,11 +150,14 @@ def _tiles(a: int, b: int, device: Device) -> int:
             * math.ceil(small / min(device.dsp_a_bits, device.dsp_b_bits)))
 
 
+def _big(a: int, b: int, device: Device) -> bool:
+    return (a >= DSP_MIN_OPERAND and b >= DSP_MIN_OPERAND
+            and a + b >= DSP_MIN_SUM.get(device.family, 0))
+
+
 def product_dsps(a: int, b: int, device: Device) -> int:
     """DSPs Yosys gives a signed a x b `*` (0: built in LUTs)."""
-    if a >= DSP_MIN_OPERAND and b >= DSP_MIN_OPERAND and a + b >= DSP_MIN_SUM:
-        return _tiles(a, b, device)
-    return 0
+    return _tiles(a, b, device) if _big(a, b, device) else 0
 
 
 def constant_product_dsps(w: int, xw: int, x_signed: bool, device: Device) -> int:
@@ -161,42 +169,13 @@ def constant_product_dsps(w: int, xw: int, x_signed: bool, device: Device) -> in
         return 0
     if w > 0 and not x_signed:
         ub = int(w).bit_length()
-        if xw >= DSP_MIN_OPERAND and ub >= DSP_MIN_OPERAND and xw + ub >= DSP_MIN_SUM:
-            return _tiles(xw + 1, ub + 1, device)
-        return 0
+        return _tiles(xw + 1, ub + 1, device) if _big(xw, ub, device) else 0
     mag = -w - 1 if w < 0 else w
     lb = int(mag).bit_length() + 1
     return product_dsps(xw + (0 if x_signed else 1), lb, device)
 
 
 # -- what the hardware keeps: bits that vary, engines whose output is read ----------------
-SAMPLES = 256  # random inputs (plus the two extremes) the value ranges are sampled on
-
-
-def varying_bits(qnet: QuantizedNet, samples: int = SAMPLES, seed: int = 0
-                 ) -> dict[str, np.ndarray]:
-    """Per layer, per channel: how many bits of its stream field ever change, over random
-    inputs spanning the input type and its two extremes (the bit-accurate model's
-    integers). A bit that never changes is a constant Yosys folds away, with the logic
-    that only feeds it (e.g. a result type too coarse for its values is all zeros and
-    takes its whole producer with it)."""
-    t = qnet.design.input
-    rng = np.random.default_rng(seed)
-    shape = qnet.graph.input_shape
-    xm = rng.integers(t.min_int, t.max_int + 1, (samples, *shape))
-    xm = np.concatenate([xm, np.full((1, *shape), t.min_int), np.full((1, *shape), t.max_int)])
-    values = qnet.forward_int(xm * 2.0 ** -t.frac, return_all=True)
-    out = {}
-    for name, v in values.items():
-        width = qnet.design.type_of(name).width
-        v = np.asarray(v, dtype=np.int64) & ((1 << width) - 1)
-        v = v.reshape(v.shape[0], v.shape[1], -1) if v.ndim > 1 else v[:, None, None]
-        diff = np.bitwise_or.reduce((v ^ v[:1, :, :1]).transpose(1, 0, 2).reshape(v.shape[1], -1),
-                                    axis=1)
-        out[name] = np.array([bin(int(d)).count("1") for d in diff])
-    return out
-
-
 @dataclass
 class Context:
     """What a rule may read: the plan, the device, and which bits the hardware keeps."""
@@ -334,9 +313,11 @@ def _mac_engine(e: Engine, ctx: Context) -> Structure:
                      if v != 0 and d == 0 and abs(int(v)) & (abs(int(v)) - 1)]
             s.lut["lutmul"] = float(sum(xw * int(abs(v)).bit_length() for v, _ in small))
         products = int(nz.sum())
-    elif not w.any():
+    elif not w.any():  # the accumulator loop stays (and a lossy chain's casts)
         products = dsp_products = 0
         s.ff["acc"] = float(cout * aw)
+        if not p["LOSSLESS"]:
+            s.lut["lossy"] = float(cout * per_out * aw)
     else:
         products = cout * per_out
         xe = xw + (0 if xsig else 1)  # x enters the product sign-extended
@@ -345,15 +326,18 @@ def _mac_engine(e: Engine, ctx: Context) -> Structure:
         dsp_products = products if each else 0
         if not each:
             s.lut["lutmul"] = float(products * xw * ww)
-        s.lut["rom"] = float(products * ww * math.ceil(rf / 64))
-        s.lut["xmux"] = float(per_out * xw * (rf - 1) / 3)
+        # the cycle t (TW bits) indexes the weights and the window: Yosys sees 2**TW
+        # entries (a 64-entry ROM bit per LUT6; a 4:1 mux bit per LUT6, shared by outputs)
+        entries = 1 << math.ceil(math.log2(rf))
+        s.lut["rom"] = float(products * ww * math.ceil(entries / 64))
+        s.lut["xmux"] = float(per_out * xw * (entries - 1) / 3)
         s.ff["acc"] = float(cout * aw)
     if p["LOSSLESS"]:
         s.lut["macadd"] = float((products - dsp_products) * sw)
         s.lut["dspadd"] = float(dsp_products * sw)
         s.carry_bits += [sw] * (products - dsp_products)
     else:
-        s.lut["lossy"] = float(products * aw)
+        s.lut["lossy"] = s.lut.get("lossy", 0.0) + products * aw
         s.carry_bits += [aw + 2] * products
     s.add(_cast_of(e, cout, aw, p["AS"], "R", "RSHIFT"))
     s.add(_relu(e, cout))
@@ -453,7 +437,7 @@ def resources(s: Structure, device: Device, coef: dict | None = None) -> dict[st
 def plan_structures(qnet: QuantizedNet, plan: Plan, device: Device
                     ) -> list[tuple[Engine, Structure]]:
     """Every engine of the plan with its structure."""
-    ctx = Context.of(plan, device, varying_bits(qnet))
+    ctx = Context.of(plan, device, varying_bits(qnet))  # constants by type (cost.ranges)
     return [(e, engine_structure(e, ctx)) for e in plan.engines]
 
 

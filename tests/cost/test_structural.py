@@ -71,10 +71,41 @@ def test_line_buffer_srls_on_xilinx_flip_flops_on_ecp5():
 
 def test_dsp_rule():
     assert st.product_dsps(8, 8, XC7) == 1 and st.product_dsps(3, 4, XC7) == 0
+    assert st.product_dsps(3, 4, ECP5) == 1  # synth_ecp5's mul2dsp has no minimum sum
+    assert st.product_dsps(1, 8, ECP5) == 0
     assert st.product_dsps(30, 20, XC7) == 4  # two tiles each way of a 25x18 block
     assert st.constant_product_dsps(64, 8, True, XC7) == 0  # a power of two is a shift
     assert st.constant_product_dsps(0, 8, True, XC7) == 0
     assert st.constant_product_dsps(-45, 8, True, XC7) == 1
+
+
+def test_type_ranges_find_constant_casts():
+    from codesign.cost.ranges import cast_range
+    from codesign.fixed import FixedType, Overflow, Rounding
+
+    coarse = FixedType(3, 3, True, Rounding.TRN, Overflow.SAT)  # integers only
+    lo, hi = cast_range(coarse, np.array([0]), np.array([31]), 6)  # [0, 31/64]: all dropped
+    assert lo[0] == hi[0] == 0
+    sat = FixedType(4, 4, True, Rounding.TRN, Overflow.SAT)
+    lo, hi = cast_range(sat, np.array([-1000, 100]), np.array([1000, 120]), 0)
+    assert lo.tolist() == [-8, 7] and hi.tolist() == [7, 7]  # the second saturates: constant
+    wrap = FixedType(4, 4, True, Rounding.TRN, Overflow.WRAP)
+    lo, hi = cast_range(wrap, np.array([100, 2]), np.array([120, 5]), 0)
+    assert lo.tolist() == [-8, 2] and hi.tolist() == [7, 5]  # a wrap that can overflow: any
+
+
+def test_a_constant_pool_output_kills_what_feeds_it():
+    """randnet 2: the max pool's result type is coarser than its accumulator's whole
+    range, so the pool output is 0; Yosys folds the pool, the conv before it (its only
+    reader) and the graph dense after it; the RF 3 dense's accumulator loop stays."""
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(2, residual=False)
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    alive = {plan.engines[i].layers[0] for i in ctx.alive}
+    assert alive == {"dense_6"}
+    assert [st.engine_structure(e, ctx).dsp for e in plan.engines] == [0] * len(plan.engines)
 
 
 def test_constant_stream_takes_its_producer_with_it():

@@ -39,13 +39,7 @@ LUT_FEATURES = ("shiftadd", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "
                 "cast", "gap", "cmp", "pooladd", "fifo", "taps", "const")
 FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "const")
 MIN_FIT_SAMPLES = 6  # a family with fewer fitted samples keeps the hand-set coefficients
-# with few samples, features are fitted in groups (one coefficient per group)
-STRUCT_GROUPS = {
-    "lut": {"add": ("adder", "macadd", "pooladd", "cmp"), "const": ("constadd",),
-            "dsp": ("dspadd",), "lossy": ("lossy",), "mul": ("lutmul", "rom", "xmux"),
-            "cast": ("round", "sat", "relu"), "fifo": ("fifo",), "ctrl": ("ctrl",)},
-    "ff": {"regs": ("lbuf", "out", "acc", "fifo"), "ctrl": ("ctrl",)},
-}
+
 FAMILY_PART = {"xc7": "xc7a100t", "ecp5": "lfe5u-85f"}
 
 
@@ -215,25 +209,28 @@ def struct_target(row: dict, resource: str) -> float:
     return y
 
 
+PRIOR_WEIGHT = 0.05  # how hard the structural fit is pulled toward the hand-set constants
+
+
 def struct_fit(rows: list[dict], resource: str) -> dict[str, float]:
-    """Structural model: one coefficient per feature, or per feature group when the
-    family has fewer fitted samples than twice its features."""
+    """Structural model: one coefficient per feature, least squares on relative error,
+    pulled toward the hand-set constants (a ridge toward `default`: tens of samples
+    cannot pin fifteen features on their own)."""
+    from scipy.optimize import nnls
+
     from codesign.cost.structural import FF_FEATURES as SF
     from codesign.cost.structural import LUT_FEATURES as SL
+    from codesign.cost.structural import coefficients
 
     names = SL if resource == "lut" else SF
-    groups = ({n: (n,) for n in names} if len(rows) >= 2 * len(names)
-              else STRUCT_GROUPS[resource])
-    x = np.array([[sum(r["struct"][resource].get(n, 0.0) for n in members)
-                   for members in groups.values()] for r in rows])
+    prior = np.array([coefficients("default")[resource].get(n, 0.0) for n in names])
+    x = np.array([[r["struct"][resource].get(n, 0.0) for n in names] for r in rows])
     y = np.array([struct_target(r, resource) for r in rows])
-    coef = nnls_fit(x, y)
-    out: dict[str, float] = {}
-    for c, members in zip(coef, groups.values(), strict=True):
-        for n in members:
-            if c > 0:
-                out[n] = round(float(c), 5)
-    return out
+    scale = np.maximum(y, 1.0)
+    a = np.vstack([x / scale[:, None], np.sqrt(PRIOR_WEIGHT) * np.eye(len(names))])
+    b = np.concatenate([y / scale, np.sqrt(PRIOR_WEIGHT) * prior])
+    coef, _ = nnls(a, b)
+    return {n: round(float(c), 5) for n, c in zip(names, coef, strict=True) if c > 0}
 
 
 def predict(row: dict, coef: dict[str, float]) -> float:
@@ -369,7 +366,13 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool) -> None:
             continue
         coefs[fam] = {"struct": {}, "fast": {}}
         for res, names in (("lut", LUT_FEATURES), ("ff", FF_FEATURES)):
-            sc = coefs[fam]["struct"][res] = struct_fit(train, res)
+            sc = struct_fit(train, res)
+            default = struct_coefficients("default")[res]
+            # keep the hand-set constants when the fit does worse on its own half
+            if (mape([(struct_predict(r, default, res), r["synth"][res]) for r in train])[0]
+                    < mape([(struct_predict(r, sc, res), r["synth"][res]) for r in train])[0]):
+                sc = dict(default)
+            coefs[fam]["struct"][res] = sc
             fc = coefs[fam]["fast"][res] = fit(train, names, res)
             s_m, s_w = mape([(struct_predict(r, sc, res), r["synth"][res]) for r in test])
             s0, _ = mape([(struct_predict(r, struct_coefficients("default")[res], res),

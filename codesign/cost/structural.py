@@ -120,12 +120,15 @@ def _cast_of(e: Engine, c: int, iw: int, is_signed: int, prefix: str, shift: str
                           p[f"{prefix}RND"], p[f"{prefix}OVF"])
 
 
-def window_structure(t: dict[str, int], pxw: int, device: Device) -> Structure:
+def window_structure(t: dict[str, int], pxw: int, device: Device,
+                     read: np.ndarray | None = None) -> Structure:
     """cs_window: a (KH-1) rows x WP + KW pixel shift register, its taps, two counters.
 
     On Xilinx each run of untapped pixels between two taps (WP - KW of them, KH - 1
     times) plus the tap it feeds becomes SRLs (SRLC32E: 32 deep) per bit, when at least
-    SRL_MIN long; the rest are flip-flops. pxw: the bits of a pixel that vary."""
+    SRL_MIN long; the rest are flip-flops. pxw: the bits of a pixel that vary. read:
+    which window terms (stream order kh, kw, c) the engine reads; a channel's shift
+    register ends at the oldest pixel whose field is read (None: all read)."""
     kh, kw, wp, hp, rf = t["KH"], t["KW"], t["WP"], t["HP"], t["RF"]
     length = (kh - 1) * wp + kw
     s = Structure()
@@ -134,7 +137,15 @@ def window_structure(t: dict[str, int], pxw: int, device: Device) -> Structure:
     if xilinx(device) and kh > 1 and run + 1 >= SRL_MIN and pxw:
         s.srl = (kh - 1) * pxw * math.ceil((run + 1) / SRL_DEPTH)
         srl_pixels = (kh - 1) * (run + 1)
-    s.ff["lbuf"] = float((length - srl_pixels) * pxw)
+    kept = length * pxw
+    if read is not None and read.size:
+        cin = read.size // (kh * kw)
+        taps = read.reshape(kh, kw, cin)
+        pos = ((kh - 1 - np.arange(kh))[:, None] * wp + (kw - 1 - np.arange(kw))[None, :])
+        oldest = [int(pos[taps[:, :, c]].max()) + 1 if taps[:, :, c].any() else 0
+                  for c in range(cin)]
+        kept = sum(oldest) * pxw / cin
+    s.ff["lbuf"] = float(max(kept - srl_pixels * pxw, 0))
     ctrl = math.ceil(math.log2(hp + 1)) + math.ceil(math.log2(wp + 1)) + 2
     ctrl += math.ceil(math.log2(rf)) if rf > 1 else 0
     s.ff["ctrl"] = float(ctrl)
@@ -243,7 +254,15 @@ def graph_adder_bits(g: AdderGraph) -> tuple[list[int], list[int]]:
 def _graph_engine(e: Engine, ctx: Context) -> Structure:
     p, g = e.params, e.graph
     assert g is not None
-    s = window_structure(e.timing, ctx.in_bits(e), ctx.device)
+    read = np.zeros(g.n_in, dtype=bool)
+    for ad in g.adders:
+        for node in (ad.a, ad.b):
+            if node < g.n_in:
+                read[node] = True
+    for o in g.outputs:
+        if 0 <= o.node < g.n_in:
+            read[o.node] = True
+    s = window_structure(e.timing, ctx.in_bits(e), ctx.device, read)
     bits, const = graph_adder_bits(g)
     s.add(Structure(lut={"adder": float(sum(bits)), "constadd": float(sum(const))},
                     carry_bits=bits + const))
@@ -291,8 +310,16 @@ def _mac_engine(e: Engine, ctx: Context) -> Structure:
     per_out = math.ceil(terms / rf)
     pw = xw + ww + 2
     sw = max(aw, pw) + 1
-    s = window_structure(t, ctx.in_bits(e), device)
     w = _weights(e)
+    read = None
+    if rf == 1:  # a zero column's window field is never read
+        used = (w != 0).any(axis=0)  # model order
+        perm = p.get("P", 0) if e.module == "cs_dense" else 0
+        read = np.zeros(terms, dtype=bool)
+        for m in range(terms):
+            src = (m % perm) * (terms // perm) + m // perm if perm > 1 else m
+            read[src] = used[m]
+    s = window_structure(t, ctx.in_bits(e), device, read)
     xsig = bool(p["XS"])
     if not ctx.in_bits(e):  # a constant input: every product folds away
         w = np.zeros_like(w)

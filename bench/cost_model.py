@@ -212,7 +212,7 @@ def struct_target(row: dict, resource: str) -> float:
 PRIOR_WEIGHT = 0.05  # how hard the structural fit is pulled toward the hand-set constants
 
 
-def struct_fit(rows: list[dict], resource: str) -> dict[str, float]:
+def struct_fit(rows: list[dict], resource: str, family: str) -> dict[str, float]:
     """Structural model: one coefficient per feature, least squares on relative error,
     pulled toward the hand-set constants (a ridge toward `default`: tens of samples
     cannot pin fifteen features on their own)."""
@@ -223,7 +223,7 @@ def struct_fit(rows: list[dict], resource: str) -> dict[str, float]:
     from codesign.cost.structural import coefficients
 
     names = SL if resource == "lut" else SF
-    prior = np.array([coefficients("default")[resource].get(n, 0.0) for n in names])
+    prior = np.array([coefficients(family)[resource].get(n, 0.0) for n in names])
     x = np.array([[r["struct"][resource].get(n, 0.0) for n in names] for r in rows])
     y = np.array([struct_target(r, resource) for r in rows])
     scale = np.maximum(y, 1.0)
@@ -366,8 +366,8 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool) -> None:
             continue
         coefs[fam] = {"struct": {}, "fast": {}}
         for res, names in (("lut", LUT_FEATURES), ("ff", FF_FEATURES)):
-            sc = struct_fit(train, res)
-            default = struct_coefficients("default")[res]
+            sc = struct_fit(train, res, fam)
+            default = struct_coefficients(fam)[res]
             # keep the hand-set constants when the fit does worse on its own half
             if (mape([(struct_predict(r, default, res), r["synth"][res]) for r in train])[0]
                     < mape([(struct_predict(r, sc, res), r["synth"][res]) for r in train])[0]):
@@ -375,7 +375,7 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool) -> None:
             coefs[fam]["struct"][res] = sc
             fc = coefs[fam]["fast"][res] = fit(train, names, res)
             s_m, s_w = mape([(struct_predict(r, sc, res), r["synth"][res]) for r in test])
-            s0, _ = mape([(struct_predict(r, struct_coefficients("default")[res], res),
+            s0, _ = mape([(struct_predict(r, struct_coefficients(fam)[res], res),
                            r["synth"][res]) for r in test])
             f_m, f_w = mape([(predict(r, fc), r["synth"][res]) for r in test])
             fs, _ = mape([(predict(r, fc), struct_predict(r, sc, res)) for r in test])

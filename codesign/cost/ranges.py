@@ -3,8 +3,9 @@
 A cast whose output type cannot tell apart any two values its input type can hold (a
 result grid coarser than the whole input range, a saturation every input hits) gives a
 constant stream; Yosys folds it and everything that only feeds it. The ranges here are
-worst cases over the input types (interval arithmetic, weights exact), never sampled
-values: a stream that only happens to be constant on some data is kept, as Yosys keeps it.
+what the widths tell (a weighted layer's sum spans its accumulator type unless its input
+is constant), never sampled values nor weight-exact bounds: a stream that is constant
+only on the data, or only by arithmetic Yosys does not do, is kept, as Yosys keeps it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def _weighted(qnet: QuantizedNet, layer: L.WeightedLayer, x: Range, xt: FixedTyp
     acc = impl.accum
     if not is_lossless_accum(impl, xt, layer.terms):
         n = layer.out_channels
+        return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
+                          acc.frac)
+    n = layer.out_channels
+    if np.any(x[0] != x[1]):
+        # Yosys does not bound a sum of products by its weights: only the accumulator's
+        # width tells it anything
         return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
                           acc.frac)
     lo, hi = int(x[0].min()), int(x[1].max())

@@ -1,19 +1,25 @@
-"""Cost model vs Yosys: fit on one half of the synthesized designs, report on the other.
+"""Cost models vs Yosys: fit on one half of the synthesized designs, report on the other.
 
 Builds single-layer designs (conv and dense, 2-16-bit weights, 2-12-bit inputs, several
 reuse factors, both multiplier styles, lossless and narrow accumulators) and small whole
 networks (tests/rtl/randnet.py: residual adds, pools, mixed widths, random RF), on xc7
 (synth_xilinx) and ECP5 (synth_ecp5), synthesizes each with codesign.synth (cached by
-content hash: a re-run costs nothing) and compares the fast estimate with what Yosys
-reports. The LUT and FF coefficients of the fast model are fitted (non-negative least
-squares on relative error) on the even-numbered half of each family's samples and
-reported on the odd half: per-resource MAPE and worst case, DSP and BRAM exact counts,
-interval and latency against the handshake simulation, estimates per second, and a
-scatter plot (estimated vs synthesized). With --write-fit the coefficients go to
-hw/devices/cost_fit.yaml with the Yosys version and the date.
+content hash: a re-run costs nothing, a cut-short run still reports what it has) and
+compares both estimates with what Yosys reports:
+
+- structural (codesign.cost.structural: the RTL plan, engine by engine);
+- fast (codesign.cost.fast: the allocator's vectorized model, no RTL built).
+
+The LUT and FF coefficients of each are fitted (non-negative least squares on relative
+error) on the even-numbered half of each family's samples and reported on the odd half:
+per-resource MAPE and worst case, fast vs structural, DSP and BRAM exact counts, interval
+and latency against the handshake simulation, estimates per second, and a scatter plot
+(estimated vs synthesized). With --write-fit the coefficients go to
+hw/devices/structural_fit.yaml and hw/devices/cost_fit.yaml with the Yosys version and
+the date.
 
     nice -n 10 .venv/bin/python bench/cost_model.py [--layers 60] [--networks 12]
-        [--jobs 2] [--out out/cost_model] [--write-fit] [--cached-only] [--cycles-only]
+        [--jobs 2] [--out out/cost_model] [--cached-only] [--write-fit] [--cycles-only]
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LUT_FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
-                "gap", "cmp", "pooladd", "fifo", "taps", "const")
+LUT_FEATURES = ("shiftadd", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux",
+                "cast", "gap", "cmp", "pooladd", "fifo", "taps", "const")
 FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "const")
-MIN_FIT_SAMPLES = 15  # a family with fewer fitted samples keeps the hand-set coefficients
+MIN_FIT_SAMPLES = 6  # a family with fewer fitted samples keeps the hand-set coefficients
+
 FAMILY_PART = {"xc7": "xc7a100t", "ecp5": "lfe5u-85f"}
 
 
@@ -118,10 +125,26 @@ def jobs(n_layers: int, n_networks: int) -> list[dict]:
     return out + nets
 
 
+def smallest_first(todo: list[dict]) -> list[dict]:
+    """Synthesis order: smallest structural estimate first (Yosys time grows with the
+    logic), so a run cut short has synthesized as many designs as it could."""
+    from codesign.cost.structural import design_structure, resources
+    from codesign.devices import get_device
+
+    size = {}
+    for j in todo:
+        qnet, _ = (layer_design if j["kind"] == "layer" else network_design)(j["seed"])
+        dev = get_device(FAMILY_PART[j["family"]])
+        r = resources(design_structure(qnet, dev)[1], dev)
+        size[j["id"]] = r["lut"] + r["ff"]
+    return sorted(todo, key=lambda j: size[j["id"]])
+
+
 # -- one sample -------------------------------------------------------------------------
 def measure(job: dict, out: Path, cache_only: bool = False) -> dict:
     from codesign.cost.estimate import accum_args, layer_args
     from codesign.cost.fast import FEATURES, FastCostModel
+    from codesign.cost.structural import design_structure, resources
     from codesign.devices import get_device
     from codesign.emit.rtl import plan_network
     from codesign.latency import simulate
@@ -146,26 +169,70 @@ def measure(job: dict, out: Path, cache_only: bool = False) -> dict:
     start = time.perf_counter()
     synth = synthesize(qnet, out / job["id"], device, place_and_route=False,
                        cache_only=cache_only)
+    seconds = round(time.perf_counter() - start, 1)
     timing = simulate(plan_network(qnet), 2).summary()
+    _, struct = design_structure(qnet, device)
+    exact = resources(struct, device)
     return {**job, "label": label, "features": feats, "est_dsp": dsp, "est_bram": 0.0,
             "est_latency": cycles["latency"], "est_latency_additive": latency,
             "est_interval": interval, "est_network_interval": cycles["interval"],
-            "sim_latency": timing["latency"],
-            "sim_interval": timing["interval"], "synth": {k: synth[k] for k in (
-                "lut", "ff", "dsp", "bram", "carry", "srl", "lutram")},
-            "yosys": synth["yosys"], "cached": synth["cached"],
-            "seconds": round(time.perf_counter() - start, 1)}
+            "sim_latency": timing["latency"], "sim_interval": timing["interval"],
+            "struct": {"lut": struct.lut, "ff": struct.ff, "dsp": exact["dsp"],
+                       "bram": exact["bram"], "carry": exact["carry"], "srl": exact["srl"],
+                       "lutram": exact["lutram"]},
+            "synth": {k: synth[k] for k in ("lut", "ff", "dsp", "bram", "carry", "srl",
+                                            "lutram")},
+            "yosys": synth["yosys"], "cached": synth["cached"], "seconds": seconds}
 
 
 # -- fit and report ---------------------------------------------------------------------
-def fit(rows: list[dict], names: tuple[str, ...], resource: str) -> dict[str, float]:
+def nnls_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Non-negative coefficients minimizing the squared relative error."""
     from scipy.optimize import nnls
 
-    x = np.array([[r["features"][n] for n in names] for r in rows])
-    y = np.array([r["synth"][resource] for r in rows], dtype=float)
     scale = np.maximum(y, 1.0)
     coef, _ = nnls(x / scale[:, None], y / scale)
+    return coef
+
+
+def fit(rows: list[dict], names: tuple[str, ...], resource: str) -> dict[str, float]:
+    """Fast model: coefficients per feature."""
+    x = np.array([[r["features"][n] for n in names] for r in rows])
+    y = np.array([r["synth"][resource] for r in rows], dtype=float)
+    coef = nnls_fit(x, y)
+    return {n: round(float(c), 5) for n, c in zip(names, coef, strict=True) if c > 0}
+
+
+def struct_target(row: dict, resource: str) -> float:
+    """What the fitted part of the structural LUT/FF must explain: LUTs less the SRLs and
+    LUTRAM the rules count exactly."""
+    y = float(row["synth"][resource])
+    if resource == "lut":
+        y -= row["struct"]["srl"] + row["struct"]["lutram"]
+    return y
+
+
+PRIOR_WEIGHT = 0.05  # how hard the structural fit is pulled toward the hand-set constants
+
+
+def struct_fit(rows: list[dict], resource: str, family: str) -> dict[str, float]:
+    """Structural model: one coefficient per feature, least squares on relative error,
+    pulled toward the hand-set constants (a ridge toward `default`: tens of samples
+    cannot pin fifteen features on their own)."""
+    from scipy.optimize import nnls
+
+    from codesign.cost.structural import FF_FEATURES as SF
+    from codesign.cost.structural import LUT_FEATURES as SL
+    from codesign.cost.structural import coefficients
+
+    names = SL if resource == "lut" else SF
+    prior = np.array([coefficients(family)[resource].get(n, 0.0) for n in names])
+    x = np.array([[r["struct"][resource].get(n, 0.0) for n in names] for r in rows])
+    y = np.array([struct_target(r, resource) for r in rows])
+    scale = np.maximum(y, 1.0)
+    a = np.vstack([x / scale[:, None], np.sqrt(PRIOR_WEIGHT) * np.eye(len(names))])
+    b = np.concatenate([y / scale, np.sqrt(PRIOR_WEIGHT) * prior])
+    coef, _ = nnls(a, b)
     return {n: round(float(c), 5) for n, c in zip(names, coef, strict=True) if c > 0}
 
 
@@ -173,10 +240,21 @@ def predict(row: dict, coef: dict[str, float]) -> float:
     return float(np.rint(sum(c * row["features"].get(n, 0.0) for n, c in coef.items())))
 
 
-def errors(rows: list[dict], coef: dict[str, float], resource: str) -> tuple[float, float]:
-    pct = [abs(predict(r, coef) - r["synth"][resource]) / max(r["synth"][resource], 1) * 100
-           for r in rows]
-    return float(np.mean(pct)), float(np.max(pct))
+def struct_predict(row: dict, coef: dict[str, float], resource: str) -> float:
+    s = row["struct"]
+    v = sum(c * s[resource].get(n, 0.0) for n, c in coef.items())
+    if resource == "lut":
+        v += s["srl"] + s["lutram"]
+    return float(np.rint(v))
+
+
+def pct(est: float, true: float) -> float:
+    return abs(est - true) / max(true, 1) * 100
+
+
+def mape(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    errs = [pct(e, t) for e, t in pairs]
+    return (float(np.mean(errs)), float(np.max(errs))) if errs else (float("nan"),) * 2
 
 
 def speed() -> float:
@@ -200,54 +278,162 @@ def speed() -> float:
     return n * len(g.layers) / total
 
 
+def struct_speed(jobs_: list[dict]) -> float:
+    """Structural estimates (whole designs: plan, value sampling, rules) per second."""
+    from codesign.cost.structural import design_structure, resources
+    from codesign.devices import get_device
+
+    designs = [(layer_design if j["kind"] == "layer" else network_design)(j["seed"])[0]
+               for j in jobs_[:10]]
+    dev = get_device("xc7a100t")
+    start = time.perf_counter()
+    for q in designs:
+        resources(design_structure(q, dev)[1], dev)
+    return len(designs) / (time.perf_counter() - start)
+
+
 def scatter(rows: list[dict], coefs: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    for ax, res in zip(axes, ("lut", "ff"), strict=True):
-        for fam, marker in (("xc7", "o"), ("ecp5", "^")):
-            if fam not in coefs:
-                continue
-            for half, color in (("fit", "tab:blue"), ("held-out", "tab:orange")):
-                pts = [(r["synth"][res], predict(r, coefs[fam][res])) for r in rows
-                       if r["family"] == fam and r["half"] == half]
-                if pts:
-                    a = np.array(pts)
-                    ax.scatter(a[:, 0], a[:, 1], marker=marker, c=color, s=18, alpha=0.8,
-                               label=f"{fam} {half}")
-        hi = max(max(r["synth"][res] for r in rows), 1)
-        ax.plot([1, hi], [1, hi], "k--", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(f"{res.upper()} synthesized (Yosys)")
-        ax.set_ylabel(f"{res.upper()} estimated (fast model)")
-        ax.legend(fontsize=7)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 9))
+    for col, res in enumerate(("lut", "ff")):
+        for row_i, model in enumerate(("structural", "fast")):
+            ax = axes[row_i][col]
+            for fam, marker in (("xc7", "o"), ("ecp5", "^")):
+                if fam not in coefs:
+                    continue
+                for half, color in (("fit", "tab:blue"), ("held-out", "tab:orange")):
+                    pts = [(r["synth"][res],
+                            struct_predict(r, coefs[fam]["struct"][res], res)
+                            if model == "structural" else predict(r, coefs[fam]["fast"][res]))
+                           for r in rows if r["family"] == fam and r["half"] == half]
+                    if pts:
+                        a = np.maximum(np.array(pts), 1)
+                        ax.scatter(a[:, 0], a[:, 1], marker=marker, c=color, s=18, alpha=0.8,
+                                   label=f"{fam} {half}")
+            hi = max(max(r["synth"][res] for r in rows), 1)
+            ax.plot([1, hi], [1, hi], "k--", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(f"{res.upper()} synthesized (Yosys)")
+            ax.set_ylabel(f"{res.upper()} estimated ({model})")
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
-def write_fit(coefs: dict, version: str, n: dict) -> Path:
+def _fit_header(path: Path) -> str:
+    return path.read_text().split("\nyosys:")[0]
+
+
+def write_fit(coefs: dict, version: str, n: dict) -> list[Path]:
+    """Store the fitted coefficients of both models (families with enough samples)."""
     import yaml
 
-    path = ROOT / "hw" / "devices" / "cost_fit.yaml"
-    data = yaml.safe_load(path.read_text())
-    header = path.read_text().split("\nyosys:")[0]
-    data["yosys"] = version
-    data["date"] = datetime.date.today().isoformat()
-    data["samples"] = n
-    for fam, c in coefs.items():
-        if n[fam] >= MIN_FIT_SAMPLES:
-            data["families"][fam] = {"lut": dict(c["lut"]), "ff": dict(c["ff"])}
-    # UltraScale+ is not fitted: it shares xc7's LUT6 fabric (its DSPs take more registers)
-    if "xc7" in data["families"]:
-        data["families"]["xcup"] = {k: dict(v) for k, v in data["families"]["xc7"].items()}
-    body = yaml.safe_dump({k: data[k] for k in ("yosys", "date", "samples", "families")},
-                          sort_keys=False, default_flow_style=None, width=100)
-    path.write_text(header + "\n" + body)
-    return path
+    written = []
+    for model, name in (("fast", "cost_fit.yaml"), ("struct", "structural_fit.yaml")):
+        path = ROOT / "hw" / "devices" / name
+        data = yaml.safe_load(path.read_text())
+        data["yosys"] = version
+        data["date"] = datetime.date.today().isoformat()
+        data["samples"] = {fam: n[fam] for fam in coefs if n[fam] >= MIN_FIT_SAMPLES}
+        for fam, c in coefs.items():
+            if n[fam] >= MIN_FIT_SAMPLES:
+                data["families"][fam] = {"lut": dict(c[model]["lut"]),
+                                         "ff": dict(c[model]["ff"])}
+        # UltraScale+ is not synthesized here: it shares xc7's LUT6 fabric
+        if "xc7" in data["families"]:
+            data["families"]["xcup"] = {k: dict(v) for k, v in data["families"]["xc7"].items()}
+        body = yaml.safe_dump({k: data[k] for k in ("yosys", "date", "samples", "families")},
+                              sort_keys=False, default_flow_style=None, width=100)
+        path.write_text(_fit_header(path) + "\n" + body)
+        written.append(path)
+    return written
+
+
+def report(rows: list[dict], out: Path, todo: list[dict], write: bool) -> None:
+    from codesign.cost.structural import coefficients as struct_coefficients
+
+    version = rows[0]["yosys"] if rows else "?"
+    coefs: dict[str, dict] = {}
+    print(f"\n{'family':6} {'res':4} {'n fit':>5} {'n test':>6} | {'struct MAPE':>11} "
+          f"{'worst':>6} {'unfitted':>8} | {'fast MAPE':>9} {'worst':>6} | "
+          f"{'fast vs struct':>14}   (held-out half)")
+    for fam in ("xc7", "ecp5"):
+        train = [r for r in rows if r["family"] == fam and r["half"] == "fit"]
+        test = [r for r in rows if r["family"] == fam and r["half"] == "held-out"]
+        if len(train) < 3 or not test:
+            continue
+        coefs[fam] = {"struct": {}, "fast": {}}
+        for res, names in (("lut", LUT_FEATURES), ("ff", FF_FEATURES)):
+            sc = struct_fit(train, res, fam)
+            default = struct_coefficients(fam)[res]
+            # keep the hand-set constants when the fit does worse on its own half
+            if (mape([(struct_predict(r, default, res), r["synth"][res]) for r in train])[0]
+                    < mape([(struct_predict(r, sc, res), r["synth"][res]) for r in train])[0]):
+                sc = dict(default)
+            coefs[fam]["struct"][res] = sc
+            fc = coefs[fam]["fast"][res] = fit(train, names, res)
+            s_m, s_w = mape([(struct_predict(r, sc, res), r["synth"][res]) for r in test])
+            s0, _ = mape([(struct_predict(r, struct_coefficients(fam)[res], res),
+                           r["synth"][res]) for r in test])
+            f_m, f_w = mape([(predict(r, fc), r["synth"][res]) for r in test])
+            fs, _ = mape([(predict(r, fc), struct_predict(r, sc, res)) for r in test])
+            print(f"{fam:6} {res:4} {len(train):5} {len(test):6} | {s_m:10.1f}% {s_w:5.1f}% "
+                  f"{s0:7.1f}% | {f_m:8.1f}% {f_w:5.1f}% | {fs:13.1f}%")
+        for kind in ("layer", "network"):
+            sub = [r for r in test if r["kind"] == kind]
+            if sub:
+                parts = []
+                for res in ("lut", "ff"):
+                    sm = mape([(struct_predict(r, coefs[fam]["struct"][res], res),
+                                r["synth"][res]) for r in sub])
+                    fm = mape([(predict(r, coefs[fam]["fast"][res]), r["synth"][res])
+                               for r in sub])
+                    parts.append(f"{res.upper()} struct {sm[0]:.1f}% (worst {sm[1]:.1f}%) "
+                                 f"fast {fm[0]:.1f}%")
+                print(f"{'':6} held-out {kind}s (n={len(sub)}): " + "; ".join(parts))
+        worst = max(test, key=lambda r: pct(struct_predict(r, coefs[fam]["struct"]["lut"],
+                                                           "lut"), r["synth"]["lut"]))
+        print(f"{'':6} worst structural LUT: {worst['id']} ({worst['label']}): "
+              f"{struct_predict(worst, coefs[fam]['struct']['lut'], 'lut'):.0f} vs "
+              f"{worst['synth']['lut']}")
+    for res in ("dsp", "bram"):
+        s_same = sum(r["struct"][res] == r["synth"][res] for r in rows)
+        f_same = sum(r[f"est_{res}"] == r["synth"][res] for r in rows)
+        print(f"{res.upper()} exact: structural {s_same}/{len(rows)}, fast {f_same}/{len(rows)}")
+    for r in rows:
+        if r["struct"]["dsp"] != r["synth"]["dsp"]:
+            print(f"  structural DSP differs: {r['id']} ({r['label']}): "
+                  f"{r['struct']['dsp']} vs {r['synth']['dsp']}")
+    for res in ("srl", "carry"):
+        same = sum(r["struct"][res] == r["synth"][res] for r in rows)
+        m, w = mape([(r["struct"][res], r["synth"][res]) for r in rows])
+        print(f"{res.upper()} (rule, not fitted): exact on {same}/{len(rows)}, MAPE {m:.1f}%, "
+              f"worst {w:.1f}%")
+    ivl = sum(r["est_interval"] == r["sim_interval"] for r in rows)
+    print(f"interval equal to the handshake simulation on {ivl}/{len(rows)} designs")
+    for key, what in (("est_latency", "closed form, network_cycles"),
+                      ("est_latency_additive", "additive per-layer estimate, layer_costs")):
+        lat = [pct(r[key], r["sim_latency"]) for r in rows if key in r]
+        print(f"latency ({what}): exact on {sum(x == 0 for x in lat)}/{len(lat)} designs, "
+              f"MAPE {np.mean(lat):.1f}%, worst {np.max(lat):.1f}%")
+    print(f"fast estimate: {speed():,.0f} layer candidates per second; structural: "
+          f"{struct_speed(todo):.1f} whole designs per second")
+    if coefs:
+        scatter(rows, coefs, out / "cost_model_scatter.png")
+        print(f"scatter plot: {out / 'cost_model_scatter.png'}")
+        (out / "fit.json").write_text(json.dumps(coefs, indent=1))
+        if write:
+            n = {fam: sum(r["family"] == fam and r["half"] == "fit" for r in rows)
+                 for fam in coefs}
+            paths = write_fit(coefs, version, n)
+            print(f"coefficients written to {', '.join(map(str, paths))} (families with "
+                  f">= {MIN_FIT_SAMPLES} fitted samples: "
+                  f"{[f for f in n if n[f] >= MIN_FIT_SAMPLES]})")
 
 
 def cycles_report(todo: list[dict]) -> None:
@@ -255,6 +441,7 @@ def cycles_report(todo: list[dict]) -> None:
     form) and the additive layer_costs sum against the per-edge handshake simulation."""
     from codesign.cost.estimate import accum_args, layer_args
     from codesign.cost.fast import FastCostModel
+    from codesign.devices import get_device
     from codesign.emit.rtl import plan_network
     from codesign.latency import simulate
 
@@ -262,7 +449,7 @@ def cycles_report(todo: list[dict]) -> None:
     fast_s = sim_s = 0.0
     for job in todo:
         qnet, _ = (layer_design if job["kind"] == "layer" else network_design)(job["seed"])
-        model = FastCostModel(qnet.graph, FAMILY_PART[job["family"]])
+        model = FastCostModel(qnet.graph, get_device(FAMILY_PART[job["family"]]))
         start = time.perf_counter()
         got = model.network_cycles({w.name: qnet.design[w.name].reuse
                                     for w in qnet.graph.weighted})
@@ -289,7 +476,7 @@ def main() -> None:
     ap.add_argument("--cached-only", action="store_true",
                     help="report on the designs already synthesized (run nothing new)")
     ap.add_argument("--write-fit", action="store_true",
-                    help="store the fitted coefficients in hw/devices/cost_fit.yaml")
+                    help="store the fitted coefficients in hw/devices/")
     ap.add_argument("--cycles-only", action="store_true",
                     help="only the cycles of every planned design (no synthesis): the "
                          "closed form and the additive estimate against the simulation")
@@ -300,13 +487,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     from tqdm import tqdm
 
-    from codesign.cost.fast import coefficients
-
     todo = jobs(args.layers, args.networks)
     rows, failed, skipped = [], [], 0
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(measure, j, args.out / "designs", args.cached_only): j
-                   for j in todo}
+                   for j in (todo if args.cached_only else smallest_first(todo))}
         for fut in tqdm(as_completed(futures), total=len(futures), disable=None):
             try:
                 rows.append(fut.result())
@@ -321,62 +506,15 @@ def main() -> None:
             r["half"] = "fit" if i % 2 == 0 else "held-out"
     (args.out / "samples.json").write_text(json.dumps(rows, indent=1))
     version = rows[0]["yosys"] if rows else "?"
-
-    print(f"cost model vs Yosys {version}: {len(rows)} designs synthesized "
+    print(f"cost models vs Yosys {version}: {len(rows)} designs synthesized "
           f"({sum(r['kind'] == 'layer' for r in rows)} layer configs, "
-          f"{sum(r['kind'] == 'network' for r in rows)} networks), {len(failed)} failed"
+          f"{sum(r['kind'] == 'network' for r in rows)} networks; "
+          f"{sum(r['family'] == 'xc7' for r in rows)} xc7, "
+          f"{sum(r['family'] == 'ecp5' for r in rows)} ECP5), {len(failed)} failed"
           + (f", {skipped} not synthesized yet (--cached-only)" if skipped else ""))
     for fid, msg in failed:
         print(f"  failed {fid}: {msg}")
-    coefs: dict[str, dict] = {}
-    print(f"\n{'family':6} {'resource':8} {'n fit':>5} {'n test':>6} {'MAPE before':>11} "
-          f"{'MAPE':>6} {'worst':>6}  (held-out half; 'before' = hand-set coefficients)")
-    for fam in ("xc7", "ecp5"):
-        train = [r for r in rows if r["family"] == fam and r["half"] == "fit"]
-        test = [r for r in rows if r["family"] == fam and r["half"] == "held-out"]
-        if len(train) < 3 or not test:
-            continue
-        coefs[fam] = {}
-        before = coefficients("default")
-        for res, names in (("lut", LUT_FEATURES), ("ff", FF_FEATURES)):
-            coefs[fam][res] = fit(train, names, res)
-            mape0, _ = errors(test, before[res], res)
-            mape, worst = errors(test, coefs[fam][res], res)
-            print(f"{fam:6} {res:8} {len(train):5} {len(test):6} {mape0:10.1f}% {mape:5.1f}% "
-                  f"{worst:5.1f}%")
-        for kind in ("layer", "network"):
-            sub = [r for r in test if r["kind"] == kind]
-            if sub:
-                lut = errors(sub, coefs[fam]["lut"], "lut")
-                ff = errors(sub, coefs[fam]["ff"], "ff")
-                print(f"{'':6} held-out {kind}s only (n={len(sub)}): LUT MAPE {lut[0]:.1f}% "
-                      f"(worst {lut[1]:.1f}%), FF MAPE {ff[0]:.1f}% (worst {ff[1]:.1f}%)")
-    for res in ("dsp", "bram"):
-        same = sum(r[f"est_{res}"] == r["synth"][res] for r in rows)
-        print(f"{res.upper()} exact on {same}/{len(rows)} designs")
-    bad = [f"{r['id']} ({r['label']}): est {r['est_dsp']:.0f} vs {r['synth']['dsp']}"
-           for r in rows if r["est_dsp"] != r["synth"]["dsp"]]
-    for line in bad[:8]:
-        print(f"  DSP differs: {line}")
-    ivl = sum(r["est_interval"] == r["sim_interval"] for r in rows)
-    print(f"interval equal to the handshake simulation on {ivl}/{len(rows)} designs")
-    for key, what in (("est_latency", "closed form, network_cycles"),
-                      ("est_latency_additive", "additive per-layer estimate, layer_costs")):
-        lat = [abs(r[key] - r["sim_latency"]) / max(r["sim_latency"], 1) * 100
-               for r in rows if key in r]
-        print(f"latency ({what}): exact on {sum(x == 0 for x in lat)}/{len(lat)} designs, "
-              f"MAPE {np.mean(lat):.1f}%, worst {np.max(lat):.1f}%")
-    print(f"fast estimate: {speed():,.0f} layer candidates per second")
-    if coefs:
-        scatter(rows, coefs, args.out / "cost_model_scatter.png")
-        print(f"scatter plot: {args.out / 'cost_model_scatter.png'}")
-        (args.out / "fit.json").write_text(json.dumps(coefs, indent=1))
-        if args.write_fit:
-            n = {fam: sum(r["family"] == fam and r["half"] == "fit" for r in rows)
-                 for fam in coefs}
-            print(f"coefficients written to {write_fit(coefs, version, n)} (families with "
-                  f">= {MIN_FIT_SAMPLES} fitted samples: "
-                  f"{[f for f in n if n[f] >= MIN_FIT_SAMPLES]})")
+    report(rows, args.out, todo, args.write_fit)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""The estimate of one whole design: every layer through the fast model at the widths,
-reuse and multiplier style its DesignPoint gives, summed into the network's totals; the
-latency and interval are the exact closed-form cycles of the whole network (a row's
-latency is its share along the critical path; the shares add up to the total)."""
+"""The estimate of one whole design, in the fields `codesign synth` prints.
+
+estimate_structural (the default of `codesign cost`): the RTL plan, engine by engine
+(codesign.cost.structural). estimate_design (`codesign cost --fast`): every layer through
+the allocator's fast model at the widths, reuse and multiplier style its DesignPoint
+gives, summed into the network's totals. Both give the exact closed-form latency and
+interval of the whole network (in the fast rows, a layer's latency is its share along
+the critical path; the shares add up to the total)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from codesign.cost.fast import FastCostModel, fit_file
 from codesign.cost.report import BUDGETED, over_budget, utilization
 from codesign.design import is_lossless_accum
 from codesign.devices import Device
+from codesign.emit.rtl import plan_network
 from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
 
@@ -58,9 +63,37 @@ def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     totals: dict[str, Any] = {k: sum(r[k] for r in rows) for k in BUDGETED}
     fit = fit_file()
     util = utilization(totals, device)
-    return {"source": "estimate", "device": device.part, "family": device.family, **totals,
+    return {"source": "estimate", "model": "fast", "device": device.part,
+            "family": device.family, **totals,
             "carry": None, "srl": None, "lutram": None,
             "latency": cycles["latency"], "interval": cycles["interval"],
+            "utilization": util, "warnings": over_budget(util),
+            "fit": {"yosys": fit.get("yosys"), "date": fit.get("date"),
+                    "family": device.family if device.family in fit["families"] else "default"},
+            "layers": rows}
+
+
+def estimate_structural(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
+    """Per-engine rows and totals from the RTL plan (codesign.cost.structural); cycles
+    from the handshake simulation of the same plan (what `codesign synth` reports)."""
+    from codesign.cost import structural as st
+    from codesign.latency import network_timing
+
+    plan = plan_network(qnet)
+    rows = []
+    total = st.Structure()
+    for e, s in st.plan_structures(qnet, plan, device):
+        total.add(s)
+        r = st.resources(s, device)
+        rows.append({"layer": "+".join(e.layers), "engine": e.name, "module": e.module,
+                     "reuse": e.timing.get("RF"), **r, "interval": e.cycles_per_image()})
+    totals = st.resources(total, device)
+    timing = network_timing(plan, 2).summary()
+    util = utilization(totals, device)
+    fit = st.fit_file()
+    return {"source": "estimate", "model": "structural", "device": device.part,
+            "family": device.family, **totals,
+            "latency": timing["latency"], "interval": timing["interval"],
             "utilization": util, "warnings": over_budget(util),
             "fit": {"yosys": fit.get("yosys"), "date": fit.get("date"),
                     "family": device.family if device.family in fit["families"] else "default"},

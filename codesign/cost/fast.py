@@ -11,7 +11,9 @@ the weights quantized at each candidate width give the number of nonzero weights
 their canonical signed digits (the shift-add adders a constant multiplier costs), and
 which products are big enough for Yosys to put on a DSP. Features (bits of logic):
 
-  shiftadd  adder bits of the CSD shift-add products (RF 1, LUT style)
+  shiftadd  adder bits of the CSD shift-add products (RF 1, LUT style, lossy accumulator)
+  graphadd  CSD digits x accumulator bits: the adder graph of an RF 1, LUT-style, lossless
+            layer (codesign.emit.adder_graph: products and their sum, shared by da4ml)
   accadd    adder bits summing the products (one accumulator-wide add per product)
   dspacc    the same for products on DSPs (Yosys may absorb the add into the DSP)
   lossy     accumulator bits cast after every add (only a narrow, lossy accumulator)
@@ -62,8 +64,8 @@ from codesign.latency import latency_shares
 DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits ...
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
 RESOURCES = ("lut", "ff", "dsp", "bram")
-FEATURES = ("shiftadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast", "gap", "cmp",
-            "pooladd", "fifo", "taps", "out", "acc", "const")
+FEATURES = ("shiftadd", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
+            "gap", "cmp", "pooladd", "fifo", "taps", "out", "acc", "const")
 
 
 @lru_cache(maxsize=1)
@@ -317,6 +319,7 @@ class FastCostModel:
         aw = (wb + xb + math.ceil(math.log2(max(k, 1))) + 1 + int(info.x_unsigned)
               if accum_bits is None else np.asarray(accum_bits) + 0 * wb)
         one = rf == 1
+        graph = one & ~use_dsp & (not lossy)  # the RTL's adder-graph engine
         # RF 1, constants: CSD shift-add, or `*` by a constant (DSP when big enough)
         const_dsp, const_lutmul = self._constant_products(info)
         xrow = np.clip(xe, 0, MAX_BITS + 1)
@@ -333,8 +336,10 @@ class FastCostModel:
                                 mults * var_big)
         c, (kh, kw) = info.channels, info.kernel
         feats = {
-            "shiftadd": np.where(one & ~use_dsp, shiftadd, 0) * 1.0,
-            "accadd": (np.where(one, nonzero, mults) - dsp_products) * aw * 1.0,
+            "shiftadd": np.where(one & ~use_dsp & ~graph, shiftadd, 0) * 1.0,
+            "graphadd": np.where(graph, t.digits[row] * aw, 0) * 1.0,
+            "accadd": np.where(graph, 0, (np.where(one, nonzero, mults) - dsp_products) * aw)
+            * 1.0,
             "dspacc": dsp_products * aw * 1.0,
             "lutmul": np.where(one, np.where(use_dsp, const_lutmul, 0), var_lutmul) * 1.0,
             "rom": np.where(one, 0, mults * wb * np.ceil(rf / 64)) * 1.0,

@@ -18,9 +18,9 @@ def digits_design(digits_qnet8, tmp_path_factory):
 
 
 def test_cost_json_rows_add_up_and_match_the_model(digits_design, digits_qnet8, capsys):
-    assert main(["cost", str(digits_design), "--device", "xc7z020", "--json"]) == 0
+    assert main(["cost", str(digits_design), "--device", "xc7z020", "--json", "--fast"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["device"] == "xc7z020" and r["source"] == "estimate"
+    assert r["device"] == "xc7z020" and r["source"] == "estimate" and r["model"] == "fast"
     names = [layer.name for layer in digits_qnet8.graph.layers]
     assert [row["layer"] for row in r["layers"]] == names
     for key in ("lut", "ff", "dsp", "bram", "latency"):
@@ -43,7 +43,7 @@ def test_cost_warns_over_100_percent(digits_design, tmp_path, capsys):
     small = tmp_path / "small.yaml"
     small.write_text("parts: {tiny-1: {family: xc7, lut: 500, ff: 100000, dsp: 10, bram: 1}}")
     assert main(["cost", str(digits_design), "--device", "tiny-1", "--device-file",
-                 str(small)]) == 0
+                 str(small), "--fast"]) == 0
     captured = capsys.readouterr()
     assert "LUT at" in captured.err and "does not fit" in captured.err
     assert "% of tiny-1" in captured.out and "total" in captured.out

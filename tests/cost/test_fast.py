@@ -45,8 +45,13 @@ def test_zero_weights_cost_no_multiplier_logic():
     w[0, 0] = 0.75  # one nonzero weight: 0.75 = 1 - 1/4, two signed digits
     m = FastCostModel(_dense_graph(w), "xc7a35t")
     feats, dsp, _, _ = m.features("fc", 8, 8, 8, 1, False)
+    # lossless at RF 1: the adder graph engine, its two digits at the accumulator width
+    # (8 + 8 bits, log2(16) + 1 of growth, one for the unsigned input)
+    assert float(feats["graphadd"]) == 2 * (8 + 8 + 4 + 1 + 1)
+    assert float(feats["shiftadd"]) == 0 and float(dsp) == 0
+    feats, dsp, _, _ = m.features("fc", 8, 8, 8, 1, False, accum_bits=12, lossy=True)
     assert float(feats["shiftadd"]) == (2 - 1) * (8 + 8 + 2)  # one adder of the product width
-    assert float(dsp) == 0
+    assert float(feats["graphadd"]) == 0 and float(dsp) == 0
 
 
 def test_dsp_count_follows_the_multiplier_shape():

@@ -1,0 +1,96 @@
+"""Which streams Yosys can fold to constants: value ranges from the types alone.
+
+A cast whose output type cannot tell apart any two values its input type can hold (a
+result grid coarser than the whole input range, a saturation every input hits) gives a
+constant stream; Yosys folds it and everything that only feeds it. The ranges here are
+what the widths tell (a weighted layer's sum spans its accumulator type unless its input
+is constant), never sampled values nor weight-exact bounds: a stream that is constant
+only on the data, or only by arithmetic Yosys does not do, is kept, as Yosys keeps it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from codesign import bitaccurate as ba
+from codesign.design import is_lossless_accum
+from codesign.fixed import FixedType, Overflow
+from codesign.ir import layers as L
+from codesign.qnet import QuantizedNet
+
+Range = tuple[np.ndarray, np.ndarray]  # per-channel lowest and highest mantissa
+
+
+def cast_range(dst: FixedType, lo: np.ndarray, hi: np.ndarray, frac: int) -> Range:
+    """The range of dst.cast_int over [lo, hi] (mantissas at frac): rounding keeps order;
+    saturation too; a wrap or SAT_ZERO that can overflow spans the whole type."""
+    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    if dst.overflow in (Overflow.SAT, Overflow.SAT_SYM):
+        return dst.cast_int(lo, frac), dst.cast_int(hi, frac)
+    wide = replace(dst, width=62, integer=62 - dst.frac, overflow=Overflow.SAT)
+    r_lo, r_hi = wide.cast_int(lo, frac), wide.cast_int(hi, frac)
+    inside = (r_lo >= dst.min_int) & (r_hi <= dst.max_int)
+    return (np.where(inside, r_lo, dst.min_int), np.where(inside, r_hi, dst.max_int))
+
+
+def _weighted(qnet: QuantizedNet, layer: L.WeightedLayer, x: Range, xt: FixedType) -> Range:
+    impl = qnet.design[layer.name]
+    assert impl.weight is not None and impl.bias is not None and impl.accum is not None
+    acc = impl.accum
+    if not is_lossless_accum(impl, xt, layer.terms):
+        n = layer.out_channels
+        return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
+                          acc.frac)
+    n = layer.out_channels
+    if np.any(x[0] != x[1]):
+        # Yosys does not bound a sum of products by its weights: only the accumulator's
+        # width tells it anything
+        return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
+                          acc.frac)
+    lo, hi = int(x[0].min()), int(x[1].max())
+    pad = getattr(layer, "padding", 0)  # dense: none
+    if (pad if isinstance(pad, int) else max(pad)) > 0:
+        lo, hi = min(lo, 0), max(hi, 0)
+    w = ba.weight_matrix(layer, qnet.weights[layer.name]).astype(np.int64)  # (terms, out)
+    s_lo = np.minimum(w * lo, w * hi).sum(axis=0)
+    s_hi = np.maximum(w * lo, w * hi).sum(axis=0)
+    shift = acc.frac - impl.weight.frac - xt.frac
+    bias = np.asarray(qnet.biases[layer.name], dtype=np.int64) << (acc.frac - impl.bias.frac)
+    return cast_range(impl.result, (s_lo << shift) + bias, (s_hi << shift) + bias, acc.frac)
+
+
+def type_ranges(qnet: QuantizedNet) -> dict[str, Range]:
+    """Per layer, per output channel: the lowest and highest mantissa its type allows."""
+    d, g = qnet.design, qnet.graph
+    t = d.input
+    c = g.input.out_shape[0]
+    out: dict[str, Range] = {"input": (np.full(c, t.min_int), np.full(c, t.max_int))}
+    for layer in g.layers[1:]:
+        x = out[layer.inputs[0]]
+        xt = d.type_of(layer.inputs[0])
+        impl = d[layer.name]
+        if isinstance(layer, L.WeightedLayer):
+            r = _weighted(qnet, layer, x, xt)
+        elif isinstance(layer, L.ReLU):
+            r = cast_range(impl.result, np.maximum(x[0], 0), np.maximum(x[1], 0), xt.frac)
+        elif isinstance(layer, L.Pool2d):
+            assert impl.accum is not None
+            a = cast_range(impl.accum, x[0], x[1], xt.frac)
+            r = cast_range(impl.result, a[0], a[1], impl.accum.frac)
+        elif isinstance(layer, L.Add):
+            b, bt = out[layer.inputs[1]], d.type_of(layer.inputs[1])
+            f = max(xt.frac, bt.frac)
+            r = cast_range(impl.result, (x[0] << (f - xt.frac)) + (b[0] << (f - bt.frac)),
+                           (x[1] << (f - xt.frac)) + (b[1] << (f - bt.frac)), f)
+        else:  # flatten: a re-reading of its input stream
+            r = x
+        out[layer.name] = r
+    return out
+
+
+def varying_bits(qnet: QuantizedNet) -> dict[str, np.ndarray]:
+    """Per layer, per channel: its field's width, or 0 when the types make it constant."""
+    return {name: np.where(lo == hi, 0, qnet.design.type_of(name).width)
+            for name, (lo, hi) in type_ranges(qnet).items()}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codesign.emit.rtl import Plan
-from codesign.emit.rtl_engines import Engine
+from codesign.emit.rtl_engines import Engine, pipe_stages
 
 
 @dataclass
@@ -72,7 +72,29 @@ class _WindowState:
         self.p = 0
         self.busy = False
         self.t = 0
-        self.ov = False
+        self.ov = False  # the window's output valid (pipelined: stage 1's)
+        # a pipelined adder graph (cs_graph_engine PIPE): valids of stages 2..PIPE and of
+        # the output register, which is the engine's output valid
+        self.pv = [False] * pipe_stages(t)
+
+    def out_valid(self) -> bool:
+        return self.pv[-1] if self.pv else self.ov
+
+    def window_ready(self, oready: bool) -> bool:
+        """The window's out_ready: the sink's, or whether pipeline stage 2 can load."""
+        free = oready
+        for v in reversed(self.pv):
+            free = not v or free
+        return free
+
+    def advance(self, oready: bool) -> None:
+        """Each stage loads from the one before when it is free (registers: old values)."""
+        vals = [self.ov, *self.pv]
+        free = oready
+        for j in range(len(self.pv), 0, -1):
+            free = not vals[j] or free
+            if free:
+                self.pv[j - 1] = vals[j - 1]
 
 
 def _topo(plan: Plan) -> list[int]:
@@ -132,7 +154,7 @@ def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
         for i, e in enumerate(engines):
             s = st[i]
             if e.kind == "window":
-                valid[e.output] = s.ov  # type: ignore[attr-defined]
+                valid[e.output] = s.out_valid()  # type: ignore[attr-defined]
             elif e.kind == "fifo":
                 valid[e.output] = s[0] > 0  # type: ignore[index]
             else:
@@ -144,6 +166,7 @@ def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
             s = st[i]
             oready = ready[e.output]
             if e.kind == "window":
+                oready = s.window_ready(oready)  # type: ignore[attr-defined]
                 finishing = s.busy and s.t == s.rf - 1  # type: ignore[attr-defined]
                 load = finishing and (not s.ov or oready)  # type: ignore[attr-defined]
                 can_step = (not s.busy) or load  # type: ignore[attr-defined]
@@ -171,7 +194,8 @@ def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
             s = st[i]
             ofire = fire[e.output]
             if e.kind == "window":
-                oready = ready[e.output]
+                oready = s.window_ready(ready[e.output])  # type: ignore[attr-defined]
+                s.advance(ready[e.output])  # type: ignore[attr-defined]
                 finishing = s.busy and s.t == s.rf - 1  # type: ignore[attr-defined]
                 load = finishing and (not s.ov or oready)  # type: ignore[attr-defined]
                 can_step = (not s.busy) or load  # type: ignore[attr-defined]
@@ -204,6 +228,8 @@ def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
 
 
 def engine_table(plan: Plan) -> list[dict[str, object]]:
-    """Per engine: its closed-form cycles per image on its own."""
+    """Per engine: its closed-form cycles per image on its own, and the register stages
+    its adder graph was pipelined into for the design's clock."""
     return [{"engine": e.name, "module": e.module, "layers": "+".join(e.layers),
-             "cycles_per_image": e.cycles_per_image()} for e in plan.engines]
+             "cycles_per_image": e.cycles_per_image(),
+             "pipeline_stages": pipe_stages(e.timing)} for e in plan.engines]

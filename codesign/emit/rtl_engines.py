@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from codesign.emit.adder_graph import AdderGraph
+from codesign.emit.pipeline import Stages
 from codesign.fixed import FixedType, Overflow, Rounding
 
 ROUNDING_CODES = {Rounding.TRN: 0, Rounding.RND: 1, Rounding.RND_ZERO: 2,
@@ -82,6 +83,8 @@ class Engine:
     # the generated module graph_module and wired to the engine's win/y ports
     graph: AdderGraph | None = None
     graph_module: str = ""
+    # its pipeline to the design's clock (timing["PIPE"] = stages.stages register stages)
+    stages: Stages | None = None
 
     # -- closed forms for the engine alone --------------------------------------------
     def cycles_per_image(self) -> int:
@@ -95,10 +98,19 @@ class Engine:
         """Beats it can hold (bounds the skip FIFO a fork needs)."""
         if self.kind == "window":
             t = self.timing
-            return (t["KH"] - 1) * t["WP"] + t["KW"] + 2
+            # each pipeline stage holds one more output: the window runs on to the next
+            # completing position, at most (SH-1)*WP + max(SW, KW) positions further
+            gap = (t["SH"] - 1) * t["WP"] + max(t["SW"], t["KW"])
+            return (t["KH"] - 1) * t["WP"] + t["KW"] + 2 + pipe_stages(t) * gap
         if self.kind == "fifo":
             return self.timing["depth"]
         return 1
+
+
+def pipe_stages(t: dict[str, int]) -> int:
+    """Register stages between a window engine's load and its output register: every
+    output leaves this many cycles later (0 but for a pipelined adder graph)."""
+    return t.get("PIPE", 0)
 
 
 def window_outputs(t: dict[str, int]) -> int:
@@ -119,7 +131,7 @@ def isolated_window_cycles(t: dict[str, int]) -> dict[str, int]:
 
     A step at padded position p happens at edge p + (RF-1) * (outputs completed before
     p); the last output completes at position p_last, loads RF edges later and leaves
-    one edge after that.
+    one edge after that, plus one edge per pipeline stage.
     """
     hp, wp, rf = t["HP"], t["WP"], t["RF"]
 
@@ -133,5 +145,5 @@ def isolated_window_cycles(t: dict[str, int]) -> dict[str, int]:
     first_in_edge = first_in + (rf - 1) * sum(1 for p in outs if p < first_in)
     last = outs[-1]
     last_step = last + (rf - 1) * (len(outs) - 1)
-    return {"first_input": first_in_edge, "last_output": last_step + rf + 1,
+    return {"first_input": first_in_edge, "last_output": last_step + rf + 1 + pipe_stages(t),
             "interval": hp * wp + len(outs) * (rf - 1)}

@@ -3,7 +3,10 @@ same fields the cost model estimates.
 
 FPGA: the family's Yosys command (synth_xilinx for 7-series/UltraScale+, synth_ecp5 for
 ECP5); for ECP5, nextpnr-ecp5 places and routes out of context and reports Fmax. Xilinx
-parts have no open place-and-route, so their figures are post-synthesis.
+parts have no open place-and-route, so their figures are post-synthesis, and their timing
+figure is the logic depth: the cells on the longest combinational path of the mapped
+netlist (Yosys `ltp`, flip-flops, SRLs and RAMs ending paths; a LUT and a CARRY4/CARRY8
+count one each).
 ASIC: generic `synth` + `abc` gives cells and `stat -tech cmos` transistors; with a
 liberty file, cells of that library and their area in um^2.
 
@@ -28,6 +31,9 @@ from codesign.synth.cells import fpga_fields, read_stat
 from codesign.synth.tools import run_nextpnr_ecp5, run_yosys, yosys_version
 
 RESULT = "synth.json"
+LTP = "ltp.txt"
+# every cell but the sequential ones (they end combinational paths), as a Yosys selection
+XILINX_PATH_ENDS = "t:FD* t:SRL* %u t:RAM* %u %n"
 
 
 def synth_cache_dir() -> Path:
@@ -47,7 +53,9 @@ def _script(files: list[str], device: Device | None, asic: bool, liberty: str | 
                 f"tee -q -o stat.json stat -json -liberty {liberty}")
     assert device is not None
     netlist = " -json netlist.json" if device.nextpnr else ""
-    return read + f"{device.synth_command} -top {TOP}{netlist}; tee -q -o stat.json stat -json"
+    depth = f"; tee -q -o {LTP} ltp -noff {XILINX_PATH_ENDS}" if device.vendor == "xilinx" else ""
+    return (read + f"{device.synth_command} -top {TOP}{netlist}; tee -q -o stat.json stat -json"
+            + depth)
 
 
 def _key(rtl: Path, files: list[str], script: str, extra: str) -> str:
@@ -105,6 +113,14 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
     return result
 
 
+def _logic_depth(ltp_log: str) -> int:
+    """Cells on the longest path, from `ltp`'s `Longest topological path in M (length=N)`."""
+    found = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", ltp_log)
+    if not found:
+        raise CodesignError(f"Yosys ltp reported no longest path: {ltp_log[-500:]}")
+    return max(int(n) for n in found)
+
+
 def _run(rtl: Path, script: str, device: Device | None, asic: bool, liberty: str | None,
          clock: float | None, pnr: bool) -> dict[str, Any]:
     try:
@@ -134,6 +150,8 @@ def _run(rtl: Path, script: str, device: Device | None, asic: bool, liberty: str
         return result
     assert device is not None
     result.update(target=device.part, family=device.family, **fpga_fields(cells, device.family))
+    if (rtl / LTP).is_file():
+        result["logic_depth"] = _logic_depth((rtl / LTP).read_text())
     if pnr:
         run_nextpnr_ecp5([*device.nextpnr_args.split(), "--json", "netlist.json",
                           "--freq", str(clock), "--out-of-context", "--timing-allow-fail",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from codesign.cli.common import (
@@ -28,7 +27,7 @@ from codesign.emit.rtl import plan_network
 from codesign.errors import CodesignError
 from codesign.latency import simulate
 from codesign.qnet import QuantizedNet
-from codesign.synth.run import RESULT, synthesize
+from codesign.synth.run import RESULT, retarget, synthesize
 
 NAME = "synth"
 HELP = "synthesize a design's RTL with Yosys (and nextpnr-ecp5) and report its resources"
@@ -62,11 +61,10 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"{args.out} already holds a synthesis result; choose another "
                             "--out or pass --force to overwrite it")
     device = get_device(args.device or qnet.design.device)
-    if args.clock_mhz is not None:
-        if not args.clock_mhz > 0:
-            raise CodesignError(f"--clock-mhz must be positive, not {args.clock_mhz}")
-        qnet = QuantizedNet(qnet.graph, replace(qnet.design, clock_mhz=args.clock_mhz),
-                            qnet.weights, qnet.biases)
+    if args.clock_mhz is not None and not args.clock_mhz > 0:
+        raise CodesignError(f"--clock-mhz must be positive, not {args.clock_mhz}")
+    # the RTL synthesized (and timed below) is pipelined to this part and clock
+    qnet = retarget(qnet, None if args.asic else device, args.clock_mhz)
     clock = qnet.design.clock_mhz
     eprint(f"synthesizing {args.design} for {'ASIC' if args.asic else device.part} "
            f"with Yosys (minutes on large designs)...")

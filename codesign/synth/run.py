@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,21 @@ def _script(files: list[str], device: Device | None, asic: bool, liberty: str | 
             + depth)
 
 
+def retarget(qnet: QuantizedNet, device: Device | None,
+                clock_mhz: float | None) -> QuantizedNet:
+    """qnet for the part and clock synthesized: its adder graphs are pipelined to them
+    (codesign.emit.pipeline), whatever part and clock the design was made for."""
+    changes: dict[str, Any] = {}
+    if device is not None and device.part != qnet.design.device:
+        changes["device"] = device.part
+    if clock_mhz is not None and clock_mhz != qnet.design.clock_mhz:
+        changes["clock_mhz"] = clock_mhz
+    if not changes:
+        return qnet
+    return QuantizedNet(qnet.graph, replace(qnet.design, **changes), qnet.weights,
+                        qnet.biases)
+
+
 def _key(rtl: Path, files: list[str], script: str, extra: str) -> str:
     h = hashlib.sha256()
     for part in (script, extra, yosys_version()):
@@ -72,7 +88,8 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
                asic: bool = False, liberty: str | Path | None = None,
                clock_mhz: float | None = None, use_cache: bool = True,
                place_and_route: bool = True, cache_only: bool = False) -> dict[str, Any]:
-    """Generate qnet's RTL under out_dir/rtl and synthesize it; returns the figures
+    """Generate qnet's RTL under out_dir/rtl, pipelined to the device's family and
+    clock_mhz (default: the design's clock), and synthesize it; returns the figures
     (also written to out_dir/synth.json). cache_only: never run the tools (a miss is an
     error), for reports over what was already synthesized."""
     if not asic and device is None:
@@ -81,6 +98,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         raise CodesignError("a liberty file maps to standard cells: use it with --asic")
     out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
+    qnet = retarget(qnet, None if asic else device, clock_mhz)
     generate_rtl(qnet, rtl)
     files = (rtl / "files.f").read_text().split()
     lib_name = None
@@ -91,7 +109,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         lib_name = "cells.lib"
         shutil.copy(liberty, rtl / lib_name)  # Yosys sees only files below its directory
     script = _script(files, device, asic, lib_name)
-    clock = clock_mhz or (device.default_clock_mhz if device is not None else None)
+    clock = qnet.design.clock_mhz
     pnr = (device.nextpnr_args if device is not None and device.nextpnr and not asic
            and place_and_route else "")
     # the clock only steers place and route

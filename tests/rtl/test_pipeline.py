@@ -118,3 +118,29 @@ def test_high_clock_pipelines_network(built, tmp_path):
     r = verify_rtl(fast, rtl, build_dir, x[:30], mode="stress", seed=5,
                    work_dir=tmp_path / "s")
     assert r.equal == 30 and r.mismatch is None, r.to_dict()
+
+
+def test_closed_forms_count_the_stages():
+    """Alone, each pipelined engine follows its closed form: outputs PIPE edges later,
+    the same interval (the handshake model, which Verilator confirms above)."""
+    from codesign.emit.rtl import Plan
+    from codesign.emit.rtl_engines import isolated_window_cycles
+    from codesign.latency import simulate
+
+    qnet, _ = random_qnet(22, False, True)
+    fast = plan_network(_with_clock(qnet, 450))
+    slow = plan_network(_with_clock(qnet, 10))
+    seen = 0
+    for e, e0 in zip(fast.engines, slow.engines, strict=True):
+        if e.kind != "window":
+            continue
+        s_in, s_out = fast.streams[e.inputs[0]], fast.streams[e.output]
+        t = simulate(Plan([s_in, s_out], [e], s_in.id, s_out.id), 3)
+        form = isolated_window_cycles(e.timing)
+        assert t.in_edges[0] == form["first_input"]
+        assert t.out_edges[s_out.beats - 1] == form["last_output"]
+        assert t.intervals()[-1] == form["interval"] == e.cycles_per_image()
+        pipe = e.timing.get("PIPE", 0)
+        assert form["last_output"] == isolated_window_cycles(e0.timing)["last_output"] + pipe
+        seen += pipe > 0
+    assert seen >= 2

@@ -144,3 +144,31 @@ def test_closed_forms_count_the_stages():
         assert form["last_output"] == isolated_window_cycles(e0.timing)["last_output"] + pipe
         seen += pipe > 0
     assert seen >= 2
+
+
+def test_cli_rtl_reports_the_stages(tmp_path, capsys):
+    """`codesign rtl --json` and manifest.json give each engine's stages: as many as the
+    generated module has register banks (en[0..P-1])."""
+    import json
+    import re
+
+    from codesign.cli.main import main
+
+    qnet, _ = random_qnet(22, False, True)
+    design = _with_clock(qnet, 450).save(tmp_path / "d")
+    assert main(["rtl", str(design), "--out", str(tmp_path / "rtl"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["clock_mhz"] == 450
+    manifest = json.loads((tmp_path / "rtl" / "manifest.json").read_text())
+    piped = 0
+    for row, e in zip(out["engines"], manifest["engines"], strict=True):
+        assert row["engine"] == e["name"]
+        if not e.get("graph_module"):
+            assert row["pipeline_stages"] == 0
+            continue
+        text = (tmp_path / "rtl" / f"{e['graph_module']}.sv").read_text()
+        banks = {int(k) for k in re.findall(r"if \(en\[(\d+)\]\)", text)}
+        assert banks == set(range(row["pipeline_stages"]))
+        assert e["stages"]["stages"] == e["timing"]["PIPE"] == row["pipeline_stages"]
+        piped += row["pipeline_stages"] > 0
+    assert piped >= 2

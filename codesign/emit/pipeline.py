@@ -4,13 +4,13 @@ A delay model (hw/devices/delays.yaml, per device family) prices each adder on a
 level_ns (a LUT level and its route) and the path's carry ripple at carry_ns per bit of
 the adder it ends in: ripple adders in series overlap (bit i of one waits only for bit i
 of the adder before it), so a chain of L adders ending in a w-bit one costs
-reg_ns + L * level_ns + carry_ns * w. Stages are assigned as soon
-as possible: an adder joins the latest stage of its operands unless the path through it
-would exceed the clock period, then it starts the next stage (its operands arrive
-registered). This gives every node its earliest (stage, arrival) pair, so no assignment
-under the same model has fewer stages. The last stage also holds each output's bias
-adder and the engine's cast (and fused ReLU), priced as one adder of the output width
-plus a LUT level.
+reg_ns + L * level_ns + carry_ns * w. Stages are assigned as soon as possible: an
+adder joins the latest stage of its operands unless the path through it would exceed the
+clock period, then it starts the next stage (its operands arrive registered). Every node
+gets its earliest (stage, arrival) pair, so no assignment under the same model has fewer
+stages. The last stage also holds each output's bias adder (a level) and the engine's
+cast (and fused ReLU): a rounding increment (a level and the output width's ripple) and
+the overflow select (a level).
 
 Stage k > 0 begins at a bank of registers (boundary k); a value produced in stage s and
 read in stage s' > s is registered at boundaries s+1..s' (codesign.emit.rtl_graph). The

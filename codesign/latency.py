@@ -20,12 +20,12 @@ Edge 0 is the first rising clock edge with reset low; every time is an edge inde
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from codesign.emit.engine_kinds import NEG, slope_max
+from codesign.emit.engine_kinds import NEG, pipe_stages, slope_max
 from codesign.emit.rtl import Plan
 
 
@@ -63,6 +63,38 @@ class Timing:
                 "total": self.last_output(self.images - 1) + 1}
 
 
+def expand_pipelines(plan: Plan) -> Plan:
+    """The plan with every pipelined engine (timing PIPE = P > 0: an adder graph
+    registered for the clock, cs_graph_engine) split into its window, whose output
+    register is stage 1, and P one-beat registers behind it: each stage loads when it is
+    empty or the next one loads, exactly a cs_relu stage's handshake
+    (engine_kinds.PassEngine). Both `simulate` and `compose` run on this plan."""
+    if not any(pipe_stages(e.timing) for e in plan.engines):
+        return plan
+    streams = list(plan.streams)
+    engines = []
+    next_id = max(st.id for st in streams) + 1
+    by_id = {st.id: st for st in streams}
+    for e in plan.engines:
+        stages = pipe_stages(e.timing)
+        if not stages:
+            engines.append(e)
+            continue
+        out = by_id[e.output]
+        chain = []
+        for _ in range(stages):
+            streams.append(replace(out, id=next_id))
+            chain.append(next_id)
+            next_id += 1
+        engines.append(replace(e, timing={**e.timing, "PIPE": 0}, output=chain[0]))
+        for k, sid in enumerate(chain):
+            engines.append(replace(e, name=f"{e.name}.stage{k + 2}", kind="relu",
+                                   timing={"beats": out.beats}, inputs=(sid,),
+                                   output=chain[k + 1] if k + 1 < stages else e.output,
+                                   graph=None, stages=None))
+    return replace(plan, streams=streams, engines=engines)
+
+
 def _topo(plan: Plan) -> list[int]:
     producer = {e.output: i for i, e in enumerate(plan.engines)}
     order: list[int] = []
@@ -96,6 +128,7 @@ def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
     the output always ready: every engine's kind applies its per-edge rules
     (codesign.emit.engine_kinds), one clock edge at a time. The reference the closed
     form (`compose`) is tested against."""
+    plan = expand_pipelines(plan)
     engines = plan.engines
     kinds = [e.model for e in engines]
     order = _topo(plan)
@@ -164,6 +197,7 @@ def compose(plan: Plan, images: int, max_sweeps: int | None = None) -> Timing:
     recurrence reaches back at most one image before older terms are dominated (an image
     adds at most P to any engine's running sums, P >= every engine's cycles per image).
     Otherwise n doubles, up to solving all images directly."""
+    plan = expand_pipelines(plan)
     n = images
     if images > PROBE_IMAGES:
         n = PROBE_IMAGES
@@ -296,6 +330,7 @@ def latency_shares(plan: Plan, layers: list[tuple[str, tuple[str, ...]]]) -> dic
     (a fused ReLU, a Flatten), get 0. The shares add up to the latency exactly.
 
     layers: (name, input names) in graph order, the first being the network input."""
+    plan = expand_pipelines(plan)
     fires = _fixpoint(plan, 1, None).fires
     stream_of: dict[str, int] = {layers[0][0]: plan.input}
     for e in plan.engines:
@@ -321,6 +356,8 @@ def latency_shares(plan: Plan, layers: list[tuple[str, tuple[str, ...]]]) -> dic
 
 
 def engine_table(plan: Plan) -> list[dict[str, object]]:
-    """Per engine: its closed-form cycles per image on its own."""
+    """Per engine: its closed-form cycles per image on its own, and the register stages
+    its adder graph was pipelined into for the design's clock."""
     return [{"engine": e.name, "module": e.module, "layers": "+".join(e.layers),
-             "cycles_per_image": e.cycles_per_image()} for e in plan.engines]
+             "cycles_per_image": e.cycles_per_image(),
+             "pipeline_stages": pipe_stages(e.timing)} for e in plan.engines]

@@ -103,8 +103,13 @@ def run(args: argparse.Namespace) -> int:
     generate_rtl(qnet, out, prefix=args.prefix)
     plan = plan_network(qnet)
     result: dict = {"design": str(args.design), "out": str(out), "top": args.prefix + TOP,
-                    "engines": engine_table(plan),
+                    "clock_mhz": qnet.design.clock_mhz, "engines": engine_table(plan),
                     "generate_seconds": round(time.perf_counter() - start, 2)}
+    for e in plan.engines:
+        if e.stages is not None and not e.stages.meets:
+            eprint(f"warning: {e.name}: the delay model's longest path {e.stages.worst_ns} ns "
+                   f"exceeds the {qnet.design.clock_mhz} MHz period even with one adder per "
+                   f"stage (an adder or the output cast alone is too slow)")
     one = network_timing(plan, 2).summary()
     result["predicted_latency"] = one["latency"]
     result["predicted_interval"] = one["interval"]
@@ -143,6 +148,11 @@ def _text(r: dict) -> str:
     lines = [f"RTL for {r['design']} written to {r['out']} ({len(r['engines'])} engines)",
              f"  predicted latency {r['predicted_latency']} cycles, interval "
              f"{r['predicted_interval']} cycles"]
+    piped = [f"{e['engine']} {e['pipeline_stages']}" for e in r["engines"]
+             if e["pipeline_stages"]]
+    if piped:
+        lines.append(f"  pipelined to {r['clock_mhz']} MHz (register stages): "
+                     + ", ".join(piped))
     if "testbench" in r:
         tb = r["testbench"]
         lines.append(f"  regression suite ({tb['samples']} samples, top {tb['top']}, sources "

@@ -27,7 +27,7 @@ from codesign.emit.rtl import plan_network
 from codesign.errors import CodesignError
 from codesign.latency import network_timing
 from codesign.qnet import QuantizedNet
-from codesign.synth.run import RESULT, synthesize
+from codesign.synth.run import RESULT, retarget, synthesize
 
 NAME = "synth"
 HELP = "synthesize a design's RTL with Yosys (and nextpnr-ecp5) and report its resources"
@@ -44,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--liberty", type=Path, metavar="FILE",
                    help="with --asic: map to this standard-cell library and report area")
     p.add_argument("--clock-mhz", type=float, metavar="MHZ",
-                   help="target clock for place and route (default: the design's)")
+                   help="target clock (default: the design's clock_mhz): the RTL's adder "
+                        "graphs are pipelined to it and place and route aims at it")
     p.add_argument("--no-cache", action="store_true", help="synthesize even if cached")
     p.add_argument("--force", action="store_true", help="overwrite results already in DIR")
     add_device_file_arg(p)
@@ -60,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"{args.out} already holds a synthesis result; choose another "
                             "--out or pass --force to overwrite it")
     device = get_device(args.device or qnet.design.device)
-    clock = args.clock_mhz or qnet.design.clock_mhz
+    if args.clock_mhz is not None and not args.clock_mhz > 0:
+        raise CodesignError(f"--clock-mhz must be positive, not {args.clock_mhz}")
+    # the RTL synthesized (and timed below) is pipelined to this part and clock
+    qnet = retarget(qnet, None if args.asic else device, args.clock_mhz)
+    clock = qnet.design.clock_mhz
     eprint(f"synthesizing {args.design} for {'ASIC' if args.asic else device.part} "
            f"with Yosys (minutes on large designs)...")
     start = time.perf_counter()
@@ -95,7 +100,10 @@ def _text(r: dict) -> str:
                  "% of device": r["utilization"].get(k, "")} for k in FIELDS]
         lines.append(table(rows, ["resource", "used", "% of device"]))
         if r.get("fmax_mhz") is not None:
-            lines.append(f"  Fmax (nextpnr-ecp5) {r['fmax_mhz']} MHz")
+            lines.append(f"  Fmax (nextpnr-ecp5) {r['fmax_mhz']} MHz (target "
+                         f"{r['clock_mhz']} MHz)")
+        if r.get("logic_depth") is not None:
+            lines.append(f"  logic depth {r['logic_depth']} cells (LUT/carry, Yosys ltp)")
         lines += [f"  warning: {w}" for w in r["warnings"]]
     lines.append(f"  latency {r['latency']} cycles, interval {r['interval']} cycles "
                  "(cycle model)")

@@ -220,19 +220,28 @@ def window_outputs(t: dict[str, int]) -> int:
 
 
 def busy_edges(t: dict[str, int]) -> int:
-    """Edges from a completing step to the load of its result: RF, plus the extra
-    pipeline stages PIPE of an engine that has them (0 today)."""
-    return t["RF"] + t.get("PIPE", 0)
+    """Edges from a completing step to the load of its result into the output register."""
+    return t["RF"]
+
+
+def pipe_stages(t: dict[str, int]) -> int:
+    """Register stages behind a window engine's output register (a pipelined adder graph,
+    cs_graph_engine PIPE): each stage loads when it is empty or the next one loads, so
+    every output leaves this many edges later and throughput is unchanged.
+    codesign.latency splits such an engine into its window and PIPE one-beat stages."""
+    return t.get("PIPE", 0)
 
 
 class WindowEngine(EngineKind):
     """cs_window-based engines (conv, dense, pool, adder graph): one padded position per
     step; an interior position takes one input beat; a completing position makes the
-    engine busy for RF (+ PIPE) edges, then the result loads into the output register
-    once the previous output has left.
+    engine busy for RF edges, then the result loads into the output register once the
+    previous output has left (pipeline stages behind it: `pipe_stages`, handled by
+    codesign.latency as one-beat stages of their own; closed_form and the per-edge rules
+    here are the window's alone).
 
     Over positions q (all images in a row): S[q] = max(S[q-1] + c[q], A[q]) with c[q] =
-    RF (+PIPE) after a completing position, else 1; A[q] = the input's offer at an interior
+    RF after a completing position, else 1; A[q] = the input's offer at an interior
     position and, after the position completing output m, R'[m-1] (the load waits for
     output m-1 to leave). Output m loads at L[m] = max(S[q_m] + RF, R'[m-1]) and is offered
     at L[m] + 1."""
@@ -243,7 +252,10 @@ class WindowEngine(EngineKind):
         return t["HP"] * t["WP"] + window_outputs(t) * (busy_edges(t) - 1)
 
     def capacity(self, t):
-        return (t["KH"] - 1) * t["WP"] + t["KW"] + 2
+        # each pipeline stage holds one more output: the window runs on to the next
+        # completing position, at most (SH-1)*WP + max(SW, KW) positions further
+        gap = (t["SH"] - 1) * t["WP"] + max(t["SW"], t["KW"])
+        return (t["KH"] - 1) * t["WP"] + t["KW"] + 2 + pipe_stages(t) * gap
 
     def closed_form(self, t, valid, ready):
         inter1, comp1 = window_geometry(t)
@@ -277,7 +289,7 @@ class WindowEngine(EngineKind):
                                        np.full(2 * nout, NEG, dtype=np.int64))
         fire_out = slope_max(offer)
         return {"first_input": int(slope_max(take[0])[0]),
-                "last_output": int(fire_out[nout - 1]),
+                "last_output": int(fire_out[nout - 1]) + pipe_stages(t),
                 "interval": self.cycles_per_image(t)}
 
     def sim_state(self, t):

@@ -25,7 +25,9 @@ import numpy as np
 
 from codesign import bitaccurate as ba
 from codesign.design import is_lossless_accum
+from codesign.devices import get_device
 from codesign.emit.adder_graph import AdderGraph, solve_cmvm
+from codesign.emit.pipeline import Stages, assign_stages, delay_model
 from codesign.emit.rtl_engines import (
     OVERFLOW_CODES,
     ROUNDING_CODES,
@@ -87,7 +89,8 @@ class Plan:
         engines = [Engine(name=e["name"], module=e["module"], layers=tuple(e["layers"]),
                           inputs=tuple(e["inputs"]), output=e["output"], kind=e["kind"],
                           timing=e["timing"], graph_module=e.get("graph_module", ""),
-                          graph=AdderGraph.from_json(e["graph"]) if e.get("graph") else None)
+                          graph=AdderGraph.from_json(e["graph"]) if e.get("graph") else None,
+                          stages=Stages.from_json(e["stages"]) if e.get("stages") else None)
                    for e in data["engines"]]
         return cls(streams, engines, data["input"], data["output"])
 
@@ -206,7 +209,7 @@ class _Planner:
         xt = d.type_of(layer.inputs[0])
         last = relu if relu is not None else layer
         out_t = d[last.name].result
-        graph = None
+        graph = stages = None
         if isinstance(layer, L.WeightedLayer):
             module, params, graph = self._weighted(layer, x, xt, impl, relu)
         elif isinstance(layer, L.Pool2d):
@@ -233,6 +236,8 @@ class _Planner:
             raise UnsupportedLayerError(f"the RTL generator has no engine for {layer.kind} "
                                         f"layers ({layer.name!r})")
         kind, timing = layer_timing(layer, x, impl.reuse if graph is None else 1)
+        if graph is not None:
+            stages = self._pipeline(graph, params, timing)
         shape = last.out_shape
         source = last.name
         sid = self.new_stream(last.name, source, shape, out_t)
@@ -240,7 +245,8 @@ class _Planner:
         names = (layer.name,) + ((relu.name,) if relu is not None else ())
         self.engines.append(Engine(f"u_{layer.name}", module, names, inputs, sid, params,
                                    kind, timing, graph,
-                                   f"cs_mvm{len(self.engines)}" if graph is not None else ""))
+                                   f"cs_mvm{len(self.engines)}" if graph is not None else "",
+                                   stages))
         self.stream_of[last.name] = sid
 
     def _weighted(self, layer: L.WeightedLayer, x: Stream, xt, impl, relu: L.ReLU | None):
@@ -318,6 +324,17 @@ class _Planner:
                                   "YW": graph.out_width, **type_params("R", res, True),
                                   "RSHIFT": res.frac - frac, **self._relu_params(relu, res)}
         return "cs_graph_engine", params, graph
+
+    def _pipeline(self, graph: AdderGraph, params: dict[str, Any],
+                  timing: dict[str, int]) -> Stages:
+        """Register stages in the graph for the design's clock (codesign.emit.pipeline):
+        PIPE in the engine's parameters (when > 0) and its timing."""
+        model = delay_model(get_device(self.d.device).family)
+        stages = assign_stages(graph, model, self.d.clock_mhz)
+        if stages.stages:
+            params["PIPE"] = stages.stages
+        timing["PIPE"] = stages.stages
+        return stages
 
     def _pool(self, layer: L.Pool2d, x: Stream, xt, impl):
         acc, res = impl.accum, impl.result
@@ -442,7 +459,8 @@ def render_top(plan: Plan, prefix: str = "") -> str:
         ports += [f"    .out_valid(s{o}_valid)", f"    .out_ready(s{o}_ready)",
                   f"    .out_data(s{o}_data)"]
         if e.graph is not None:
-            ports += [f"    .win({e.name}_win)", f"    .y({e.name}_y)"]
+            ports += [f"    .win({e.name}_win)", f"    .y({e.name}_y)",
+                      f"    .pipe_en({e.name}_pen)"]
         lines.append(",\n".join(ports))
         lines.append("  );")
         if e.graph is not None:
@@ -457,9 +475,23 @@ def _graph_wiring(e: Engine) -> list[str]:
     g = e.graph
     assert g is not None
     yw = e.params["YW"]
-    return [f"  logic [{g.n_in * e.params['XW'] - 1}:0] {e.name}_win;",
-            f"  logic [{len(g.outputs) * yw - 1}:0] {e.name}_y;",
-            f"  {e.graph_module} {e.name}_mvm (.x({e.name}_win), .y({e.name}_y));"]
+    lines = [f"  logic [{g.n_in * e.params['XW'] - 1}:0] {e.name}_win;",
+             f"  logic [{len(g.outputs) * yw - 1}:0] {e.name}_y;"]
+    if _pipe(e):  # pipelined: the engine loads the graph's stage registers
+        lines += [f"  logic [{_pipe(e) - 1}:0] {e.name}_pen;",
+                  f"  {e.graph_module} {e.name}_mvm (.clk(clk), .en({e.name}_pen), "
+                  f".x({e.name}_win), .y({e.name}_y));"]
+    else:  # combinational graph: the engine's register loads go nowhere
+        lines += ["  /* verilator lint_off UNUSEDSIGNAL */",
+                  f"  logic {e.name}_pen;",
+                  "  /* verilator lint_on UNUSEDSIGNAL */",
+                  f"  {e.graph_module} {e.name}_mvm (.x({e.name}_win), .y({e.name}_y));"]
+    return lines
+
+
+def _pipe(e: Engine) -> int:
+    """Register stages of an engine's adder graph (0: combinational)."""
+    return e.stages.stages if e.stages is not None else 0
 
 
 def _trace_block(plan: Plan, prefix: str = "") -> list[str]:
@@ -505,7 +537,8 @@ def generate_rtl(qnet: QuantizedNet, out_dir: str | Path, prefix: str = "") -> P
         if e.graph is not None:
             xw = e.params["XW"]
             text = render_graph_module(e.graph_module, e.graph, xw, e.graph.x_lo < 0,
-                                       e.params["YW"], f"Layer {'+'.join(e.layers)}.")
+                                       e.params["YW"], f"Layer {'+'.join(e.layers)}.",
+                                       e.stages if _pipe(e) else None)
             (out_dir / f"{e.graph_module}.sv").write_text(text)
             graphs.append(f"{e.graph_module}.sv")
     top = prefix + TOP

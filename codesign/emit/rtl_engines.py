@@ -16,6 +16,7 @@ import numpy as np
 
 from codesign.emit.adder_graph import AdderGraph
 from codesign.emit.engine_kinds import KINDS, EngineKind, WindowEngine
+from codesign.emit.pipeline import Stages
 from codesign.fixed import FixedType, Overflow, Rounding
 
 ROUNDING_CODES = {Rounding.TRN: 0, Rounding.RND: 1, Rounding.RND_ZERO: 2,
@@ -83,6 +84,8 @@ class Engine:
     # the generated module graph_module and wired to the engine's win/y ports
     graph: AdderGraph | None = None
     graph_module: str = ""
+    # its pipeline to the design's clock (timing["PIPE"] = stages.stages register stages)
+    stages: Stages | None = None
 
     @property
     def model(self) -> EngineKind:

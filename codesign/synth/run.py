@@ -3,7 +3,10 @@ same fields the cost model estimates.
 
 FPGA: the family's Yosys command (synth_xilinx for 7-series/UltraScale+, synth_ecp5 for
 ECP5); for ECP5, nextpnr-ecp5 places and routes out of context and reports Fmax. Xilinx
-parts have no open place-and-route, so their figures are post-synthesis.
+parts have no open place-and-route, so their figures are post-synthesis, and their timing
+figure is the logic depth: the cells on the longest combinational path of the mapped
+netlist (Yosys `ltp`, flip-flops, SRLs and RAMs ending paths; a LUT and a CARRY4/CARRY8
+count one each).
 ASIC: generic `synth` + `abc` gives cells and `stat -tech cmos` transistors; with a
 liberty file, cells of that library and their area in um^2.
 
@@ -17,6 +20,7 @@ import hashlib
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,9 @@ from codesign.synth.cells import fpga_fields, read_stat
 from codesign.synth.tools import run_nextpnr_ecp5, run_yosys, yosys_version
 
 RESULT = "synth.json"
+LTP = "ltp.txt"
+# every cell but the sequential ones (they end combinational paths), as a Yosys selection
+XILINX_PATH_ENDS = "t:FD* t:SRL* %u t:RAM* %u %n"
 
 
 def synth_cache_dir() -> Path:
@@ -47,7 +54,24 @@ def _script(files: list[str], device: Device | None, asic: bool, liberty: str | 
                 f"tee -q -o stat.json stat -json -liberty {liberty}")
     assert device is not None
     netlist = " -json netlist.json" if device.nextpnr else ""
-    return read + f"{device.synth_command} -top {TOP}{netlist}; tee -q -o stat.json stat -json"
+    depth = f"; tee -q -o {LTP} ltp -noff {XILINX_PATH_ENDS}" if device.vendor == "xilinx" else ""
+    return (read + f"{device.synth_command} -top {TOP}{netlist}; tee -q -o stat.json stat -json"
+            + depth)
+
+
+def retarget(qnet: QuantizedNet, device: Device | None,
+                clock_mhz: float | None) -> QuantizedNet:
+    """qnet for the part and clock synthesized: its adder graphs are pipelined to them
+    (codesign.emit.pipeline), whatever part and clock the design was made for."""
+    changes: dict[str, Any] = {}
+    if device is not None and device.part != qnet.design.device:
+        changes["device"] = device.part
+    if clock_mhz is not None and clock_mhz != qnet.design.clock_mhz:
+        changes["clock_mhz"] = clock_mhz
+    if not changes:
+        return qnet
+    return QuantizedNet(qnet.graph, replace(qnet.design, **changes), qnet.weights,
+                        qnet.biases)
 
 
 def _key(rtl: Path, files: list[str], script: str, extra: str) -> str:
@@ -64,7 +88,8 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
                asic: bool = False, liberty: str | Path | None = None,
                clock_mhz: float | None = None, use_cache: bool = True,
                place_and_route: bool = True, cache_only: bool = False) -> dict[str, Any]:
-    """Generate qnet's RTL under out_dir/rtl and synthesize it; returns the figures
+    """Generate qnet's RTL under out_dir/rtl, pipelined to the device's family and
+    clock_mhz (default: the design's clock), and synthesize it; returns the figures
     (also written to out_dir/synth.json). cache_only: never run the tools (a miss is an
     error), for reports over what was already synthesized."""
     if not asic and device is None:
@@ -73,6 +98,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         raise CodesignError("a liberty file maps to standard cells: use it with --asic")
     out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
+    qnet = retarget(qnet, None if asic else device, clock_mhz)
     generate_rtl(qnet, rtl)
     files = (rtl / "files.f").read_text().split()
     lib_name = None
@@ -83,7 +109,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         lib_name = "cells.lib"
         shutil.copy(liberty, rtl / lib_name)  # Yosys sees only files below its directory
     script = _script(files, device, asic, lib_name)
-    clock = clock_mhz or (device.default_clock_mhz if device is not None else None)
+    clock = qnet.design.clock_mhz
     pnr = (device.nextpnr_args if device is not None and device.nextpnr and not asic
            and place_and_route else "")
     # the clock only steers place and route
@@ -103,6 +129,14 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         cached.write_text(json.dumps({k: v for k, v in result.items() if k != "cached"}))
     (out_dir / RESULT).write_text(json.dumps(result, indent=1))
     return result
+
+
+def _logic_depth(ltp_log: str) -> int:
+    """Cells on the longest path, from `ltp`'s `Longest topological path in M (length=N)`."""
+    found = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", ltp_log)
+    if not found:
+        raise CodesignError(f"Yosys ltp reported no longest path: {ltp_log[-500:]}")
+    return max(int(n) for n in found)
 
 
 def _run(rtl: Path, script: str, device: Device | None, asic: bool, liberty: str | None,
@@ -134,6 +168,8 @@ def _run(rtl: Path, script: str, device: Device | None, asic: bool, liberty: str
         return result
     assert device is not None
     result.update(target=device.part, family=device.family, **fpga_fields(cells, device.family))
+    if (rtl / LTP).is_file():
+        result["logic_depth"] = _logic_depth((rtl / LTP).read_text())
     if pnr:
         run_nextpnr_ecp5([*device.nextpnr_args.split(), "--json", "netlist.json",
                           "--freq", str(clock), "--out-of-context", "--timing-allow-fail",

@@ -32,6 +32,8 @@ CASES = [
     ("cs_graph_engine", {}),
     ("cs_graph_engine", {"RELU": 1, "PH": 1, "PW": 1, "SH": 2, "RSHIFT": -3, "RRND": 1,
                          "ROVF": 1, "QSHIFT": -1}),
+    ("cs_graph_engine", {"PIPE": 1}),
+    ("cs_graph_engine", {"PIPE": 3, "RELU": 1, "KH": 1, "KW": 4, "H": 1, "W": 4}),
     ("cs_pool", {}),
     ("cs_pool", {"MODE": 1, "KH": 3, "KW": 3, "SH": 1, "SW": 1, "AFRAC_X": 2}),
     ("cs_pool", {"MODE": 1, "AFRAC_X": -2, "AOVF": 1, "AW": 6}),
@@ -56,6 +58,23 @@ def test_engine_lint_clean(top, params):
 
 def test_generated_top_lint_clean(digits_qnet, tmp_path):
     generate_rtl(digits_qnet, tmp_path)
+    files = (tmp_path / "files.f").read_text().split()
+    proc = _lint(files, "cs_top", {}, tmp_path)
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_pipelined_top_lint_clean(tmp_path):
+    """A random all-graph network at 450 MHz: its graphs hold register stages."""
+    from dataclasses import replace
+
+    from codesign.qnet import QuantizedNet
+
+    from .randnet import random_qnet
+
+    q, _ = random_qnet(22, False, True)
+    fast = QuantizedNet(q.graph, replace(q.design, clock_mhz=450), q.weights, q.biases)
+    generate_rtl(fast, tmp_path)
+    assert "always_ff" in "".join(p.read_text() for p in tmp_path.glob("cs_mvm*.sv"))
     files = (tmp_path / "files.f").read_text().split()
     proc = _lint(files, "cs_top", {}, tmp_path)
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr[-3000:]

@@ -26,6 +26,7 @@ CASES = [
                  "PW": 1}),
     ("cs_dense", {"P": 2, "CIN": 2, "COUT": 2, "WEIGHTS": "64'h0102_f3f4_0506_0708"}),
     ("cs_graph_engine", {"RELU": 1, "PH": 1, "PW": 1, "RSHIFT": -3, "RRND": 1}),
+    ("cs_graph_engine", {"PIPE": 2}),
     ("cs_pool", {}),
     ("cs_pool", {"MODE": 1, "KH": 3, "KW": 3, "SH": 3, "SW": 3}),
     ("cs_relu", {"SHIFT": -2, "RND": 1, "OVF": 1}),

@@ -31,6 +31,10 @@ def test_xilinx_report_parsed_into_resources(synth_xc7):
     assert r["dsp"] == cells["DSP48E1"] == 27
     assert r["bram"] == 0 and r["yosys"].startswith("0.")
     assert json.loads((out / "synth.json").read_text())["lut"] == r["lut"]
+    # logic depth: the longest path Yosys ltp found over the mapped cells but FFs/SRLs
+    ltp = (out / "rtl" / "ltp.txt").read_text()
+    assert f"Longest topological path in cs_top (length={r['logic_depth']})" in ltp
+    assert r["logic_depth"] >= 3  # at least a LUT and the carry chain of an adder
 
 
 def test_ecp5_report_and_fmax(synth_ecp5):

@@ -392,15 +392,19 @@ class FastCostModel:
         return np.ceil(big / max(d.dsp_a_bits, d.dsp_b_bits)) * np.ceil(
             small / min(d.dsp_a_bits, d.dsp_b_bits))
 
-    def network_cycles(self, reuse: Mapping[str, int] | None = None) -> dict[str, Any]:
+    def network_cycles(self, reuse: Mapping[str, int] | None = None,
+                       pipe: Mapping[str, int] | None = None) -> dict[str, Any]:
         """Exact cycles of the whole network at per-layer reuse factors (1 where not
         given): the RTL planner's timing-only plan (codesign.emit.rtl.plan_timing)
         through the closed-form cycle model (codesign.latency), so "latency" and
         "interval" are what the handshake simulation and Verilator count, backpressure and
         residual joins included; "layers" is every layer's share of the latency (its
         edges along the critical path; they add up to it). Milliseconds per network: for
-        checking a chosen design, where layer_costs' additive latency guides the search."""
-        plan = plan_timing(self.graph, dict(reuse or {}))
+        checking a chosen design, where layer_costs' additive latency guides the search.
+        Pipeline stages of adder graphs registered for a fast clock come from the solved
+        graphs, which this model does not build: pass them as `pipe` (layer -> stages;
+        none by default, exact for every design whose graphs meet its clock unpipelined)."""
+        plan = plan_timing(self.graph, dict(reuse or {}), dict(pipe or {}))
         return latency_shares(plan, [(layer.name, layer.inputs) for layer in self.graph])
 
     def layer_costs(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp, *,

@@ -135,11 +135,13 @@ class _Planner:
     engines and timing without parameters (what the cycle model needs)."""
 
     def __init__(self, qnet: QuantizedNet | None, graph: Graph | None = None,
-                 reuse: dict[str, int] | None = None) -> None:
+                 reuse: dict[str, int] | None = None,
+                 pipe: dict[str, int] | None = None) -> None:
         self.q = qnet
         self.g = qnet.graph if qnet is not None else graph
         self.d = qnet.design if qnet is not None else None
         self.reuse = reuse or {}
+        self.pipe = pipe or {}  # timing-only plan: pipeline stages of an adder graph
         self.streams: list[Stream] = []
         self.engines: list[Engine] = []
         self.stream_of: dict[str, int] = {}  # layer -> stream carrying its values
@@ -194,6 +196,8 @@ class _Planner:
         """An engine with its kind and timing only (no types, weights or parameters)."""
         rf = self.reuse.get(layer.name, 1) if isinstance(layer, L.WeightedLayer) else 1
         kind, timing = layer_timing(layer, self._in(layer), rf)
+        if self.pipe.get(layer.name):
+            timing["PIPE"] = self.pipe[layer.name]
         last = relu if relu is not None else layer
         sid = self.new_stream(last.name, last.name, last.out_shape, None)
         names = (layer.name,) + ((relu.name,) if relu is not None else ())
@@ -331,9 +335,9 @@ class _Planner:
         PIPE in the engine's parameters (when > 0) and its timing."""
         model = delay_model(get_device(self.d.device).family)
         stages = assign_stages(graph, model, self.d.clock_mhz)
-        if stages.stages:
+        if stages.stages:  # no key at 0: the plan of an unpipelined engine is unchanged
             params["PIPE"] = stages.stages
-        timing["PIPE"] = stages.stages
+            timing["PIPE"] = stages.stages
         return stages
 
     def _pool(self, layer: L.Pool2d, x: Stream, xt, impl):
@@ -389,11 +393,15 @@ def plan_network(qnet: QuantizedNet) -> Plan:
     return _Planner(qnet).plan()
 
 
-def plan_timing(graph: Graph, reuse: dict[str, int] | None = None) -> Plan:
+def plan_timing(graph: Graph, reuse: dict[str, int] | None = None,
+                pipe: dict[str, int] | None = None) -> Plan:
     """The accelerator's streams and engines for a float Graph at per-layer reuse
     factors (1 where not given), with timing only: no types, weights or module
-    parameters. Its cycles equal plan_network's for any design with those reuse factors."""
-    return _Planner(None, graph, reuse).plan()
+    parameters. Its cycles equal plan_network's for any design with those reuse factors
+    and those pipeline stages per weighted layer (`pipe`, 0 where not given: the stages
+    of an adder graph at the design's clock come from the solved graph, which this plan
+    does not build; each stage adds one edge of latency and deepens fork FIFOs)."""
+    return _Planner(None, graph, reuse, pipe).plan()
 
 
 # -- rendering --------------------------------------------------------------------------

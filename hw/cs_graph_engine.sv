@@ -7,7 +7,7 @@
 // module returns y = window * K + bias exactly, in the layer's product grid (YW bits
 // per output, two's complement); y is cast to the result type and, with RELU = 1 (a
 // fused ReLU layer), clamped at zero and cast to the ReLU's type. One output pixel (all
-// COUT channels) leaves per transfer; timing is cs_conv's at RF = 1.
+// COUT channels) leaves per transfer; timing is cs_window's at RF = 1.
 module cs_graph_engine #(
   parameter integer H = 4, parameter integer W = 4, parameter integer CIN = 1,
   parameter integer COUT = 1,
@@ -41,8 +41,6 @@ module cs_graph_engine #(
   logic t, acc_en;  // the compute cycle: always 0 at RF = 1
   /* verilator lint_on UNUSEDSIGNAL */
   logic load;
-  logic [COUT*RW-1:0] res;
-  logic [COUT*OW-1:0] post;
 
   cs_window #(.H(H), .W(W), .CIN(CIN), .KH(KH), .KW(KW), .SH(SH), .SW(SW), .PH(PH), .PW(PW),
               .XW(XW), .RF(1)) u_win (
@@ -50,15 +48,7 @@ module cs_graph_engine #(
     .win(win), .t(t), .acc_en(acc_en), .load(load), .out_valid(out_valid),
     .out_ready(out_ready));
 
-  cs_cast #(.C(COUT), .IW(YW), .IS(1), .SHIFT(RSHIFT), .OW(RW), .OS(RS), .RND(RRND),
-            .OVF(ROVF)) u_res (.x(y), .y(res));
-
-  if (RELU != 0) begin : g_relu
-    cs_relu_comb #(.C(COUT), .IW(RW), .IS(RS), .SHIFT(QSHIFT), .OW(QW), .OS(QS), .RND(QRND),
-                   .OVF(QOVF)) u_relu (.x(res), .y(post));
-  end else begin : g_plain
-    assign post = res;
-  end
-
-  always_ff @(posedge clk) if (load) out_data <= post;
+  cs_post #(.C(COUT), .IW(YW), .IS(1), .RW(RW), .RS(RS), .RSHIFT(RSHIFT), .RRND(RRND),
+            .ROVF(ROVF), .RELU(RELU), .QW(QW), .QS(QS), .QSHIFT(QSHIFT), .QRND(QRND),
+            .QOVF(QOVF)) u_post (.clk(clk), .load(load), .x(y), .out_data(out_data));
 endmodule

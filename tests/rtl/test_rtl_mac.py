@@ -11,6 +11,8 @@ multipliers, bit-exact and cycle-exact (one build per network, cached by content
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -105,7 +107,7 @@ def test_plan_follows_the_model_within_its_ranges(seed):
     impl = LayerImpl(result=acc, weight=w_t, bias=b_t, accum=acc, reuse=rf)
     want = ba.mac(cols, wmat, bias, x_t, impl, terms)
     assert np.array_equal(replay(plan, cols, acc, w_t.frac + x_t.frac), want)
-    assert MacPlan.from_json(plan.to_json()) == plan
+    assert MacPlan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
 
 
 def test_narrow_sums_are_carried_in_fewer_bits():
@@ -177,16 +179,19 @@ def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_mac_network_bit_and_cycle_exact(seed, built, tmp_path):
-    from codesign.emit.rtl import plan_network
+    from codesign.emit.rtl import Plan, plan_network
 
     qnet, x = mac_network(seed)
-    macs = {e.layers[0]: e.mac for e in plan_network(qnet).engines if e.mac is not None}
+    plan = plan_network(qnet)
+    macs = {e.layers[0]: e.mac for e in plan.engines if e.mac is not None}
     assert set(macs) == {"conv_a", "conv_b", "dense_c", "dense_d"}
     assert macs["conv_a"].rom is None and macs["conv_b"].rom.style == "distributed"
     assert macs["dense_c"].rom.style == "block" and macs["dense_d"].rom.style == "distributed"
     assert any(s.dsp for s in macs["dense_c"].slots)
     assert not any(s.dsp for s in macs["conv_b"].slots)
     rtl, build_dir = built(qnet, tmp_path)
+    back = Plan.from_json(json.loads((rtl / "manifest.json").read_text()))
+    assert [e.mac for e in back.engines] == [e.mac for e in plan.engines]
     r = verify_rtl(qnet, rtl, build_dir, x[:24], mode="timing", work_dir=tmp_path / "t")
     assert r.mismatch is None and r.layer_mismatch is None, r.to_dict()
     assert r.equal == 24 and r.cycles_equal, (r.predicted, r.measured)
@@ -198,7 +203,6 @@ def test_mac_network_bit_and_cycle_exact(seed, built, tmp_path):
 # -- Yosys: what the rule says is what synthesis builds ---------------------------------
 def _synth_cells(plan: MacPlan, tmp_path) -> dict[str, int]:
     """synth_xilinx (xc7) of one generated MAC module; its cell counts."""
-    import json
     import shutil
 
     from codesign.emit.rtl import hw_dir

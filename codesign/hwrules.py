@@ -21,12 +21,14 @@ words, one per compute cycle, each word all the weights that cycle multiplies):
 - **Distributed** otherwise: asynchronous read, LUT logic (`rom_style = "logic"`:
   Yosys's distributed-RAM mapping needs a write port, which a ROM does not have).
 
-Multipliers: a layer with `multiplier: dsp` writes its products with the `*` operator;
-Yosys (synth_xilinx / synth_ecp5, mul2dsp with DSP_A_MINWIDTH = DSP_B_MINWIDTH = 2 and
-DSP_Y_MINWIDTH = 9) maps a product to a DSP only when both operands have at least 2
-bits and the product has at least 9 (operand widths summing to 9 or more); smaller ones
-become LUTs whatever the design asks. Every other layer (`lut`, `auto`) writes its
-products as explicit shift-and-add partial products, which never become DSPs.
+Multipliers (`uses_star`): `multiplier: dsp`, and `auto` at RF > 1 (a weight that
+changes every cycle), write products with the `*` operator; Yosys (synth_xilinx /
+synth_ecp5, mul2dsp with DSP_A_MINWIDTH = DSP_B_MINWIDTH = 2 and DSP_Y_MINWIDTH = 9)
+maps a product to a DSP only when both operands have at least 2 bits and the product
+has at least 9 (operand widths summing to 9 or more); smaller ones become LUTs whatever
+the design asks. `lut` at RF > 1 writes explicit shift-and-add partial products, which
+never become DSPs; at RF 1 `auto` and `lut` multiply by a constant as shift-add over its
+canonical signed digits.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ BLOCK_BITS = 18 * 1024  # one 18 Kbit block: RAMB18 (half a RAMB36), ECP5 DP16KD
 BLOCK_MAX_WIDTH = 36  # widest port of an 18 Kbit block (512 x 36)
 DSP_MIN_OPERAND_BITS = 2  # mul2dsp DSP_A_MINWIDTH / DSP_B_MINWIDTH
 DSP_MIN_PRODUCT_BITS = 9  # mul2dsp DSP_Y_MINWIDTH: operand widths must sum to >= 9
+
+
+def uses_star(multiplier: str, reuse: int) -> bool:
+    """Whether a layer's products are the `*` operator (DSP candidates): `dsp`, or
+    `auto` with weights from a ROM (RF > 1)."""
+    return multiplier == "dsp" or (multiplier == "auto" and reuse > 1)
 
 
 def dsp_inferred(a_bits: int, b_bits: int) -> bool:

@@ -36,6 +36,7 @@ from codesign.emit.rtl_engines import (
 from codesign.emit.rtl_graph import render_graph_module
 from codesign.emit.rtl_mac import MacPlan, plan_mac, render_mac_module
 from codesign.errors import CodesignError, UnsupportedLayerError
+from codesign.hwrules import uses_star
 from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
 
@@ -213,7 +214,7 @@ class _Planner:
             return (*self._graph_engine(layer, x, xt, impl, relu, wmat), None)
         geo, source = self._geometry(layer, x)
         mac = plan_mac(wmat, source, self.q.biases[layer.name], xt, impl.weight, impl.bias,
-                       acc, rf, impl.multiplier == "dsp", get_device(self.d.device))
+                       acc, rf, uses_star(impl.multiplier, rf), get_device(self.d.device))
         params: dict[str, Any] = {**geo, "COUT": cout, "RF": rf, "XW": xt.width,
                                   **type_params("A", acc), **type_params("R", res, True),
                                   "RSHIFT": res.frac - acc.frac, **self._relu_params(relu, res)}

@@ -43,7 +43,7 @@ class Slot:
     w_hi: int
     p_lo: int  # product mantissa range (weight frac + input frac)
     p_hi: int
-    dsp: bool  # written with `*` and wide enough for Yosys to use a DSP
+    dsp: bool  # written with `*` (hwrules.uses_star) and wide enough for a DSP
     c_lo: int  # the product cast to the accumulator: its range
     c_hi: int
     c_cast: str  # "" (exact shift), "round" (rounding, no overflow), "full" (overflow too)

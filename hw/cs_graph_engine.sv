@@ -7,7 +7,7 @@
 // module returns y = window * K + bias exactly, in the layer's product grid (YW bits
 // per output, two's complement); y is cast to the result type and, with RELU = 1 (a
 // fused ReLU layer), clamped at zero and cast to the ReLU's type. One output pixel (all
-// COUT channels) leaves per transfer; timing is cs_conv's at RF = 1.
+// COUT channels) leaves per transfer; timing is cs_window's at RF = 1.
 //
 // PIPE > 0: the graph module is pipelined (codesign.emit.pipeline) with PIPE register
 // stages, loaded by pipe_en. Stage 1 is loaded when the window loads (its valid is
@@ -53,8 +53,7 @@ module cs_graph_engine #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic load;
   logic wv, win_ready;  // the window's output valid (stage 1 when pipelined) and its ready
-  logic [COUT*RW-1:0] res;
-  logic [COUT*OW-1:0] post;
+  logic out_load;  // the output register loads
 
   cs_window #(.H(H), .W(W), .CIN(CIN), .KH(KH), .KW(KW), .SH(SH), .SW(SW), .PH(PH), .PW(PW),
               .XW(XW), .RF(1)) u_win (
@@ -62,21 +61,15 @@ module cs_graph_engine #(
     .win(win), .t(t), .acc_en(acc_en), .load(load), .out_valid(wv),
     .out_ready(win_ready));
 
-  cs_cast #(.C(COUT), .IW(YW), .IS(1), .SHIFT(RSHIFT), .OW(RW), .OS(RS), .RND(RRND),
-            .OVF(ROVF)) u_res (.x(y), .y(res));
-
-  if (RELU != 0) begin : g_relu
-    cs_relu_comb #(.C(COUT), .IW(RW), .IS(RS), .SHIFT(QSHIFT), .OW(QW), .OS(QS), .RND(QRND),
-                   .OVF(QOVF)) u_relu (.x(res), .y(post));
-  end else begin : g_plain
-    assign post = res;
-  end
+  cs_post #(.C(COUT), .IW(YW), .IS(1), .RW(RW), .RS(RS), .RSHIFT(RSHIFT), .RRND(RRND),
+            .ROVF(ROVF), .RELU(RELU), .QW(QW), .QS(QS), .QSHIFT(QSHIFT), .QRND(QRND),
+            .QOVF(QOVF)) u_post (.clk(clk), .load(out_load), .x(y), .out_data(out_data));
 
   if (PIPE == 0) begin : g_nopipe
     assign out_valid = wv;
     assign win_ready = out_ready;
     assign pipe_en = '0;
-    always_ff @(posedge clk) if (load) out_data <= post;
+    assign out_load = load;
   end else begin : g_pipe
     // stage j = 1..PIPE+1: val[j] it holds a value, free[j] it can load this cycle
     logic [PIPE+1:2] vq;
@@ -99,6 +92,6 @@ module cs_graph_engine #(
       end
     end
     assign out_valid = vq[PIPE+1];
-    always_ff @(posedge clk) if (free[PIPE+1] && val[PIPE]) out_data <= post;
+    assign out_load = free[PIPE+1] && val[PIPE];
   end
 endmodule

@@ -7,7 +7,8 @@
 // When a step completes an output window (stride respected) the engine computes for RF
 // cycles (t = 0..RF-1) with the window frozen; on the last cycle the result is loaded
 // into the output register (load) as soon as that register is free, and stepping resumes
-// in the same cycle. At RF = 1 this sustains one position per cycle.
+// in the same cycle. At RF = 1 this sustains one position per cycle. t is 0 whenever
+// the engine is idle (a block-RAM weight ROM prefetches the value t takes next).
 //
 // Timing (codesign/latency.py mirrors this exactly): a step happens when the engine is
 // not computing (or is loading) and, at interior positions, an input beat is valid.
@@ -82,6 +83,7 @@ module cs_window #(
       out_valid <= 1'b0;
     end else begin
       if (acc_en) t <= t + TW'(1);
+      else if (load) t <= '0;  // idle at 0: a weight ROM prefetches t's next value
       if (load) out_valid <= 1'b1;
       else if (out_ready) out_valid <= 1'b0;
       if (step) begin

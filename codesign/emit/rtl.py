@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,20 +31,20 @@ from codesign.emit.rtl_engines import (
     OVERFLOW_CODES,
     ROUNDING_CODES,
     Engine,
-    csd_masks,
-    packed_hex,
     type_params,
     window_timing,
 )
 from codesign.emit.rtl_graph import render_graph_module
+from codesign.emit.rtl_mac import MacPlan, plan_mac, render_mac_module
 from codesign.errors import CodesignError, UnsupportedLayerError
+from codesign.hwrules import uses_star
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 
 TOP = "cs_top"
-HW_FILES = ("cs_cast.sv", "cs_relu_comb.sv", "cs_window.sv", "cs_csd_mul.sv", "cs_mac.sv",
-            "cs_conv.sv", "cs_dense.sv", "cs_graph_engine.sv", "cs_pool.sv", "cs_relu.sv",
+HW_FILES = ("cs_cast.sv", "cs_relu_comb.sv", "cs_window.sv", "cs_post.sv", "cs_graph_engine.sv",
+            "cs_mac_engine.sv", "cs_pool.sv", "cs_relu.sv",
             "cs_add.sv", "cs_fifo.sv")
 HW_INCLUDES: tuple[str, ...] = ()
 
@@ -90,7 +89,8 @@ class Plan:
                           inputs=tuple(e["inputs"]), output=e["output"], kind=e["kind"],
                           timing=e["timing"], graph_module=e.get("graph_module", ""),
                           graph=AdderGraph.from_json(e["graph"]) if e.get("graph") else None,
-                          stages=Stages.from_json(e["stages"]) if e.get("stages") else None)
+                          stages=Stages.from_json(e["stages"]) if e.get("stages") else None,
+                          mac=MacPlan.from_json(e["mac"]) if e.get("mac") else None)
                    for e in data["engines"]]
         return cls(streams, engines, data["input"], data["output"])
 
@@ -213,9 +213,9 @@ class _Planner:
         xt = d.type_of(layer.inputs[0])
         last = relu if relu is not None else layer
         out_t = d[last.name].result
-        graph = stages = None
+        graph = stages = mac = None
         if isinstance(layer, L.WeightedLayer):
-            module, params, graph = self._weighted(layer, x, xt, impl, relu)
+            module, params, graph, mac = self._weighted(layer, x, xt, impl, relu)
         elif isinstance(layer, L.Pool2d):
             module, params = "cs_pool", self._pool(layer, x, xt, impl)
         elif isinstance(layer, L.ReLU):
@@ -247,10 +247,13 @@ class _Planner:
         sid = self.new_stream(last.name, source, shape, out_t)
         inputs = tuple(self.stream_of[i] for i in layer.inputs)
         names = (layer.name,) + ((relu.name,) if relu is not None else ())
+        generated = ""
+        if graph is not None:
+            generated = f"cs_mvm{len(self.engines)}"
+        elif mac is not None:
+            generated = f"cs_mac{len(self.engines)}"
         self.engines.append(Engine(f"u_{layer.name}", module, names, inputs, sid, params,
-                                   kind, timing, graph,
-                                   f"cs_mvm{len(self.engines)}" if graph is not None else "",
-                                   stages))
+                                   kind, timing, graph, generated, stages, mac))
         self.stream_of[last.name] = sid
 
     def _weighted(self, layer: L.WeightedLayer, x: Stream, xt, impl, relu: L.ReLU | None):
@@ -265,35 +268,31 @@ class _Planner:
         acc, res = impl.accum, impl.result
         lossless = is_lossless_accum(impl, xt, terms)
         if rf == 1 and lossless and impl.multiplier != "dsp":
-            return self._graph_engine(layer, x, xt, impl, relu, wmat)
-        params: dict[str, Any] = {}
+            return (*self._graph_engine(layer, x, xt, impl, relu, wmat), None)
+        geo, source = self._geometry(layer, x)
+        mac = plan_mac(wmat, source, self.q.biases[layer.name], xt, impl.weight, impl.bias,
+                       acc, rf, uses_star(impl.multiplier, rf), get_device(self.d.device))
+        params: dict[str, Any] = {**geo, "COUT": cout, "RF": rf, "XW": xt.width,
+                                  **type_params("A", acc), **type_params("R", res, True),
+                                  "RSHIFT": res.frac - acc.frac, **self._relu_params(relu, res)}
+        return "cs_mac_engine", params, None, mac
+
+    def _geometry(self, layer: L.WeightedLayer, x: Stream) -> tuple[dict[str, int], list[int]]:
+        """The engine's window geometry, and for each model-order term its field in the
+        window (stream order (kh, kw, c); a dense layer after a flatten reads torch's
+        channel-major m = c*P + p from beat p, channel c)."""
         if isinstance(layer, L.Dense):
-            module = "cs_dense"
             p = x.beats
-            if p * x.channels != terms:
-                raise CodesignError(f"dense {layer.name!r} takes {terms} inputs, its stream "
-                                    f"carries {p}x{x.channels}")
-            params.update(P=p, CIN=x.channels, COUT=cout)
-        else:
-            module = "cs_conv"
-            kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
-            params.update(H=x.height, W=x.width_px, CIN=x.channels, COUT=cout, KH=kh, KW=kw,
-                          SH=sh, SW=sw, PH=ph, PW=pw)
-        params.update(RF=rf, **type_params("X", xt), **type_params("W", impl.weight),
-                      **type_params("B", impl.bias), **type_params("A", acc),
-                      PSHIFT=acc.frac - impl.weight.frac - xt.frac,
-                      BSHIFT=acc.frac - impl.bias.frac,
-                      ARND=ROUNDING_CODES[acc.rounding], AOVF=OVERFLOW_CODES[acc.overflow],
-                      LOSSLESS=int(lossless),
-                      CSD=int(impl.multiplier != "dsp"),
-                      WEIGHTS=packed_hex(wmat.T, impl.weight.width),
-                      BIASES=packed_hex(self.q.biases[layer.name], impl.bias.width),
-                      **type_params("R", res, True), RSHIFT=res.frac - acc.frac)
-        if rf == 1 and impl.multiplier != "dsp":
-            pos, neg = csd_masks(wmat.T, impl.weight.width + 2)
-            params.update(CSD_GIVEN=1, CSD_P=pos, CSD_N=neg)
-        params.update(self._relu_params(relu, res))
-        return module, params, None
+            if p * x.channels != layer.terms:
+                raise CodesignError(f"dense {layer.name!r} takes {layer.terms} inputs, its "
+                                    f"stream carries {p}x{x.channels}")
+            geo = dict(H=1, W=p, CIN=x.channels, KH=1, KW=p, SH=1, SW=1, PH=0, PW=0)
+            source = [(m % p) * x.channels + m // p for m in range(layer.terms)]
+            return geo, source
+        kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
+        geo = dict(H=x.height, W=x.width_px, CIN=x.channels, KH=kh, KW=kw, SH=sh, SW=sw,
+                   PH=ph, PW=pw)
+        return geo, list(range(layer.terms))
 
     def _relu_params(self, relu: L.ReLU | None, res) -> dict[str, Any]:
         if relu is None:
@@ -469,10 +468,15 @@ def render_top(plan: Plan, prefix: str = "") -> str:
         if e.graph is not None:
             ports += [f"    .win({e.name}_win)", f"    .y({e.name}_y)",
                       f"    .pipe_en({e.name}_pen)"]
+        if e.mac is not None:
+            ports += [f"    .{n}({e.name}_{n})" for n in ("win", "t", "acc_en", "load", "acc_q",
+                                                           "acc_d")]
         lines.append(",\n".join(ports))
         lines.append("  );")
         if e.graph is not None:
             lines += _graph_wiring(e)
+        if e.mac is not None:
+            lines += _mac_wiring(e)
     lines += _trace_block(plan, prefix)
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
@@ -500,6 +504,20 @@ def _graph_wiring(e: Engine) -> list[str]:
 def _pipe(e: Engine) -> int:
     """Register stages of an engine's adder graph (0: combinational)."""
     return e.stages.stages if e.stages is not None else 0
+
+
+def _mac_wiring(e: Engine) -> list[str]:
+    """The generated MAC module of an engine, between its window and its accumulator."""
+    m = e.mac
+    assert m is not None
+    n = e.name
+    tw = max(1, (m.rf - 1).bit_length())
+    return [f"  logic [{m.terms * m.x_width - 1}:0] {n}_win;",
+            f"  logic [{tw - 1}:0] {n}_t;",
+            f"  logic {n}_acc_en, {n}_load;",
+            f"  logic [{m.cout * m.acc_width - 1}:0] {n}_acc_q, {n}_acc_d;",
+            f"  {e.graph_module} {n}_mac (.clk(clk), .x({n}_win), .t({n}_t), "
+            f".acc_en({n}_acc_en), .load({n}_load), .acc_in({n}_acc_q), .acc_out({n}_acc_d));"]
 
 
 def _trace_block(plan: Plan, prefix: str = "") -> list[str]:
@@ -549,6 +567,10 @@ def generate_rtl(qnet: QuantizedNet, out_dir: str | Path, prefix: str = "") -> P
                                        e.stages if _pipe(e) else None)
             (out_dir / f"{e.graph_module}.sv").write_text(text)
             graphs.append(f"{e.graph_module}.sv")
+        elif e.mac is not None:
+            text = render_mac_module(e.graph_module, e.mac, f"Layer {'+'.join(e.layers)}.")
+            (out_dir / f"{e.graph_module}.sv").write_text(text)
+            graphs.append(f"{e.graph_module}.sv")
     top = prefix + TOP
     (out_dir / f"{top}.sv").write_text(render_top(plan, prefix))
     files = [*HW_FILES, *graphs, f"{top}.sv"]
@@ -572,10 +594,9 @@ def content_digest(folder: Path, names: list[str]) -> str:
 
 
 def multipliers(plan: Plan, engine: Engine) -> int:
-    """Multipliers in a weighted engine's MAC array: COUT * ceil(TERMS / RF); none in an
-    adder-graph engine (its adders are engine.graph)."""
-    if engine.graph is not None:
+    """Multipliers in a weighted engine's MAC module: its product slots (COUT x
+    ceil(TERMS / RF), less the slots whose weights are all zero); none in an adder-graph
+    engine (its adders are engine.graph)."""
+    if engine.mac is None:
         return 0
-    t = engine.timing
-    terms = engine.params.get("CIN", 1) * t["KH"] * t["KW"]
-    return engine.params["COUT"] * math.ceil(terms / t["RF"])
+    return sum(1 for s in engine.mac.slots if s.w_bits)

@@ -10,7 +10,7 @@ per-edge handshake); codesign/latency.py composes them over a network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from codesign.emit.adder_graph import AdderGraph
 from codesign.emit.engine_kinds import KINDS, EngineKind, WindowEngine
 from codesign.emit.pipeline import Stages
 from codesign.fixed import FixedType, Overflow, Rounding
+
+if TYPE_CHECKING:
+    from codesign.emit.rtl_mac import MacPlan
 
 ROUNDING_CODES = {Rounding.TRN: 0, Rounding.RND: 1, Rounding.RND_ZERO: 2,
                   Rounding.RND_MIN_INF: 3, Rounding.RND_INF: 4, Rounding.RND_CONV: 5,
@@ -32,16 +35,6 @@ def type_params(prefix: str, t: FixedType, modes: bool = False) -> dict[str, int
         out[f"{prefix}RND"] = ROUNDING_CODES[t.rounding]
         out[f"{prefix}OVF"] = OVERFLOW_CODES[t.overflow]
     return out
-
-
-def packed_hex(values: np.ndarray, width: int) -> str:
-    """Integers as one flat packed literal: element j at bits [j*width +: width]."""
-    total = 0
-    mask = (1 << width) - 1
-    for j, v in enumerate(np.asarray(values, dtype=np.int64).ravel().tolist()):
-        total |= (int(v) & mask) << (j * width)
-    bits = width * int(np.asarray(values).size)
-    return f"{bits}'h{total:x}"
 
 
 def csd_masks(values: np.ndarray, digits: int) -> tuple[str, str]:
@@ -83,9 +76,12 @@ class Engine:
     # RF 1 lossless conv/dense: the adder graph of its constant-matrix product, built by
     # the generated module graph_module and wired to the engine's win/y ports
     graph: AdderGraph | None = None
-    graph_module: str = ""
+    graph_module: str = ""  # the generated module's name (an adder graph or a MAC)
     # its pipeline to the design's clock (timing["PIPE"] = stages.stages register stages)
     stages: Stages | None = None
+    # RF > 1, a lossy accumulator or DSP products: the MAC plan (codesign.emit.rtl_mac)
+    # of the generated module graph_module, wired to the engine's win/t/acc ports
+    mac: MacPlan | None = None
 
     @property
     def model(self) -> EngineKind:

@@ -50,19 +50,18 @@ def test_suite_passes_on_its_rtl(small, run_suite):
 
 
 def _mutate_weight(rtl: Path, qnet: QuantizedNet) -> QuantizedNet:
-    """Flip bit 4 of the first conv's first weight (a DSP product: the WEIGHTS literal)."""
-    top = (rtl / "cs_top.sv").read_text()
-    m = re.search(r"\.WEIGHTS\((\d+)'h([0-9a-f]+)\)", top)
-    assert m, "no WEIGHTS literal in cs_top.sv"
-    value = int(m.group(2), 16) ^ (1 << 4)
-    (rtl / "cs_top.sv").write_text(top.replace(m.group(0),
-                                               f".WEIGHTS({m.group(1)}'h{value:x})", 1))
+    """Zero the first nonzero weight of output 0 of the first conv (a DSP product: a
+    constant in its generated MAC module cs_mac0.sv)."""
+    mac = (rtl / "cs_mac0.sv").read_text()
+    m = re.search(r"assign p0_(\d+) = (\d+)'\(\$signed\((xe\d+)\) \* "
+                  r"\$signed\((\d+)'h[0-9a-f]+\)\);", mac)
+    assert m, "no constant product in cs_mac0.sv"
+    term, width, xe, cw = m.groups()
+    (rtl / "cs_mac0.sv").write_text(mac.replace(
+        m.group(0), f"assign p0_{term} = {width}'($signed({xe}) * $signed({cw}'h0));", 1))
     layer = qnet.graph.weighted[0]
-    width = qnet.design[layer.name].weight.width
     w = qnet.weights[layer.name].copy()
-    flat = w.reshape(-1)  # element 0: output 0, term (kh 0, kw 0, cin 0)
-    bits = (int(flat[0]) & ((1 << width) - 1)) ^ (1 << 4)
-    flat[0] = bits - (1 << width) if bits >> (width - 1) else bits
+    w.reshape(-1)[int(term)] = 0  # one input channel: output 0's term m is element m
     return QuantizedNet(qnet.graph, qnet.design, {**qnet.weights, layer.name: w}, qnet.biases)
 
 

@@ -1,22 +1,17 @@
 """Every engine is lint clean under `verilator --lint-only -Wall`, over parameter sets
 that reach each generate branch (RF, ReLU, lossy accumulators, CSD vs `*`, every
-rounding and overflow code, max and average pooling)."""
+rounding and overflow code, max and average pooling), and the generated tops (adder
+graphs; generated MAC modules with ROMs, narrow chains and DSP products)."""
 
 from __future__ import annotations
 
 import subprocess
 
-import numpy as np
 import pytest
 
 from codesign.emit.rtl import HW_FILES, generate_rtl, hw_dir
-from codesign.emit.rtl_engines import csd_masks
 from codesign.rtlsim import configure_verilator, verilator_root
 
-W72 = "72'h12_34f6_78fa_bc0d_e0f1"
-W72_VALUES = [int.from_bytes(bytes.fromhex("1234f678fabc0de0f1")[::-1][i:i + 1], "little",
-                             signed=True) for i in range(9)]
-CSD_P, CSD_N = csd_masks(np.array(W72_VALUES), 10)
 CASES = [
     ("cs_cast", {}),
     *[("cs_cast", {"SHIFT": s, "RND": r, "OVF": o, "IS": i, "OS": os_})
@@ -24,11 +19,9 @@ CASES = [
                               (-1, 2, 2, 1, 1), (-9, 6, 3, 0, 0), (-4, 3, 1, 1, 1),
                               (-2, 4, 2, 0, 1)]],
     ("cs_relu", {"SHIFT": -2, "RND": 1, "OVF": 1}),
-    ("cs_conv", {"WEIGHTS": W72}),
-    ("cs_conv", {"WEIGHTS": W72, "CSD_GIVEN": 1, "CSD_P": CSD_P, "CSD_N": CSD_N}),
-    ("cs_conv", {"WEIGHTS": W72, "RF": 4, "RELU": 1, "LOSSLESS": 0, "AOVF": 1, "ARND": 1}),
-    ("cs_conv", {"WEIGHTS": W72, "CSD": 0, "PH": 1, "PW": 1, "SH": 2}),
-    ("cs_dense", {"P": 4, "CIN": 2, "COUT": 1, "RF": 3}),
+    ("cs_mac_engine", {}),
+    ("cs_mac_engine", {"RF": 4, "RELU": 1, "PH": 1, "PW": 1, "SH": 2, "RSHIFT": -3, "RRND": 1,
+                       "ROVF": 1, "QSHIFT": -1, "AS": 0}),
     ("cs_graph_engine", {}),
     ("cs_graph_engine", {"RELU": 1, "PH": 1, "PW": 1, "SH": 2, "RSHIFT": -3, "RRND": 1,
                          "ROVF": 1, "QSHIFT": -1}),
@@ -75,6 +68,16 @@ def test_pipelined_top_lint_clean(tmp_path):
     fast = QuantizedNet(q.graph, replace(q.design, clock_mhz=450), q.weights, q.biases)
     generate_rtl(fast, tmp_path)
     assert "always_ff" in "".join(p.read_text() for p in tmp_path.glob("cs_mvm*.sv"))
+    files = (tmp_path / "files.f").read_text().split()
+    proc = _lint(files, "cs_top", {}, tmp_path)
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_generated_mac_top_lint_clean(tmp_path):
+    from .test_rtl_mac import mac_network
+
+    qnet, _ = mac_network(1)
+    generate_rtl(qnet, tmp_path)
     files = (tmp_path / "files.f").read_text().split()
     proc = _lint(files, "cs_top", {}, tmp_path)
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr[-3000:]

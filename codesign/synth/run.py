@@ -25,6 +25,7 @@ from codesign.emit.rtl import TOP, generate_rtl
 from codesign.errors import CodesignError
 from codesign.qnet import QuantizedNet
 from codesign.synth.cells import fpga_fields, read_stat
+from codesign.synth.script import synth_commands
 from codesign.synth.tools import run_nextpnr_ecp5, run_yosys, yosys_version
 
 RESULT = "synth.json"
@@ -47,7 +48,8 @@ def _script(files: list[str], device: Device | None, asic: bool, liberty: str | 
                 f"tee -q -o stat.json stat -json -liberty {liberty}")
     assert device is not None
     netlist = " -json netlist.json" if device.nextpnr else ""
-    return read + f"{device.synth_command} -top {TOP}{netlist}; tee -q -o stat.json stat -json"
+    return (read + synth_commands(device.synth_command, TOP) + netlist
+            + "; tee -q -o stat.json stat -json")
 
 
 def _key(rtl: Path, files: list[str], script: str, extra: str) -> str:

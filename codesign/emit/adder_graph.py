@@ -19,6 +19,7 @@ The builder checks the graph's coefficients against K, so a misread solution fai
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,10 +47,12 @@ class Adder:
     lo: int
     hi: int
     lsb: int
+    keep: int = 0  # bits kept when only the low bits are read (see wrapped); 0: all
 
     @property
     def width(self) -> int:
-        return signed_width(self.lo, self.hi)
+        exact = signed_width(self.lo, self.hi)
+        return min(exact, self.keep) if self.keep else exact
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,11 @@ class Output:
     const: int
     lo: int
     hi: int
+    modulo: int = 0  # y is needed only mod 2**modulo (a wrapping cast); 0: exactly
 
     @property
     def width(self) -> int:
+        """Of the exact y (the field holds only its low `modulo` bits: out_width)."""
         return signed_width(self.lo, self.hi)
 
 
@@ -91,27 +96,36 @@ class AdderGraph:
 
     @property
     def out_width(self) -> int:
-        """Bits of a field holding every output, two's complement."""
-        return max((signed_width(min(o.lo, -1), o.hi) for o in self.outputs), default=1)
+        """Bits of a field holding every output, two's complement (an output needed only
+        mod 2**modulo: its low modulo bits)."""
+        return max((min(signed_width(min(o.lo, -1), o.hi), o.modulo or 1 << 30)
+                    for o in self.outputs), default=1)
 
     def adder_bits(self) -> int:
         """Sum of adder widths (output adders with a term and a constant included)."""
         n = sum(a.width for a in self.adders)
-        return n + sum(o.width for o in self.outputs if o.node >= 0 and o.const != 0)
+        return n + sum(output_adder(self, o)[1] for o in self.outputs
+                       if o.node >= 0 and o.const != 0)
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
-        """Integer outputs for integer inputs x (batch, n_in): what the hardware computes."""
+        """Integer outputs for integer inputs x (batch, n_in): what the hardware computes
+        (of a graph narrowed by `wrapped`, congruent to it mod 2**out_width)."""
         x = np.asarray(x, dtype=object)
         vals: list[Any] = [x[:, m] for m in range(self.n_in)]
         for ad in self.adders:
             va, vb = vals[ad.a], vals[ad.b]
             la, lb = self.node_range(ad.a)[2], self.node_range(ad.b)[2] + ad.shift
-            vals.append(ad.sign_a * _shl(va, la - ad.lsb) + ad.sign_b * _shl(vb, lb - ad.lsb))
+            v = ad.sign_a * _shl(va, la - ad.lsb) + ad.sign_b * _shl(vb, lb - ad.lsb)
+            vals.append(_wrap(v, ad.width) if ad.keep else v)
         cols = []
         for o in self.outputs:
             term = 0 if o.node < 0 else o.sign * _scale(vals[o.node],
                                                         self.node_range(o.node)[2] + o.shift)
-            cols.append(term + o.const + 0 * x[:, 0])
+            y = term + o.const + 0 * x[:, 0]
+            lsb, w, narrowed = output_adder(self, o) if o.node >= 0 else (0, 0, False)
+            if narrowed:  # the output adder holds y mod 2**w
+                y = _wrap(y >> lsb, w) << lsb if lsb >= 0 else _wrap(y << -lsb, w) >> -lsb
+            cols.append(y)
         return np.stack(cols, axis=1).astype(np.int64) if cols else np.zeros((len(x), 0))
 
     def to_json(self) -> dict[str, Any]:
@@ -122,6 +136,53 @@ class AdderGraph:
         return cls(data["x_lo"], data["x_hi"], data["n_in"],
                    tuple(Adder(**a) for a in data["adders"]),
                    tuple(Output(**o) for o in data["outputs"]))
+
+
+def _wrap(v: Any, w: int) -> Any:
+    """v as a w-bit two's-complement field holds it (v mod 2**w, signed)."""
+    half = 1 << (w - 1)
+    return (v + half) % (1 << w) - half
+
+
+def output_adder(g: AdderGraph, o: Output) -> tuple[int, int, bool]:
+    """(lsb, width, narrowed) of output o's adder (its term plus its constant): exact, or
+    with o.modulo only the bits below it (narrowed: fewer than the exact sum needs; the
+    field is then two's complement), never so few that an operand is unread."""
+    k = g.node_range(o.node)[2] + o.shift if o.node >= 0 else 0
+    c_lsb = (o.const & -o.const).bit_length() - 1 if o.const else k
+    lsb = min(k, c_lsb)
+    scale = (lambda v: v >> lsb) if lsb >= 0 else (lambda v: v << -lsb)
+    exact = signed_width(scale(o.lo), scale(o.hi))
+    w = min(exact, max(o.modulo - lsb, k - lsb + 1, c_lsb - lsb + 1)) if o.modulo else exact
+    return lsb, w, w < exact
+
+
+def wrapped(g: AdderGraph, bits: int) -> AdderGraph:
+    """The graph when every output is needed only mod 2**bits (its cast wraps and rounds
+    from the low bits alone): each node keeps only the low bits its readers need, as
+    da4ml's traced designs do. The outputs stay congruent to the exact ones mod 2**bits.
+    """
+    if bits < 1:
+        raise CodesignError(f"an output needs at least 1 bit, not {bits}")
+    n = g.n_in
+    need = [0] * (n + len(g.adders))  # mantissa bits some reader needs
+    for o in g.outputs:
+        if o.node >= 0:
+            k = g.node_range(o.node)[2] + o.shift
+            need[o.node] = max(need[o.node], bits - k, 1)
+    keep: list[int] = []
+    for i in range(len(g.adders) - 1, -1, -1):
+        ad = g.adders[i]
+        da = g.node_range(ad.a)[2] - ad.lsb  # operand offsets (one of them 0)
+        db = g.node_range(ad.b)[2] + ad.shift - ad.lsb
+        w = min(signed_width(ad.lo, ad.hi), max(need[n + i], da + 1, db + 1))
+        keep.append(w if w < signed_width(ad.lo, ad.hi) else 0)
+        need[ad.a] = max(need[ad.a], w - da)
+        need[ad.b] = max(need[ad.b], w - db)
+    keep.reverse()
+    adders = tuple(dataclasses.replace(ad, keep=kp) for ad, kp in zip(g.adders, keep, strict=True))
+    outputs = tuple(dataclasses.replace(o, modulo=bits) for o in g.outputs)
+    return AdderGraph(g.x_lo, g.x_hi, n, adders, outputs)
 
 
 def _shl(v: Any, k: int) -> Any:
@@ -252,10 +313,9 @@ def _pruned(g: AdderGraph) -> AdderGraph:
     for i, ad in enumerate(g.adders):
         if used[n + i]:
             new_id.append(n + len(adders))
-            adders.append(Adder(new_id[ad.a], new_id[ad.b], ad.shift, ad.sign_a, ad.sign_b,
-                                ad.lo, ad.hi, ad.lsb))
+            adders.append(dataclasses.replace(ad, a=new_id[ad.a], b=new_id[ad.b]))
         else:
             new_id.append(-1)
-    outputs = tuple(Output(new_id[o.node] if o.node >= 0 else -1, o.shift, o.sign, o.const,
-                           o.lo, o.hi) for o in g.outputs)
+    outputs = tuple(dataclasses.replace(o, node=new_id[o.node] if o.node >= 0 else -1)
+                    for o in g.outputs)
     return AdderGraph(g.x_lo, g.x_hi, n, tuple(adders), outputs)

@@ -25,7 +25,7 @@ import numpy as np
 from codesign import bitaccurate as ba
 from codesign.design import is_lossless_accum
 from codesign.devices import get_device
-from codesign.emit.adder_graph import AdderGraph, solve_cmvm
+from codesign.emit.adder_graph import AdderGraph, solve_cmvm, wrapped
 from codesign.emit.pipeline import Stages, assign_stages, delay_model
 from codesign.emit.rtl_engines import (
     OVERFLOW_CODES,
@@ -37,6 +37,7 @@ from codesign.emit.rtl_engines import (
 from codesign.emit.rtl_graph import render_graph_module
 from codesign.emit.rtl_mac import MacPlan, plan_mac, render_mac_module
 from codesign.errors import CodesignError, UnsupportedLayerError
+from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.hwrules import uses_star
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
@@ -323,6 +324,9 @@ class _Planner:
         bias = [int(b) << (frac - bt.frac) for b in self.q.biases[layer.name].tolist()]
         kernel = wmat.astype(np.int64) << (frac - f0)
         graph = solve_cmvm(kernel, xt.min_int, xt.max_int, np.array(bias, dtype=np.int64))
+        if cast_reads_low_bits(res):
+            # the cast keeps bits below res.width - RSHIFT of the sum: no adder needs more
+            graph = wrapped(graph, max(1, res.width - (res.frac - frac)))
         params: dict[str, Any] = {**geo, "COUT": layer.out_channels, "XW": xt.width,
                                   "YW": graph.out_width, **type_params("R", res, True),
                                   "RSHIFT": res.frac - frac, **self._relu_params(relu, res)}
@@ -385,6 +389,16 @@ class _Planner:
                     nxt.add(e.output)
             frontier = nxt
         return 2 + sum(self.engines[i].capacity() for i in down)
+
+
+# roundings whose decision reads only the dropped bits and the kept lsb, never the sign
+_LOW_BIT_ROUNDINGS = (Rounding.TRN, Rounding.RND, Rounding.RND_MIN_INF, Rounding.RND_CONV)
+
+
+def cast_reads_low_bits(t: FixedType) -> bool:
+    """Whether a cast to t (cs_cast) depends only on its input mod 2**(t.width + dropped
+    bits): it wraps and its rounding never looks at the sign."""
+    return t.overflow is Overflow.WRAP and t.rounding in _LOW_BIT_ROUNDINGS
 
 
 def plan_network(qnet: QuantizedNet) -> Plan:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codesign.emit.adder_graph import AdderGraph, Output, signed_width
+from codesign.emit.adder_graph import AdderGraph, Output, output_adder
 from codesign.emit.pipeline import Stages
 
 
@@ -106,7 +106,7 @@ def render_graph_module(name: str, g: AdderGraph, xw: int, x_signed: bool, yw: i
                         (regs.at(ad.b, s), ad.sign_b, lb - ad.lsb)])
         lines.append(f"  logic [{w - 1}:0] n{nid};")
         lines.append(f"  assign n{nid} = {expr};")
-        ops.append(_Operand(f"n{nid}", 0, w, ad.lo < 0))
+        ops.append(_Operand(f"n{nid}", 0, w, ad.lo < 0 or ad.keep > 0))  # kept bits: wrapped
     assigns = []
     last = _AtStage(regs, pipe)
     for o, out in enumerate(g.outputs):
@@ -186,10 +186,8 @@ def _output(g: AdderGraph, o: int, out: Output, ops: list[_Operand] | _AtStage, 
     if out.const == 0 and out.sign > 0:
         return node.bits(-k, yw)
     c_lsb = (out.const & -out.const).bit_length() - 1 if out.const else k
-    lsb = min(k, c_lsb)
-    scale = (lambda v: v >> lsb) if lsb >= 0 else (lambda v: v << -lsb)
-    w = signed_width(scale(out.lo), scale(out.hi))
+    lsb, w, narrowed = output_adder(g, out)
     c_op = _Operand("", 0, 0, True, out.const >> c_lsb if out.const else 0)
     lines.append(f"  logic [{w - 1}:0] o{o};")
     lines.append(f"  assign o{o} = {_sum(w, [(node, out.sign, k - lsb), (c_op, 1, c_lsb - lsb)])};")
-    return _Operand(f"o{o}", 0, w, out.lo < 0).bits(-lsb, yw)
+    return _Operand(f"o{o}", 0, w, out.lo < 0 or narrowed).bits(-lsb, yw)

@@ -29,6 +29,7 @@ from codesign.emit.rtl import TOP, generate_rtl
 from codesign.errors import CodesignError
 from codesign.qnet import QuantizedNet
 from codesign.synth.cells import fpga_fields, read_stat
+from codesign.synth.script import synth_commands
 from codesign.synth.tools import run_nextpnr_ecp5, run_yosys, yosys_version
 
 RESULT = "synth.json"
@@ -55,8 +56,8 @@ def _script(files: list[str], device: Device | None, asic: bool, liberty: str | 
     assert device is not None
     netlist = " -json netlist.json" if device.nextpnr else ""
     depth = f"; tee -q -o {LTP} ltp -noff {XILINX_PATH_ENDS}" if device.vendor == "xilinx" else ""
-    return (read + f"{device.synth_command} -top {TOP}{netlist}; tee -q -o stat.json stat -json"
-            + depth)
+    return (read + synth_commands(device.synth_command, TOP) + netlist
+            + "; tee -q -o stat.json stat -json" + depth)
 
 
 def retarget(qnet: QuantizedNet, device: Device | None,

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesign.emit.adder_graph import AdderGraph, signed_width, solve_cmvm
+from codesign.emit.adder_graph import AdderGraph, signed_width, solve_cmvm, wrapped
 from codesign.emit.rtl_graph import render_graph_module
+from codesign.errors import CodesignError
 from codesign.rtlsim import configure_verilator, default_build_root
 
 KINDS = ("binary", "ternary", "bits", "zero_rows", "zero_col", "zero", "one_in")
@@ -106,6 +107,42 @@ def test_zero_weights_cost_nothing():
     assert signed_width(-8, 7) == 4 and signed_width(0, 15) == 4 and signed_width(-1, 0) == 1
 
 
+@pytest.mark.parametrize("seed", range(14))
+def test_wrapped_graph_keeps_only_the_bits_a_wrapping_cast_reads(seed):
+    """Outputs needed mod 2**bits: every adder narrows to the bits its readers need, and
+    the narrowed graph (each node wrapped to its width, as the hardware holds it) still
+    gives x @ K + b mod 2**bits."""
+    case = random_case(seed)
+    k, b = case["kernel"], case["bias"]
+    g = solve_cmvm(k, case["lo"], case["hi"], b)
+    x = vectors(case, 200, seed)
+    exact = x @ k + b
+    for bits in sorted({1, 3, max(1, g.out_width - 2), g.out_width + 1}):
+        w = wrapped(g, bits)
+        assert np.array_equal(w.evaluate(x) % (1 << bits), exact % (1 << bits)), bits
+        assert all(n.width <= o.width for n, o in zip(w.adders, g.adders, strict=True))
+        assert w.adder_bits() <= g.adder_bits() and w.out_width <= max(bits, 1)
+        if bits > g.out_width:  # nothing to drop
+            assert w.adder_bits() == g.adder_bits()
+        assert AdderGraph.from_json(json.loads(json.dumps(w.to_json()))) == w
+
+
+def test_wrapped_widths_by_hand():
+    """y = x0 + x1 + x2 of 8-bit unsigned x is 10 bits; mod 2**4 each adder keeps 4 bits,
+    and a term shifted past the kept bits is read by one bit only."""
+    g = solve_cmvm(np.ones((3, 1), dtype=np.int64), 0, 255, np.zeros(1, dtype=np.int64))
+    assert [a.width for a in g.adders] == [9, 10]
+    w = wrapped(g, 4)
+    assert [a.width for a in w.adders] == [4, 4] and w.out_width == 4
+    x = np.array([[255, 255, 255], [1, 2, 3], [15, 1, 0]])
+    assert w.evaluate(x).tolist() == [[-3], [6], [0]]  # 765, 6, 16 as 4-bit signed
+    g = solve_cmvm(np.array([[1], [64]]), 0, 15, np.zeros(1, dtype=np.int64))
+    (ad,) = wrapped(g, 3).adders  # x0 + 64 * x1 mod 8 = x0: x1 still read (one bit)
+    assert ad.width == 7 and ad.keep == 7
+    with pytest.raises(CodesignError, match="at least 1 bit"):
+        wrapped(g, 0)
+
+
 def _harness(cases: list[tuple[dict, AdderGraph]]) -> dict[str, str]:
     files = {}
     top = ["module tb_graphs ("]
@@ -129,15 +166,19 @@ def _pack(rows: np.ndarray, width: int) -> list[int]:
 
 
 def test_emitted_graphs_match_numpy(tmp_path):
-    """24 random matrices: every output of the emitted SystemVerilog, under Verilator,
-    equals x @ K + b, on random inputs and on each output's extremes."""
+    """32 random matrices: every output of the emitted SystemVerilog, under Verilator,
+    equals x @ K + b (8 of them, narrowed by `wrapped`, mod 2**out_width), on random
+    inputs and on each output's extremes."""
     configure_verilator()
     from cocotb_tools.runner import get_runner
 
     cases = []
-    for seed in range(100, 124):
+    for seed in range(100, 132):
         case = random_case(seed)
-        cases.append((case, solve_cmvm(case["kernel"], case["lo"], case["hi"], case["bias"])))
+        g = solve_cmvm(case["kernel"], case["lo"], case["hi"], case["bias"])
+        if seed >= 124:  # 8 graphs whose outputs are needed mod 2**bits (a wrapping cast)
+            g = wrapped(g, max(1, g.out_width - 1 - seed % 5))
+        cases.append((case, g))
     files = _harness(cases)
     digest = hashlib.sha256("".join(f"{k}{v}" for k, v in sorted(files.items()))
                             .encode()).hexdigest()[:20]

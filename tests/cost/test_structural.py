@@ -139,9 +139,9 @@ def test_dsp_products_follow_hwrules():
 
 
 def test_mac_luts_scale_with_slot_widths():
-    """LUT multipliers: one partial-product row of the product's width per weight bit
-    (the products' widths from the weights' and inputs' ranges); a wider input widens
-    every product and sum; the same layer with its outputs repeated doubles every
+    """LUT multipliers: one partial-product row per weight bit (the field's width from the
+    weights' range), as wide as the input (signed when the weights can be negative); a
+    wider input widens every product and sum; the same layer with its outputs repeated doubles every
     per-output term and shares the input selects and the ROM's LUTs."""
     rng = np.random.default_rng(5)
     w = rng.integers(-100, 101, (16, 3))
@@ -151,11 +151,11 @@ def test_mac_luts_scale_with_slot_widths():
     b = st.mac_structure(_mac(w, x8, w8, 4, False), XC7)
     wbits = [_signed_bits(int(w[i::4, o].min()), int(w[i::4, o].max()))
              for o in range(3) for i in range(4)]
-    for s, top in ((a, 15), (b, 255)):  # unsigned inputs: products in [min w * top, max w * top]
-        pbits = [_signed_bits(min(int(w[i::4, o].min()) * top, 0),
-                              max(int(w[i::4, o].max()) * top, 0))
-                 for o in range(3) for i in range(4)]
-        assert s.lut["lutmul"] == sum(wb * pb for wb, pb in zip(wbits, pbits, strict=True))
+    for s, xw in ((a, 4), (b, 8)):  # a row per weight bit, as wide as the signed input
+        rows = [wb * (xw + int(w[i::4, o].min() < 0))
+                for wb, (o, i) in zip(wbits, [(o, i) for o in range(3) for i in range(4)],
+                                      strict=True)]
+        assert s.lut["lutmul"] == sum(rows)
     assert b.lut["macadd"] > a.lut["macadd"]
     twice = st.mac_structure(_mac(np.hstack([w, w]), x4, w8, 4, False), XC7)
     for key in ("lutmul", "macadd", "accsel"):

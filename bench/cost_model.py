@@ -10,13 +10,14 @@ compares both estimates with what Yosys reports:
 - structural (codesign.cost.structural: the RTL plan, engine by engine);
 - fast (codesign.cost.fast: the allocator's vectorized model, no RTL built).
 
-The LUT and FF coefficients of each are fitted (non-negative least squares on relative
-error) on the even-numbered half of each family's samples and reported on the odd half:
-per-resource MAPE and worst case, fast vs structural, DSP and BRAM exact counts, interval
-and latency against the handshake simulation, estimates per second, and a scatter plot
-(estimated vs synthesized). With --write-fit the coefficients go to
-hw/devices/structural_fit.yaml and hw/devices/cost_fit.yaml with the Yosys version and
-the date.
+The LUT and FF coefficients of each are fitted (non-negative; the fast model by least
+squares on relative error, the structural one by least absolute relative error pulled
+toward its hand-set constants) on the even-numbered half of each family's samples and
+reported on the odd half: per-resource MAPE and worst case, fast vs structural, DSP and
+BRAM exact counts, interval and latency against the handshake simulation, estimates per
+second, and a scatter plot (estimated vs synthesized). With --write-fit the
+coefficients go to hw/devices/structural_fit.yaml and hw/devices/cost_fit.yaml with the
+Yosys version and the date.
 
     nice -n 10 .venv/bin/python bench/cost_model.py [--layers 60] [--networks 12]
         [--jobs 2] [--out out/cost_model] [--cached-only] [--write-fit] [--cycles-only]

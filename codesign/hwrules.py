@@ -56,6 +56,19 @@ def dsp_inferred(a_bits: int, b_bits: int) -> bool:
             and a_bits + b_bits >= DSP_MIN_PRODUCT_BITS)
 
 
+def dsp_mapped(a_bits: int, b_bits: int, y_bits: int, family: str) -> bool:
+    """Whether a `*` of a_bits x b_bits operands (as Yosys sees them after opt_expr and
+    wreduce) assigned to a y_bits-wide product ends up in a DSP. Both families need
+    operands of DSP_MIN_OPERAND_BITS; synth_xilinx's mul2dsp also needs a product of
+    DSP_MIN_PRODUCT_BITS, and wreduce first trims the product to the y_bits it is
+    assigned (the MAC plan sizes each product by its range, often fewer than a_bits +
+    b_bits), so a narrow product becomes LUTs even where `dsp_inferred` holds for its
+    operands; synth_ecp5 maps every product with wide enough operands."""
+    if min(a_bits, b_bits) < DSP_MIN_OPERAND_BITS:
+        return False
+    return family == "ecp5" or min(y_bits, a_bits + b_bits) >= DSP_MIN_PRODUCT_BITS
+
+
 def block_depth(width: int) -> int:
     """Words of `width` bits one 18 Kbit block holds (parity bits only from 9 wide)."""
     return BLOCK_BITS // width if width >= 9 else 16 * 1024 // width

@@ -79,15 +79,16 @@ def estimate_structural(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     from codesign.cost import structural as st
     from codesign.latency import network_timing
 
+    qnet = st.on_device(qnet, device)
     plan = plan_network(qnet)
     rows = []
-    total = st.Structure()
+    totals: dict[str, Any] = {}
     for e, s in st.plan_structures(qnet, plan, device):
-        total.add(s)
         r = st.resources(s, device)
+        for k, v in r.items():  # the totals are the rows' sums (each row rounds its own)
+            totals[k] = totals.get(k, 0) + v
         rows.append({"layer": "+".join(e.layers), "engine": e.name, "module": e.module,
                      "reuse": e.timing.get("RF"), **r, "interval": e.cycles_per_image()})
-    totals = st.resources(total, device)
     timing = network_timing(plan, 2).summary()
     util = utilization(totals, device)
     fit = st.fit_file()

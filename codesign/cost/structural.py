@@ -12,10 +12,17 @@ instantiates: one engine, one place), which turns the engine's parameters and gr
   and the logic that only feeds them, so an engine whose output is constant or unread
   keeps only its handshake (an accumulator loop at RF > 1 is kept: Yosys cannot see it
   holds a constant);
-- counts Yosys's mapping fixes exactly: DSP blocks (Yosys's mul2dsp rule), block RAM
-  (none in today's RTL), carry cells (an adder of w bits is ceil(w/4) CARRY4 on xc7 /
-  UltraScale, ceil(w/2) CCU2C on ECP5) and, on Xilinx, the SRL16E/SRLC32E that
-  `shregmap` makes of a line buffer's untapped runs (ECP5 keeps them as flip-flops).
+- counts Yosys's mapping fixes exactly: DSP blocks (codesign.hwrules.dsp_mapped on each
+  `*` of a MAC plan, the operands as Yosys trims them), block RAM (the weight ROMs
+  hwrules.rom_plan puts there: its 18 Kbit blocks in the device's units), carry cells (an
+  adder of w bits is ceil(w/4) CARRY4 on xc7 / UltraScale, ceil(w/2) CCU2C on ECP5) and,
+  on Xilinx, the SRL16E/SRLC32E that `shregmap` makes of a line buffer's untapped runs
+  (ECP5 keeps them as flip-flops).
+
+Engines are cs_graph_engine (an adder graph, Engine.graph, pipelined to the clock by
+Engine.stages) and cs_mac_engine (a generated multiply-accumulate, Engine.mac: product
+slots with their widths and casts, the weight ROM); both plans are read as the emitter
+wrote them, so a change there moves the estimate with it.
 
 A rule sees the engine, the plan and the device; it never dispatches on layer kinds.
 """
@@ -33,20 +40,21 @@ import numpy as np
 import yaml
 
 from codesign.cost.ranges import varying_bits
+from codesign.cost.weightstats import csd_digits
 from codesign.devices import Device
-from codesign.emit.adder_graph import AdderGraph
+from codesign.emit.adder_graph import AdderGraph, signed_width
 from codesign.emit.rtl import Plan, plan_network
 from codesign.emit.rtl_engines import Engine
+from codesign.emit.rtl_mac import MacPlan, Slot
 from codesign.errors import CodesignError
+from codesign.hwrules import BLOCK_BITS, dsp_mapped
 from codesign.qnet import QuantizedNet
 
-DSP_MIN_OPERAND = 2  # Yosys's mul2dsp: both operands >= 2 bits ...
-DSP_MIN_SUM = {"xc7": 9, "xcup": 9}  # ... and on Xilinx widths summing to >= 9 (not ECP5)
 SRL_MIN = 3  # synth_xilinx: shregmap -minlen 3
 SRL_DEPTH = 32  # SRLC32E
-LUT_FEATURES = ("adder", "constadd", "macadd", "dspadd", "lossy", "lutmul", "rom", "xmux",
-                "round", "sat", "relu", "cmp", "pooladd", "fifo", "ctrl")
-FF_FEATURES = ("lbuf", "out", "acc", "fifo", "ctrl")
+LUT_FEATURES = ("adder", "constadd", "macadd", "dspadd", "dspadd1", "csdadd", "table", "accsel",
+                "lutmul", "rom", "xmux", "round", "sat", "relu", "cmp", "pooladd", "fifo", "ctrl")
+FF_FEATURES = ("lbuf", "pipe", "out", "acc", "romreg", "fifo", "ctrl")
 
 
 @dataclass
@@ -161,31 +169,6 @@ def _tiles(a: int, b: int, device: Device) -> int:
             * math.ceil(small / min(device.dsp_a_bits, device.dsp_b_bits)))
 
 
-def _big(a: int, b: int, device: Device) -> bool:
-    return (a >= DSP_MIN_OPERAND and b >= DSP_MIN_OPERAND
-            and a + b >= DSP_MIN_SUM.get(device.family, 0))
-
-
-def product_dsps(a: int, b: int, device: Device) -> int:
-    """DSPs Yosys gives a signed a x b `*` (0: built in LUTs)."""
-    return _tiles(a, b, device) if _big(a, b, device) else 0
-
-
-def constant_product_dsps(w: int, xw: int, x_signed: bool, device: Device) -> int:
-    """DSPs of x * w for a constant integer w (RF 1, `multiplier: dsp`): a zero or a
-    power of two is wiring; a positive constant times an unsigned x is an unsigned
-    product (mapped as signed a+1 x b+1); otherwise signed x (xw + 1 bits when x is
-    unsigned) times the constant's signed width (the fast model's rule, on real ints)."""
-    if w == 0 or (abs(w) & (abs(w) - 1)) == 0:
-        return 0
-    if w > 0 and not x_signed:
-        ub = int(w).bit_length()
-        return _tiles(xw + 1, ub + 1, device) if _big(xw, ub, device) else 0
-    mag = -w - 1 if w < 0 else w
-    lb = int(mag).bit_length() + 1
-    return product_dsps(xw + (0 if x_signed else 1), lb, device)
-
-
 # -- what the hardware keeps: bits that vary, engines whose output is read ----------------
 @dataclass
 class Context:
@@ -269,7 +252,36 @@ def _graph_engine(e: Engine, ctx: Context) -> Structure:
     s.add(_cast_of(e, p["COUT"], p["YW"], 1, "R", "RSHIFT"))
     s.add(_relu(e, p["COUT"]))
     s.ff["out"] = s.ff.get("out", 0.0) + ctx.out_bits(e)
+    if e.stages is not None and e.stages.stages > 0:
+        s.ff["pipe"] = float(pipeline_register_bits(g, e.stages.node_stage, e.stages.stages,
+                                                    p["XW"], read))
+        s.ff["ctrl"] = s.ff.get("ctrl", 0.0) + 2 * e.stages.stages  # each stage's valid
+        s.lut["ctrl"] = s.lut.get("ctrl", 0.0) + 2 * e.stages.stages
     return s
+
+
+def pipeline_register_bits(g: AdderGraph, node_stage: tuple[int, ...], stages: int, xw: int,
+                           read: np.ndarray) -> int:
+    """Flip-flops of a pipelined graph (codesign.emit.rtl_graph `_Registers`): a value
+    made in stage s and read in a later stage s' is registered at boundaries s+1..s', at
+    its full width (an input field xw bits, an adder its width); the outputs read in the
+    last stage."""
+    need: dict[int, int] = {}
+    for i, ad in enumerate(g.adders):
+        s = node_stage[g.n_in + i]
+        for m in (ad.a, ad.b):
+            if node_stage[m] < s:
+                need[m] = max(need.get(m, 0), s)
+    for o in g.outputs:
+        if o.node >= 0 and node_stage[o.node] < stages:
+            need[o.node] = max(need.get(o.node, 0), stages)
+    bits = 0
+    for node, last in need.items():
+        width = xw if node < g.n_in else g.adders[node - g.n_in].width
+        if node < g.n_in and not read[node]:
+            continue
+        bits += width * (last - node_stage[node])
+    return bits
 
 
 def _out_width(e: Engine) -> int:
@@ -286,88 +298,155 @@ def _relu(e: Engine, c: int) -> Structure:
     return s
 
 
-def _weights(e: Engine) -> np.ndarray:
-    """The engine's integer weights (COUT, TERMS) from its packed WEIGHTS literal."""
-    p = e.params
-    ww, ws = p["WW"], p["WS"]
-    lit = str(p["WEIGHTS"])
-    total = int(lit.split("'h")[1], 16)
-    n = int(lit.split("'h")[0]) // ww
-    mask = (1 << ww) - 1
-    vals = [(total >> (j * ww)) & mask for j in range(n)]
-    if ws:
-        vals = [v - (1 << ww) if v >> (ww - 1) else v for v in vals]
-    return np.array(vals, dtype=np.int64).reshape(p["COUT"], -1)
+def _slot_reads(mac: MacPlan) -> np.ndarray:
+    """Which window fields (stream order) the MAC module reads: slot i's mux reads the
+    field of every term m = t*T + i when any output has a product in slot i."""
+    t_slots = mac.slots_per_out
+    live = [any(mac.slot(o, i).w_bits for o in range(mac.cout)) for i in range(t_slots)]
+    read = np.zeros(mac.terms, dtype=bool)
+    for m, src in enumerate(mac.source):
+        if live[m % t_slots]:
+            read[src] = True
+    return read
+
+
+def _unsigned_bits(v: int) -> int:
+    return max(int(v).bit_length(), 1)
+
+
+def _table_luts(n_inputs: int, out_bits: int, device: Device) -> int:
+    """LUTs of any function of n_inputs bits with out_bits outputs: per output bit, one
+    LUT when its inputs fit a LUT, else 2**(n - lut_inputs) of them (ABC collapses a
+    product of a narrow input into such a table, whatever the RTL writes)."""
+    return out_bits * (1 << max(n_inputs - device.lut_inputs, 0))
+
+
+def table_product(mac: MacPlan, s: Slot, device: Device) -> bool:
+    """Whether slot s's product (and its cast) is a LUT table of its input alone: an RF 1
+    product of a constant by an input that fits a LUT."""
+    return mac.rf == 1 and mac.x_width <= device.lut_inputs
+
+
+def mac_product(mac: MacPlan, s: Slot, device: Device) -> Structure:
+    """Slot s's product (codesign.emit.rtl_mac `_Writer.product`). A `*` (s.dsp) is a DSP
+    when hwrules.dsp_mapped says Yosys maps it (one per multiplier tile of the device),
+    else LUTs; at RF 1 a constant's canonical signed digits as shift-adds; at RF > 1
+    partial products of the weight's bits; either at most the LUTs of a table of its
+    inputs (_table_luts). Operands as Yosys sees them after opt_expr / wreduce: the
+    product trimmed to its planned width p_bits; a constant without its trailing zeros (a
+    shift) and in its own bits (a power of two is a shift); and when neither operand can
+    be negative (an unsigned input, a slot of nonnegative weights) the multiply made
+    unsigned, each operand losing its zero sign bit."""
+    unsigned = not mac.x_signed and s.w_lo >= 0
+    xe = mac.x_width + (0 if unsigned or mac.x_signed else 1)
+    pw = s.p_bits
+    if mac.rf == 1:
+        w = mac.weights[s.out][s.i]
+        if w == 0 or abs(w) & (abs(w) - 1) == 0:  # a shift: wires (a negation at most)
+            return Structure(lut={"csdadd": float(pw) if w < 0 else 0.0})
+        tz = (abs(w) & -abs(w)).bit_length() - 1
+        odd = w >> tz
+        wb = _unsigned_bits(odd) if unsigned else signed_width(odd, odd) + (odd > 0)
+        if s.dsp and dsp_mapped(xe, wb, pw - tz, device.family):
+            return Structure(dsp=_tiles(xe, wb, device))
+        if table_product(mac, s, device):
+            return Structure(lut={"table": float(_table_luts(mac.x_width, pw - tz, device))})
+        digits = int(csd_digits(np.array([w]))[0])
+        return Structure(lut={"csdadd": float((digits - 1) * pw)}, carry_bits=[pw] * (digits - 1))
+    w_op = s.w_bits + (0 if unsigned or s.w_lo < 0 else 1)
+    if s.dsp and dsp_mapped(xe, w_op, pw, device.family):
+        return Structure(dsp=_tiles(xe, w_op, device))
+    # an array of w_bits rows of the input's width (an AND and a full adder per cell)
+    luts = min(s.w_bits * xe, _table_luts(mac.x_width + s.w_bits, pw, device))
+    return Structure(lut={"lutmul": float(luts)}, carry_bits=[pw] * (s.w_bits - 1))
+
+
+def rom_columns(mac: MacPlan) -> int:
+    """Distinct ROM output bits that vary over the cycles (a constant bit is a wire, equal
+    bits one signal): what a distributed ROM costs, in LUTs per 2**lut_inputs words."""
+    cols = set()
+    for s, _ in mac.rom_fields():
+        for b in range(s.w_bits):
+            col = tuple((mac.weight(s.out, t, s.i) >> b) & 1 for t in range(mac.rf))
+            if 0 < sum(col) < mac.rf:
+                cols.add(col)
+    return len(cols)
+
+
+def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structure:
+    """The generated MAC module of a plan (codesign.emit.rtl_mac): per output, every
+    product, its cast where planned, the sequential sums at their planned widths (an
+    add after a DSP product is `dspadd`: Xilinx folds it into the DSP's post-adder), the
+    sums' overflow casts, the cycle's input selects and the accumulator-select at RF > 1,
+    and the weight ROM where hwrules put it. x_live False: a constant input, every
+    product folds away (the accumulator loop stays)."""
+    s = Structure()
+    aw, a_s = mac.acc_width, mac.acc_signed
+    if mac.rf > 1:
+        tw = max(1, (mac.rf - 1).bit_length())
+        live_slots = sum(any(mac.slot(o, i).w_bits for o in range(mac.cout))
+                         for i in range(mac.slots_per_out))
+        if x_live:  # each slot's RF:1 input select (a LUT6 is a 4:1 mux bit)
+            s.lut["xmux"] = float(live_slots * mac.x_width * (mac.rf - 1) / 3)
+        rom = mac.rom
+        if rom is not None and x_live:
+            if rom.style == "block":
+                s.bram += rom.blocks * BLOCK_BITS / device.bram_bits
+                s.lut["ctrl"] = s.lut.get("ctrl", 0.0) + tw  # the prefetch address
+                s.carry_bits.append(tw)
+            else:  # Yosys moves t's register through the ROM (memory_dff): a register
+                # per output bit that varies, one per distinct column (opt_merge)
+                cols = rom_columns(mac)
+                s.lut["rom"] = float(cols * math.ceil(rom.depth / (1 << device.lut_inputs)))
+                s.ff["romreg"] = float(cols)
+    for o in range(mac.cout):
+        z = mac.slot(o, 0).lsb
+        if mac.rf == 1:
+            lo = hi = mac.bias[o]
+            const = True
+        else:
+            lo, hi = mac.carry[o]
+            sw = signed_width(lo >> z, hi >> z)
+            s.lut["accsel"] = s.lut.get("accsel", 0.0) + sw  # t == 0 ? bias : acc_in
+            s.ff["acc"] = s.ff.get("acc", 0.0) + sw  # the acc bits slot 0 reads back
+            const = False
+        for i in range(mac.slots_per_out):
+            sl = mac.slot(o, i)
+            if not sl.w_bits or not x_live:
+                continue
+            s.add(mac_product(mac, sl, device))
+            if sl.c_cast and not table_product(mac, sl, device):  # a table's cast is in it
+                full = sl.c_cast == "full"
+                cw = aw if full else signed_width(sl.c_lo, sl.c_hi)
+                s.add(cast_structure(1, sl.p_bits, int(sl.p_lo < 0), mac.pshift, cw,
+                                     int(a_s if full else sl.c_lo < 0), mac.acc_rounding,
+                                     mac.acc_overflow if full else 0))
+            sw = signed_width((lo + sl.c_lo) >> z, (hi + sl.c_hi) >> z)
+            if not (const and mac.bias[o] == 0):  # the first term onto a zero bias: wires
+                # after a DSP product: xc7 folds the add into the DSP's post-adder at RF > 1
+                # (the sum feeds the accumulator register), not as well at RF 1
+                dsp_sum = "dspadd" if mac.rf > 1 else "dspadd1"
+                kind = "constadd" if const else (dsp_sum if sl.dsp else "macadd")
+                s.lut[kind] = s.lut.get(kind, 0.0) + sw
+                s.carry_bits.append(sw)
+            if sl.s_cast:
+                s.add(cast_structure(1, sw, int(lo + sl.c_lo < 0), 0, aw, int(a_s), 0,
+                                     mac.acc_overflow))
+            const = False
+            lo, hi = sl.s_lo, sl.s_hi
+    return s
 
 
 def _mac_engine(e: Engine, ctx: Context) -> Structure:
-    """cs_conv / cs_dense: window, cs_mac (CSD shift-add or `*` at RF 1; a weight ROM
-    indexed by the cycle and COUT*T `*` multipliers at RF > 1), cast, ReLU."""
-    p, t, device = e.params, e.timing, ctx.device
-    rf, cout, xw, ww, aw = p["RF"], p["COUT"], p["XW"], p["WW"], p["AW"]
-    cin = p["CIN"]
-    terms = cin * t["KH"] * t["KW"]
-    per_out = math.ceil(terms / rf)
-    pw = xw + ww + 2
-    sw = max(aw, pw) + 1
-    w = _weights(e)
-    read = None
-    if rf == 1:  # a zero column's window field is never read
-        used = (w != 0).any(axis=0)  # model order
-        perm = p.get("P", 0) if e.module == "cs_dense" else 0
-        read = np.zeros(terms, dtype=bool)
-        for m in range(terms):
-            src = (m % perm) * (terms // perm) + m // perm if perm > 1 else m
-            read[src] = used[m]
-    s = window_structure(t, ctx.in_bits(e), device, read)
-    xsig = bool(p["XS"])
-    if not ctx.in_bits(e):  # a constant input: every product folds away
-        w = np.zeros_like(w)
-    if rf == 1:
-        nz = w != 0
-        if p["CSD"]:
-            from codesign.cost.weightstats import csd_digits
-
-            digits = csd_digits(w)
-            s.lut["adder"] = float(((digits - 1) * nz).sum() * pw)
-            s.carry_bits += [pw] * int(((digits - 1) * nz).sum())
-            dsp_products = 0
-        else:
-            dsps = [constant_product_dsps(int(v), xw, xsig, device) for v in w.ravel()]
-            s.dsp = int(sum(dsps))
-            dsp_products = int(sum(d > 0 for d in dsps))
-            small = [(int(v), d) for v, d in zip(w.ravel(), dsps, strict=True)
-                     if v != 0 and d == 0 and abs(int(v)) & (abs(int(v)) - 1)]
-            s.lut["lutmul"] = float(sum(xw * int(abs(v)).bit_length() for v, _ in small))
-        products = int(nz.sum())
-    elif not w.any():  # the accumulator loop stays (and a lossy chain's casts)
-        products = dsp_products = 0
-        s.ff["acc"] = float(cout * aw)
-        if not p["LOSSLESS"]:
-            s.lut["lossy"] = float(cout * per_out * aw)
-    else:
-        products = cout * per_out
-        xe = xw + (0 if xsig else 1)  # x enters the product sign-extended
-        each = product_dsps(xe, ww, device)
-        s.dsp = products * each
-        dsp_products = products if each else 0
-        if not each:
-            s.lut["lutmul"] = float(products * xw * ww)
-        # the cycle t (TW bits) indexes the weights and the window: Yosys sees 2**TW
-        # entries (a 64-entry ROM bit per LUT6; a 4:1 mux bit per LUT6, shared by outputs)
-        entries = 1 << math.ceil(math.log2(rf))
-        s.lut["rom"] = float(products * ww * math.ceil(entries / 64))
-        s.lut["xmux"] = float(per_out * xw * (entries - 1) / 3)
-        s.ff["acc"] = float(cout * aw)
-    if p["LOSSLESS"]:
-        s.lut["macadd"] = float((products - dsp_products) * sw)
-        s.lut["dspadd"] = float(dsp_products * sw)
-        s.carry_bits += [sw] * (products - dsp_products)
-    else:
-        s.lut["lossy"] = s.lut.get("lossy", 0.0) + products * aw
-        s.carry_bits += [aw + 2] * products
-    s.add(_cast_of(e, cout, aw, p["AS"], "R", "RSHIFT"))
-    s.add(_relu(e, cout))
+    """cs_mac_engine: window, the generated MAC module (mac_structure), the accumulator
+    register between cycles, cs_post's cast and fused ReLU, the output register."""
+    p, mac = e.params, e.mac
+    assert mac is not None
+    x_live = ctx.in_bits(e) > 0
+    s = window_structure(e.timing, ctx.in_bits(e), ctx.device, _slot_reads(mac))
+    s.add(mac_structure(mac, ctx.device, x_live))
+    s.add(_cast_of(e, p["COUT"], p["AW"], p["AS"], "R", "RSHIFT"))
+    s.add(_relu(e, p["COUT"]))
     s.ff["out"] = s.ff.get("out", 0.0) + ctx.out_bits(e)
     return s
 
@@ -422,8 +501,7 @@ def _fifo(e: Engine, ctx: Context) -> Structure:
 Rule = Callable[[Engine, Context], Structure]
 RULES: dict[str, Rule] = {
     "cs_graph_engine": _graph_engine,
-    "cs_conv": _mac_engine,
-    "cs_dense": _mac_engine,
+    "cs_mac_engine": _mac_engine,
     "cs_pool": _pool,
     "cs_relu": _relu_engine,
     "cs_add": _add_engine,
@@ -468,8 +546,18 @@ def plan_structures(qnet: QuantizedNet, plan: Plan, device: Device
     return [(e, engine_structure(e, ctx)) for e in plan.engines]
 
 
+def on_device(qnet: QuantizedNet, device: Device) -> QuantizedNet:
+    """qnet as generated for this part (what `codesign synth --device` builds): the adder
+    graphs' pipelines and the weight ROMs' placement follow the part, not the part the
+    design was made for."""
+    from codesign.synth.run import retarget
+
+    return retarget(qnet, device, None)
+
+
 def design_structure(qnet: QuantizedNet, device: Device) -> tuple[Plan, Structure]:
-    """The plan of qnet's RTL and the structure of all its engines together."""
+    """The plan of qnet's RTL on the device and the structure of all its engines."""
+    qnet = on_device(qnet, device)
     plan = plan_network(qnet)
     total = Structure()
     for _, s in plan_structures(qnet, plan, device):

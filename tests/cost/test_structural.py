@@ -10,12 +10,17 @@ import math
 import numpy as np
 import pytest
 
+from codesign import hwrules
 from codesign.cli.main import main
 from codesign.cost import structural as st
+from codesign.design import lossless_accum
 from codesign.devices import get_device
 from codesign.emit.adder_graph import Adder, AdderGraph, Output, solve_cmvm
 from codesign.emit.rtl import plan_network
 from codesign.emit.rtl_engines import window_timing
+from codesign.emit.rtl_mac import plan_mac
+from codesign.fixed import FixedType
+from codesign.qnet import QuantizedNet
 from tests.synth.conftest import tiny_qnet
 
 XC7 = get_device("xc7a35t")
@@ -69,14 +74,123 @@ def test_line_buffer_srls_on_xilinx_flip_flops_on_ecp5():
     assert short.srl == 0  # runs of 2: below shregmap's minimum, flip-flops
 
 
-def test_dsp_rule():
-    assert st.product_dsps(8, 8, XC7) == 1 and st.product_dsps(3, 4, XC7) == 0
-    assert st.product_dsps(3, 4, ECP5) == 1  # synth_ecp5's mul2dsp has no minimum sum
-    assert st.product_dsps(1, 8, ECP5) == 0
-    assert st.product_dsps(30, 20, XC7) == 4  # two tiles each way of a 25x18 block
-    assert st.constant_product_dsps(64, 8, True, XC7) == 0  # a power of two is a shift
-    assert st.constant_product_dsps(0, 8, True, XC7) == 0
-    assert st.constant_product_dsps(-45, 8, True, XC7) == 1
+def _mac(wmat, x_t, w_t, rf, dsp, device=XC7, bias=None):
+    """A MAC plan of y = x @ wmat (+ bias) with a lossless accumulator."""
+    terms, cout = wmat.shape
+    b_t = FixedType(8, 3)
+    bias = np.zeros(cout, dtype=int) if bias is None else bias
+    return plan_mac(np.asarray(wmat), list(range(terms)), bias, x_t, w_t, b_t,
+                    lossless_accum(w_t, x_t, b_t, terms), rf, dsp, device)
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    """Bits of the narrowest field holding [lo, hi]: two's complement when lo < 0."""
+    n = 1
+    while not (0 <= lo and hi < 2 ** n or -(2 ** (n - 1)) <= lo and hi < 2 ** (n - 1)):
+        n += 1
+    return n
+
+
+def test_block_rom_layer_counts_its_block_rams():
+    """400 cycles x 4 outputs of 8-bit weights: one 512 x 36 18 Kbit block (half a
+    RAMB36, the unit Xilinx parts count in; one DP16KD on ECP5), no LUT ROM; a 3-deep ROM
+    of the same layer is LUTs: one per distinct ROM bit that varies over the 3 cycles (a
+    LUT6 holds 64 words; a constant bit is a wire; equal bits are one LUT), and as many
+    registers (Yosys moves the cycle counter's register through the ROM)."""
+    rng = np.random.default_rng(7)
+    deep = rng.integers(-120, 121, (400, 4))
+    x2, w8 = FixedType(2, 1, False), FixedType(8, 1)
+    for device, blocks in ((XC7, 0.5), (ECP5, 1.0)):
+        plan = _mac(deep, x2, w8, 400, False, device)
+        assert plan.rom is not None and plan.rom.style == "block"
+        s = st.mac_structure(plan, device)
+        assert s.bram == blocks and "rom" not in s.lut and "romreg" not in s.ff
+    w = deep[:12]
+    shallow = _mac(w, x2, w8, 3, False)
+    assert shallow.rom is not None and shallow.rom.style == "distributed"
+    columns = {tuple((int(w[t * 4 + i, o]) >> b) & 1 for t in range(3))
+               for o in range(4) for i in range(4) for b in range(8)}
+    varying = len(columns - {(0, 0, 0), (1, 1, 1)})
+    assert varying == 6  # all a 3-deep column can be
+    s = st.mac_structure(shallow, XC7)
+    assert s.bram == 0 and s.lut["rom"] == s.ff["romreg"] == varying
+
+
+def test_dsp_products_follow_hwrules():
+    """8-bit signed x 6-bit weights at RF 3 (12 terms, 2 outputs: 8 products): one DSP
+    each with `*` (Yosys maps 8 DSP48E1, tests/rtl/test_rtl_mac.py), none with LUT
+    multipliers; a 3-bit x 4-bit product is under mul2dsp's 9-bit sum: LUTs; at RF 1 a
+    power-of-two weight is a shift."""
+    rng = np.random.default_rng(7)
+    small = rng.integers(-31, 32, (12, 2))
+    small[small == 0] = 1
+    x8, w6 = FixedType(8, 3), FixedType(6, 1)
+    for device in (XC7, ECP5):
+        assert st.mac_structure(_mac(small, x8, w6, 3, True, device), device).dsp == 8
+        lut = st.mac_structure(_mac(small, x8, w6, 3, False, device), device)
+        assert lut.dsp == 0 and lut.lut["lutmul"] > 0
+    narrow = _mac(rng.integers(-7, 8, (12, 2)), FixedType(2, 1, False), FixedType(4, 1), 3,
+                  True)
+    assert not hwrules.dsp_inferred(3, 4)
+    assert st.mac_structure(narrow, XC7).dsp == 0
+    pow2 = np.array([[64, 5], [-32, 0], [1, 16]])
+    s = st.mac_structure(_mac(pow2, x8, FixedType(8, 8), 1, True), XC7)
+    assert s.dsp == 1  # only the 5: 64, -32, 1, 16 are shifts, 0 no product
+
+
+def test_mac_luts_scale_with_slot_widths():
+    """LUT multipliers: one partial-product row per weight bit (the field's width from the
+    weights' range), as wide as the input (signed when the weights can be negative); a
+    wider input widens every product and sum; the same layer with its outputs repeated doubles every
+    per-output term and shares the input selects and the ROM's LUTs."""
+    rng = np.random.default_rng(5)
+    w = rng.integers(-100, 101, (16, 3))
+    w8 = FixedType(8, 1)
+    x4, x8 = FixedType(4, 1, False), FixedType(8, 1, False)
+    a = st.mac_structure(_mac(w, x4, w8, 4, False), XC7)
+    b = st.mac_structure(_mac(w, x8, w8, 4, False), XC7)
+    wbits = [_signed_bits(int(w[i::4, o].min()), int(w[i::4, o].max()))
+             for o in range(3) for i in range(4)]
+    for s, xw in ((a, 4), (b, 8)):  # a row per weight bit, as wide as the signed input
+        rows = [wb * (xw + int(w[i::4, o].min() < 0))
+                for wb, (o, i) in zip(wbits, [(o, i) for o in range(3) for i in range(4)],
+                                      strict=True)]
+        assert s.lut["lutmul"] == sum(rows)
+    assert b.lut["macadd"] > a.lut["macadd"]
+    twice = st.mac_structure(_mac(np.hstack([w, w]), x4, w8, 4, False), XC7)
+    for key in ("lutmul", "macadd", "accsel"):
+        assert twice.lut[key] == 2 * a.lut[key], key
+    assert twice.ff["acc"] == 2 * a.ff["acc"]
+    assert twice.lut["xmux"] == a.lut["xmux"]  # the input selects are shared by outputs
+    assert twice.lut["rom"] == a.lut["rom"]  # the repeated ROM bits are the same LUTs
+
+
+def test_pipeline_registers_are_counted():
+    """A value is registered across each stage boundary it is live over: x0 and x1 (4
+    bits) read in stage 1, the 7-bit output node made in stage 1 and read in stage 2."""
+    plain = Adder(0, 1, 0, 1, 1, 0, 30, 0)
+    shifted = Adder(0, 1, 2, 1, 1, 0, 75, 0)
+    diff = Adder(0, 1, 2, -1, 1, -15, 60, 0)
+    g = _graph([plain, shifted, diff])
+    read = np.ones(2, dtype=bool)
+    assert st.pipeline_register_bits(g, (0, 0, 0, 1, 1), 2, 4, read) == 2 * 4 + 7
+    assert st.pipeline_register_bits(g, (0, 0, 0, 0, 0), 1, 4, read) == 7
+    assert st.pipeline_register_bits(g, (0, 0, 0, 0, 0), 0, 4, read) == 0
+
+
+def test_pipelined_graph_engine_counts_its_registers():
+    """The tiny design's conv at a clock that pipelines its graph: its FF grow by the
+    pipeline registers (and each stage's valid); LUT logic is the same."""
+    from dataclasses import replace
+
+    q = tiny_qnet()
+    fast = QuantizedNet.from_float(q.graph, replace(q.design, clock_mhz=900.0))
+    slow_e, slow = st.plan_structures(q, plan_network(q), XC7)[0]
+    fast_e, piped = st.plan_structures(fast, plan_network(fast), XC7)[0]
+    assert slow_e.module == fast_e.module == "cs_graph_engine"
+    assert fast_e.stages is not None and fast_e.stages.stages > 0
+    assert "pipe" not in slow.ff and piped.ff["pipe"] > 0
+    assert piped.lut["adder"] == slow.lut["adder"]
 
 
 def test_type_ranges_find_constant_casts():
@@ -137,10 +251,10 @@ def test_cost_cli_structural_json(tiny_design_file, capsys):
     for key in ("lut", "ff", "dsp", "bram", "carry", "srl", "lutram", "latency", "interval",
                 "utilization", "warnings", "fit"):
         assert key in r
-    assert [row["module"] for row in r["layers"]] == ["cs_graph_engine", "cs_dense"]
+    assert [row["module"] for row in r["layers"]] == ["cs_graph_engine", "cs_mac_engine"]
     for key in ("lut", "ff", "dsp", "srl"):
         assert r[key] == sum(row[key] for row in r["layers"])
-    assert r["dsp"] == 27  # 3 outputs x 9 multipliers (18 terms, RF 2), 7x4 bits: DSPs
+    assert r["dsp"] == 9  # the 9 of 27 products wide enough for a DSP (tests/synth: Yosys)
     assert r["fit"]["yosys"] == st.fit_file()["yosys"]
     assert main(["cost", str(tiny_design_file), "--device", "xc7a35t"]) == 0
     text = capsys.readouterr().out

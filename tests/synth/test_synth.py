@@ -28,8 +28,9 @@ def test_xilinx_report_parsed_into_resources(synth_xc7):
     assert r["lut"] == luts + srl + r["lutram"] and r["srl"] == srl
     assert r["ff"] == sum(n for c, n in cells.items() if c.startswith("FD")) > 0
     assert r["carry"] == cells.get("CARRY4", 0) > 0
-    # the dense head: 3 outputs x ceil(18 / 2) products of 4 x 6 bits: Yosys's DSP rule
-    assert r["dsp"] == cells["DSP48E1"] == 27
+    # the dense head: 3 outputs x 9 product slots of 6-bit inputs, each sized by the range
+    # its weights give it; synth_xilinx maps the 9 whose product needs 9 bits or more
+    assert r["dsp"] == cells["DSP48E1"] == 9
     assert r["bram"] == 0 and r["yosys"].startswith("0.")
     assert json.loads((out / "synth.json").read_text())["lut"] == r["lut"]
     # logic depth: the longest path Yosys ltp found over the mapped cells but FFs/SRLs
@@ -42,7 +43,7 @@ def test_ecp5_report_and_fmax(synth_ecp5):
     out, r = synth_ecp5
     cells = _cells(out / "rtl" / "stat.json")
     assert r["lut"] == cells["LUT4"] + 2 * cells.get("CCU2C", 0) + r["lutram"]
-    assert r["ff"] == cells["TRELLIS_FF"] and r["dsp"] == cells.get("MULT18X18D", 0) == 27
+    assert r["ff"] == cells["TRELLIS_FF"] and r["dsp"] == cells.get("MULT18X18D", 0) == 23
     assert 1 < r["fmax_mhz"] < 1000
 
 
@@ -104,10 +105,11 @@ def test_bad_synth_input(tiny_design, tmp_path, capsys):
 
 
 # Held-out tolerance of the structural estimate on this design (its constants were fitted
-# by bench/cost_model.py on other designs): LUT and FF within these fractions; DSP, BRAM
-# and SRL exact. LUT is loose: the RF > 1 MAC path (the dense head here) is under-counted
-# by the current rules (xc7 -32%, ECP5 -11% with Yosys 0.70); FF is within 4%.
-STRUCT_TOLERANCE = {"lut": 0.35, "ff": 0.10}
+# by bench/cost_model.py on other designs): DSP, BRAM and SRL exact; FF within 2% (the
+# registers are counted bit by bit: window, accumulator bits read back, output; xc7 230
+# vs 231, ECP5 313 vs 312 with Yosys 0.70); LUT within these fractions: the MAC head's
+# adds after its DSPs are under-counted on ECP5 (xc7 701 vs 767, ECP5 721 vs 1,135).
+STRUCT_TOLERANCE = {"xc7": {"lut": 0.15, "ff": 0.02}, "ecp5": {"lut": 0.40, "ff": 0.02}}
 
 
 @pytest.mark.parametrize("which", ["xc7", "ecp5"])
@@ -121,7 +123,7 @@ def test_structural_estimate_against_yosys(which, synth_xc7, synth_ecp5):
     est = resources(structure, device)
     for key in ("dsp", "bram", "srl"):
         assert est[key] == synth[key], key
-    for key, tol in STRUCT_TOLERANCE.items():
+    for key, tol in STRUCT_TOLERANCE[which].items():
         assert abs(est[key] - synth[key]) <= tol * synth[key], (key, est[key], synth[key])
 
 

@@ -108,7 +108,8 @@ def train_model(
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
         loss_fn = nn.CrossEntropyLoss()
         model.train()
-        bar = tqdm(range(epochs), desc=f"train {data.name}", disable=not progress, leave=False)
+        bar = tqdm(range(epochs), desc=f"train {data.name}", leave=False,
+                   disable=None if progress else True)  # bars only on a terminal
         for _ in bar:
             total, count = 0.0, 0
             for idx in _batches(len(x), batch_size, rng):

@@ -128,7 +128,7 @@ def adaround(graph: Graph, design: DesignPoint, calib_x: np.ndarray, *,
         assert t is not None
         weights[layer.name] = torch.tensor(t.quantize(layer.weight))  # nearest to start
     biases = {layer.name: torch.tensor(layer.bias) for layer in graph.weighted}
-    bar = tqdm(graph.weighted, desc="adaround", disable=not progress, leave=False)
+    bar = tqdm(graph.weighted, desc="adaround", disable=None if progress else True, leave=False)
     for layer in bar:
         with torch.no_grad():
             values = fixed_forward(graph, design, weights, biases, calib_x, return_all=True)

@@ -40,7 +40,7 @@ def synthesize_inputs(model: nn.Module, input_shape: tuple[int, ...], n: int = 2
     lo, hi = value_range
     x = (lo + (hi - lo) * torch.rand((n, *input_shape), generator=gen)).requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
-    bar = tqdm(range(steps), desc="synthesize", disable=not progress, leave=False)
+    bar = tqdm(range(steps), desc="synthesize", disable=None if progress else True, leave=False)
     loss_value = float("nan")
     try:
         for _ in bar:

@@ -240,7 +240,7 @@ def train_qat(net: QatNet, data: Dataset, settings: TrainSettings, *, progress: 
     start = _cached_prefix(net, x, first_layer) if params is not None and first_layer else None
     loss_fn = nn.CrossEntropyLoss()
     net.train()
-    bar = tqdm(range(settings.epochs), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(settings.epochs), desc=desc, disable=None if progress else True, leave=False)
     for epoch in bar:
         if params is None and epoch == settings.epochs - settings.snap_epochs:
             net.snap()

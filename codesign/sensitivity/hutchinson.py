@@ -123,7 +123,8 @@ def estimate(draw: Callable[[torch.Generator], np.ndarray], names: tuple[str, ..
     rows: list[np.ndarray] = []
     converged = False
     start = time.perf_counter()
-    bar = tqdm(range(settings.max_iters), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(settings.max_iters), desc=desc, disable=None if progress else True,
+               leave=False)
     for k in bar:
         rows.append(np.asarray(draw(gen), dtype=np.float64))
         if k + 1 >= max(settings.min_iters, 2):

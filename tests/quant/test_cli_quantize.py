@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +43,22 @@ def test_method_writes_a_verified_design(capsys, tmp_path: Path, method) -> None
     assert acc == result["bit_accurate_accuracy"]
 
 
-def test_training_shows_progress_on_stderr(capsys, tmp_path: Path) -> None:
-    code, out, err = _run(capsys, "quantize", "digits_cnn", "--uniform", "4", "--method",
-                          "dorefa", "--out", str(tmp_path / "d"), *QUICK)
-    assert code == 0 and "dorefa" in err and "%" in err
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_training_progress_bar_only_on_a_terminal(capsys, monkeypatch, tmp_path: Path) -> None:
+    """In a pipe or a log: no bar (no carriage returns); on a terminal, tqdm's bar with its
+    percentage."""
+    argv = ["quantize", "digits_cnn", "--uniform", "4", "--method", "dorefa", *QUICK]
+    code, out, err = _run(capsys, *argv, "--out", str(tmp_path / "d"))
+    assert code == 0 and "\r" not in err and "%|" not in err
     assert "bit-accurate test accuracy" in out
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main([*argv, "--out", str(tmp_path / "t")]) == 0
+    assert "%|" in terminal.getvalue()
 
 
 def test_uniform_without_method_is_unchanged(capsys, tmp_path: Path, quant_graph) -> None:

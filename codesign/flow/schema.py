@@ -232,15 +232,20 @@ class SelectSpec:
                                                 "accuracy point)")
 
 
+COST_MODELS = ("structural", "fast")
+
+
 @dataclass(frozen=True)
 class CostSpec:
-    """Estimated LUT/FF/DSP/BRAM and cycles of every point (the fast cost model, as
-    `codesign cost`); with cost, the chosen point is the one with the fewest LUTs."""
+    """Estimated LUT/FF/DSP/BRAM and cycles of every point (as `codesign cost`: the
+    structural estimate of the RTL plan by default, `model: fast` for the allocator's
+    per-layer model); with cost, the chosen point is the one with the fewest LUTs."""
 
     fit_only: bool = True  # choose only among points that fit the device (every resource)
+    model: str = "structural"
 
     def check(self) -> None:
-        """Nothing to check beyond the type."""
+        _choice(self.model, "model", COST_MODELS)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from codesign.flow.cache import Entry, digest_file
+from codesign.flow.cache import Entry, digest_file, digest_json
 from codesign.flow.schema import Flow
 
 
@@ -305,21 +305,28 @@ def evaluate_point(ctx: StageContext) -> dict[str, Any]:
 
 
 def cost_config(flow: Flow, point: Point | None) -> dict[str, Any]:
+    from codesign.cost import fast, structural
     from codesign.devices import get_device
 
-    assert point is not None
-    return {"device": get_device(point.device).to_dict()}
+    assert point is not None and flow.cost is not None
+    model = flow.cost.model
+    # the fitted constants are an input: a refit must not reuse an estimate made with the old
+    fit = (structural if model == "structural" else fast).fit_file()
+    return {"device": get_device(point.device).to_dict(), "model": model,
+            "fit": digest_json(fit)}
 
 
 def cost(ctx: StageContext) -> dict[str, Any]:
-    """The fast cost model's estimate of the design's RTL on the point's device."""
+    """The cost model's estimate of the design's RTL on the point's device: the
+    structural estimate of its RTL plan (as `codesign cost`), or the fast model."""
     import json
 
-    from codesign.cost.estimate import estimate_design
+    from codesign.cost.estimate import estimate_design, estimate_structural
     from codesign.devices import get_device
 
-    assert ctx.point is not None
-    estimate = estimate_design(ctx.qnet(), get_device(ctx.point.device))
+    assert ctx.point is not None and ctx.flow.cost is not None
+    estimate_fn = estimate_structural if ctx.flow.cost.model == "structural" else estimate_design
+    estimate = estimate_fn(ctx.qnet(), get_device(ctx.point.device))
     (ctx.out / "cost.json").write_text(json.dumps(estimate, indent=1))
     return {"file": "cost.json", **estimate,
             "fits": all(v <= 100.0 for v in estimate["utilization"].values())}

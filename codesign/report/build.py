@@ -126,6 +126,14 @@ def _chosen(s: dict[str, Any], run_dir: Path) -> Section | None:
 
 
 RESOURCES = ("lut", "ff", "dsp", "bram")
+# per-layer rows of each cost model's estimate: field -> column heading
+FAST_COLUMNS = {"layer": "layer", "kind": "kind", "w_bits": "weight bits",
+                "x_bits": "input bits", "out_bits": "result bits", "reuse": "reuse",
+                "multiplier": "multiplier", "lut": "LUT", "ff": "FF", "dsp": "DSP",
+                "bram": "BRAM", "latency": "latency", "interval": "interval"}
+STRUCTURAL_COLUMNS = {"layer": "layers", "module": "engine module", "reuse": "reuse",
+                      "lut": "LUT", "ff": "FF", "dsp": "DSP", "bram": "BRAM",
+                      "carry": "carry", "srl": "SRL", "interval": "interval"}
 
 
 def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
@@ -140,7 +148,8 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
                   if fit.get("yosys") not in (None, "none")
                   else "default constants, not fitted against Yosys")
         sec.blocks.append(Para(
-            f"Estimated by the fast cost model on {est['device']} ({fitted}); latency "
+            f"Estimated by the {est.get('model', 'fast')} cost model on {est['device']} "
+            f"({fitted}); latency "
             f"{est['latency']} cycles, interval {est['interval']} cycles." +
             "".join(f" Warning: {w}." for w in est["warnings"]),
             None if est["fits"] else False))
@@ -154,9 +163,12 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
         if "lut" not in syn:
             syn = None
     rows = []
-    for k in RESOURCES:
+    # the structural estimate also counts carry cells and SRLs, which Yosys reports
+    counted = [k for k in ("carry", "srl") if est is not None and est.get(k) is not None]
+    for k in (*RESOURCES, *counted):
+        share = (est or {}).get("utilization", {}).get(k)
         row = [k.upper(), "" if est is None else str(est[k]),
-               "" if est is None else f"{est['utilization'][k]:.1f}%"]
+               "" if share is None else f"{share:.1f}%"]
         if syn is not None:
             got = syn.get(k)
             err = ("" if est is None or not got else
@@ -167,7 +179,8 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
     if syn is not None:
         cols += [f"synthesized (Yosys {syn.get('yosys', '')})".replace(" (Yosys )", ""),
                  "estimate error"]
-        extra = [f"{k.upper()} {syn[k]}" for k in ("carry", "srl", "lutram") if syn.get(k)]
+        extra = [f"{k.upper()} {syn[k]}" for k in ("carry", "srl", "lutram")
+                 if syn.get(k) and k not in counted]
         fmax = syn.get("fmax_mhz")
         sec.blocks.append(Para(
             "Synthesized with Yosys" + (" (cached)" if syn.get("cached") else "") +
@@ -176,13 +189,10 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
             ". Files: stages/synth/synth.", True))
     sec.blocks.append(Table(cols, rows))
     if est is not None:
-        layer_rows = [[str(L.get(k, "") if L.get(k) is not None else "")
-                       for k in ("layer", "kind", "w_bits", "x_bits", "out_bits", "reuse",
-                                 "multiplier", "lut", "ff", "dsp", "bram", "latency",
-                                 "interval")] for L in est["layers"]]
-        sec.blocks.append(Table(["layer", "kind", "weight bits", "input bits", "result bits",
-                                 "reuse", "multiplier", "LUT", "FF", "DSP", "BRAM", "latency",
-                                 "interval"], layer_rows))
+        columns = STRUCTURAL_COLUMNS if est.get("model") == "structural" else FAST_COLUMNS
+        layer_rows = [[str(L.get(k, "") if L.get(k) is not None else "") for k in columns]
+                      for L in est["layers"]]
+        sec.blocks.append(Table(list(columns.values()), layer_rows))
     return sec
 
 

@@ -81,6 +81,10 @@ def test_full_flow_verifies_the_chosen_design(full_run):
     chosen = next(r for r in s["points"] if r["label"] == s["chosen"])
     est = chosen["cost"]
     assert est["lut"] > 0 and est["dsp"] == 0 and est["device"] == "xc7a35t"
+    # the structural estimate reads the RTL plan: its cycles are the RTL stage's prediction
+    assert est["model"] == "structural"
+    assert (est["latency"], est["interval"]) == (s["rtl"]["predicted_latency"],
+                                                 s["rtl"]["predicted_interval"])
 
 
 @pytest.mark.slow
@@ -105,6 +109,8 @@ def test_report_structure_and_images(full_run):
     assert "20/20 samples and 200/200 outputs bit-identical" in text
     assert "4/4 samples bit-exact; every transfer edge as predicted" in text
     assert f"<td>LUT</td><td>{chosen['cost']['lut']}</td>" in text
+    assert "Estimated by the structural cost model" in text
+    assert "<th>engine module</th>" in text and "<td>cs_graph_engine</td>" in text
 
     md = full_run.report_md.read_text()
     assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == page.h2
@@ -164,3 +170,6 @@ def test_synth_stage_and_resources_section(tmp_path):
     err = f"{100 * (est['lut'] - syn['lut']) / syn['lut']:+.1f}%"
     assert f"<td>LUT</td><td>{est['lut']}</td>" in text
     assert f"<td>{syn['lut']}</td><td>{err}</td>" in text
+    # the structural estimate's carry cells stand beside Yosys's count
+    assert est["model"] == "structural" and est["carry"] is not None
+    assert f"<td>CARRY</td><td>{est['carry']}</td><td></td><td>{syn['carry']}</td>" in text

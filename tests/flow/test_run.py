@@ -34,6 +34,23 @@ LINEAR_FLOW = """
 """
 
 
+def test_cost_model_choice_is_part_of_the_cost_stage_key(tmp_path, linear_model):
+    """cost.model picks the estimate; switching it recomputes only the cost stage."""
+    flow = write_flow(tmp_path, LINEAR_FLOW.replace("calibrate, hwgq", "calibrate")
+                      + "    cost: {model: fast}\n")
+    runs = tmp_path / "runs"
+    fast = run_flow(flow, runs, quiet=True)
+    flow.write_text(flow.read_text().replace("model: fast", "model: structural"))
+    structural = run_flow(flow, runs, quiet=True)
+    assert fast.ok and structural.ok
+    assert [s["cached"] for s in structural.summary["stages"]] == [True, True, True, False]
+    est_fast = fast.summary["points"][0]["cost"]
+    est_struct = structural.summary["points"][0]["cost"]
+    assert (est_fast["model"], est_struct["model"]) == ("fast", "structural")
+    assert est_fast["carry"] is None and est_struct["carry"] > 0  # only the plan has carries
+    assert est_struct["layers"][0]["module"].startswith("cs_")
+
+
 def snapshot(folder: Path) -> dict[str, tuple[int, float]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime)
             for p in folder.rglob("*") if p.is_file()}

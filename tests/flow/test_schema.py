@@ -66,6 +66,15 @@ def test_bad_choice_lists_the_choices(tmp_path):
     assert ":3: quantize.methods: 'lsqq' is not one of calibrate, datafree, adaround" in msg
 
 
+def test_bad_cost_model_lists_the_models(tmp_path):
+    msg = error_of(tmp_path, """
+        model: {zoo: digits_cnn}
+        cost:
+          model: exactish
+    """)
+    assert ":3: cost.model: 'exactish' is not one of structural, fast" in msg
+
+
 def test_bad_device_in_a_list(tmp_path):
     msg = error_of(tmp_path, """
         model: {zoo: digits_cnn}

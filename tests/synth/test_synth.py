@@ -144,6 +144,7 @@ def test_xilinx_luts_mapped_as_synth_xilinx_would_but_by_our_mapper():
                       f"{cmd} -top cs_top -run finalize:") and "abc9" not in script
     assert "abc9 -luts 2:2,3,6:5,10,20 -script +&sweep;&if,-v;" in synth_commands(
         cmd, "cs_top", "abc9")
+    assert synth_commands(cmd, "cs_top", "yosys") == f"{cmd} -top cs_top"  # as written
     with pytest.raises(CodesignError, match="unknown LUT mapper 'vpr'; known: "):
         synth_commands(cmd, "t", "vpr")
     for unchanged in ("synth_xilinx -family xc7 -nowidelut", "synth_xilinx -dff",

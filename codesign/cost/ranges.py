@@ -25,10 +25,14 @@ Range = tuple[np.ndarray, np.ndarray]  # per-channel lowest and highest mantissa
 
 def cast_range(dst: FixedType, lo: np.ndarray, hi: np.ndarray, frac: int) -> Range:
     """The range of dst.cast_int over [lo, hi] (mantissas at frac): rounding keeps order;
-    saturation too; a wrap or SAT_ZERO that can overflow spans the whole type."""
+    saturation too; a wrap or SAT_ZERO that can overflow spans the whole type, unless
+    the cast appends at least the output's width of zeros: every bit it keeps is one of
+    them, so it is 0 whatever the input (cs_cast: `v[OW-1:0]` or 0)."""
     lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
     if dst.overflow in (Overflow.SAT, Overflow.SAT_SYM):
         return dst.cast_int(lo, frac), dst.cast_int(hi, frac)
+    if dst.frac - frac >= dst.width:
+        return np.zeros_like(lo), np.zeros_like(hi)
     wide = replace(dst, width=62, integer=62 - dst.frac, overflow=Overflow.SAT)
     r_lo, r_hi = wide.cast_int(lo, frac), wide.cast_int(hi, frac)
     inside = (r_lo >= dst.min_int) & (r_hi <= dst.max_int)
@@ -39,25 +43,35 @@ def _weighted(qnet: QuantizedNet, layer: L.WeightedLayer, x: Range, xt: FixedTyp
     impl = qnet.design[layer.name]
     assert impl.weight is not None and impl.bias is not None and impl.accum is not None
     acc = impl.accum
-    if not is_lossless_accum(impl, xt, layer.terms):
-        n = layer.out_channels
-        return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
-                          acc.frac)
     n = layer.out_channels
-    if np.any(x[0] != x[1]):
-        # Yosys does not bound a sum of products by its weights: only the accumulator's
-        # width tells it anything
-        return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
-                          acc.frac)
+    w = ba.weight_matrix(layer, qnet.weights[layer.name]).astype(np.int64)  # (terms, out)
+    up = acc.frac - impl.bias.frac
+    b = np.asarray(qnet.biases[layer.name], dtype=np.int64)
+    bias = b << up if up >= 0 else b >> -up
+    # an RF 1 output without a nonzero weight is its bias (no product to keep); at RF > 1
+    # its accumulator loop stays
+    alone = ~np.any(w != 0, axis=0) & (impl.reuse == 1)
+    const = cast_range(impl.result, bias, bias, acc.frac)
+
+    def whole() -> Range:
+        r = cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
+                       acc.frac)
+        return np.where(alone, const[0], r[0]), np.where(alone, const[1], r[1])
+
+    if not is_lossless_accum(impl, xt, layer.terms):
+        return whole()
+    if np.any(x[0] != x[1]) or impl.reuse > 1:
+        # Yosys does not bound a sum of products by its weights, nor see that an
+        # accumulator loop (RF > 1) over a constant input holds a constant: only the
+        # accumulator's width tells it anything
+        return whole()
     lo, hi = int(x[0].min()), int(x[1].max())
     pad = getattr(layer, "padding", 0)  # dense: none
     if (pad if isinstance(pad, int) else max(pad)) > 0:
         lo, hi = min(lo, 0), max(hi, 0)
-    w = ba.weight_matrix(layer, qnet.weights[layer.name]).astype(np.int64)  # (terms, out)
     s_lo = np.minimum(w * lo, w * hi).sum(axis=0)
     s_hi = np.maximum(w * lo, w * hi).sum(axis=0)
     shift = acc.frac - impl.weight.frac - xt.frac
-    bias = np.asarray(qnet.biases[layer.name], dtype=np.int64) << (acc.frac - impl.bias.frac)
     return cast_range(impl.result, (s_lo << shift) + bias, (s_hi << shift) + bias, acc.frac)
 
 
@@ -67,8 +81,23 @@ def type_ranges(qnet: QuantizedNet) -> dict[str, Range]:
     t = d.input
     c = g.input.out_shape[0]
     out: dict[str, Range] = {"input": (np.full(c, t.min_int), np.full(c, t.max_int))}
+    readers: dict[str, int] = {}
     for layer in g.layers[1:]:
-        x = out[layer.inputs[0]]
+        for src in layer.inputs:
+            readers[src] = readers.get(src, 0) + 1
+
+    def read(src: str) -> Range:
+        """A stream read by several layers reaches each through a fork FIFO (rtl
+        _insert_forks), whose memory holds unknown bits until written: any value of its
+        type."""
+        if readers[src] < 2:
+            return out[src]
+        st = d.type_of(src)
+        n = len(out[src][0])
+        return np.full(n, st.min_int), np.full(n, st.max_int)
+
+    for layer in g.layers[1:]:
+        x = read(layer.inputs[0])
         xt = d.type_of(layer.inputs[0])
         impl = d[layer.name]
         if isinstance(layer, L.WeightedLayer):
@@ -80,7 +109,7 @@ def type_ranges(qnet: QuantizedNet) -> dict[str, Range]:
             a = cast_range(impl.accum, x[0], x[1], xt.frac)
             r = cast_range(impl.result, a[0], a[1], impl.accum.frac)
         elif isinstance(layer, L.Add):
-            b, bt = out[layer.inputs[1]], d.type_of(layer.inputs[1])
+            b, bt = read(layer.inputs[1]), d.type_of(layer.inputs[1])
             f = max(xt.frac, bt.frac)
             r = cast_range(impl.result, (x[0] << (f - xt.frac)) + (b[0] << (f - bt.frac)),
                            (x[1] << (f - xt.frac)) + (b[1] << (f - bt.frac)), f)

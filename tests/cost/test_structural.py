@@ -208,6 +208,93 @@ def test_type_ranges_find_constant_casts():
     assert lo.tolist() == [-8, 2] and hi.tolist() == [7, 5]  # a wrap that can overflow: any
 
 
+def test_a_cast_that_appends_its_width_of_zeros_is_constant():
+    """cs_cast keeps v[OW-1:0] of the shifted value: an up-shift of OW or more leaves only
+    appended zeros (a wrap, or SAT_ZERO's 0 on overflow); a saturation still varies."""
+    from codesign.cost.ranges import cast_range
+    from codesign.fixed import FixedType, Overflow, Rounding
+
+    x_lo, x_hi = np.array([0]), np.array([3])  # integers 0..3 (frac 0)
+    for ovf in (Overflow.WRAP, Overflow.SAT_ZERO):
+        t = FixedType(6, 0, True, Rounding.TRN, ovf)  # frac 6: shift 6 >= width 6
+        lo, hi = cast_range(t, x_lo, x_hi, 0)
+        assert lo[0] == hi[0] == 0
+        narrower = FixedType(7, 1, True, Rounding.TRN, ovf)  # frac 6, width 7: bit 6 kept
+        lo, hi = cast_range(narrower, x_lo, x_hi, 0)
+        assert lo[0] < hi[0]
+    sat = FixedType(6, 0, True, Rounding.TRN, Overflow.SAT)
+    lo, hi = cast_range(sat, x_lo, x_hi, 0)
+    assert lo[0] == 0 and hi[0] == sat.max_int
+
+
+def test_fork_fifo_output_varies_and_keeps_its_readers():
+    """randnet 5: relu_2 (fused into conv_1) is constant by its cast, so conv_1 folds;
+    but the stream forks through two FIFOs whose memories hold unknown bits until
+    written, so conv_3 and the add behind them stay, and each FIFO counts its memory."""
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(5, residual=True)
+    assert not st.varying_bits(q)["relu_2"].any()
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    alive = {plan.engines[i].name for i in ctx.alive}
+    assert "u_conv_1" not in alive
+    assert {"u_conv_3", "u_add_6", "u_fork1_conv_3", "u_fork1_add_6"} <= alive
+    fifo = next(e for e in plan.engines if e.name == "u_fork1_conv_3")
+    s = st.engine_structure(fifo, ctx)
+    assert s.ff["fifo"] == fifo.params["W"] * fifo.params["DEPTH"]
+
+
+def test_fifo_address_multiply_is_a_dsp_for_an_even_width():
+    """cs_fifo's write address 32'(wr) * W: Yosys's shiftmul folds it for an odd W; an
+    even W keeps a `*` of the pointer by W's odd part, a DSP when mul2dsp takes it
+    (measured: W 14 x 46 deep one DSP48E1, 21 x 47 none, 20 x 32 none)."""
+    assert st.fifo_address_dsp(14, 46, XC7) == 1  # 6-bit pointer x 3-bit 7: 9 bits
+    assert st.fifo_address_dsp(21, 47, XC7) == 0  # odd: a strided shift
+    assert st.fifo_address_dsp(16, 40, XC7) == 0  # a power of two: a shift
+    assert st.fifo_address_dsp(20, 32, XC7) == 0  # 5 + 3 bits: too narrow for mul2dsp
+    assert st.fifo_address_dsp(20, 32, ECP5) == 1  # synth_ecp5 takes any 2-bit operands
+
+
+def test_zero_weight_output_is_its_bias_at_rf1():
+    """randnet 9: conv_5 (RF 1) has no nonzero weight, so its outputs are its bias; Yosys
+    folds it and what only feeds it: relu_4, conv_3 (RF 6) and conv_3's fork FIFO."""
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(9, residual=True)
+    assert not st.varying_bits(q)["conv_5"].any()
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    dead = {e.name for i, e in enumerate(plan.engines) if i not in ctx.alive}
+    assert {"u_conv_5", "u_conv_3", "u_fork1_conv_3"} <= dead
+    assert "u_fork1_add_6" not in dead
+
+
+def test_non_power_of_two_strides_and_means_build_dividers_on_xilinx():
+    """cs_window's `(r - (KH-1)) % SH == 0` is a 32-bit modulo (sized by the integer 0),
+    a restoring divider in carry chains for a stride that is not a power of two (n
+    stages of an n-bit compare and subtract: 512 CARRY4 per dimension, 649 measured); an
+    average pool of N not a power of two divides by N per channel. synth_ecp5 folds the
+    modulo."""
+    t3 = window_timing(5, 5, 3, 3, 3, 3, 0, 0, 1)
+    t2 = window_timing(5, 5, 3, 3, 2, 2, 0, 0, 1)
+    s3, s2 = st.window_structure(t3, 4, XC7), st.window_structure(t2, 4, XC7)
+    assert "div" not in s2.lut and s3.lut["div"] > 0
+    assert (st.carry_cells(s3.carry_bits, XC7) - st.carry_cells(s2.carry_bits, XC7)
+            == 2 * 512)
+    assert "div" not in st.window_structure(t3, 4, ECP5).lut
+    assert st.carry_cells(st.divider(19, XC7).carry_bits, XC7) == 19 * 2 * 5
+    assert st.divider(19, ECP5).carry_bits == []
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(9, residual=True)  # a 3x3 average pool, stride 3, 3 channels
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    pool = next(e for e in plan.engines if e.module == "cs_pool")
+    aw = pool.params["AW"]
+    assert st.engine_structure(pool, ctx).lut["div"] == 2 * 2 * 32**2 + 3 * 2 * (aw + 1)**2
+
+
 def test_a_constant_pool_output_kills_what_feeds_it():
     """randnet 2: the max pool's result type is coarser than its accumulator's whole
     range, so the pool output is 0; Yosys folds the pool, the conv before it (its only

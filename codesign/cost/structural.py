@@ -380,9 +380,16 @@ def mac_product(mac: MacPlan, s: Slot, device: Device) -> Structure:
     w_op = s.w_bits + (0 if unsigned or s.w_lo < 0 else 1)
     if s.dsp and dsp_mapped(xe, w_op, pw, device.family):
         return Structure(dsp=_tiles(xe, w_op, device))
-    # an array of w_bits rows of the input's width (an AND and a full adder per cell)
-    luts = min(s.w_bits * xe, _table_luts(mac.x_width + s.w_bits, pw, device))
-    return Structure(lut={"lutmul": float(luts)}, carry_bits=[pw] * (s.w_bits - 1))
+    table = _table_luts(mac.x_width + s.w_bits, pw, device)
+    if s.dsp:  # a `*` Yosys leaves to LUTs: an array of w_bits rows of the input's width
+        return Structure(lut={"lutmul": float(min(s.w_bits * xe, table))},
+                         carry_bits=[pw] * (s.w_bits - 1))
+    # shift-and-add rows: row b is the input sign-extended to pw bits, shifted by b and
+    # ANDed with ROM bit b, so pw - b bits; a row whose ROM bit is 0 in every cycle folds
+    rows = [b for b in range(s.w_bits)
+            if any((mac.weight(s.out, t, s.i) >> b) & 1 for t in range(mac.rf))]
+    luts = min(sum(max(pw - b, 0) for b in rows), table)
+    return Structure(lut={"lutmul": float(luts)}, carry_bits=[pw] * max(len(rows) - 1, 0))
 
 
 def rom_columns(mac: MacPlan) -> int:

@@ -139,23 +139,29 @@ def test_dsp_products_follow_hwrules():
 
 
 def test_mac_luts_scale_with_slot_widths():
-    """LUT multipliers: one partial-product row per weight bit (the field's width from the
-    weights' range), as wide as the input (signed when the weights can be negative); a
-    wider input widens every product and sum; the same layer with its outputs repeated doubles every
-    per-output term and shares the input selects and the ROM's LUTs."""
+    """LUT multipliers: one shift-and-add row per weight bit whose ROM column is not all
+    zero, row b as wide as the product less b (the input sign-extended to the product's
+    planned width, shifted by b); a wider input widens every product and sum; the same
+    layer with its outputs repeated doubles every per-output term and shares the input
+    selects and the ROM's LUTs."""
     rng = np.random.default_rng(5)
     w = rng.integers(-100, 101, (16, 3))
+    w[1::4, 2] &= ~4  # bit 2 of slot (2, 1) is 0 in every cycle: its row folds
     w8 = FixedType(8, 1)
     x4, x8 = FixedType(4, 1, False), FixedType(8, 1, False)
-    a = st.mac_structure(_mac(w, x4, w8, 4, False), XC7)
-    b = st.mac_structure(_mac(w, x8, w8, 4, False), XC7)
-    wbits = [_signed_bits(int(w[i::4, o].min()), int(w[i::4, o].max()))
-             for o in range(3) for i in range(4)]
-    for s, xw in ((a, 4), (b, 8)):  # a row per weight bit, as wide as the signed input
-        rows = [wb * (xw + int(w[i::4, o].min() < 0))
-                for wb, (o, i) in zip(wbits, [(o, i) for o in range(3) for i in range(4)],
-                                      strict=True)]
-        assert s.lut["lutmul"] == sum(rows)
+    ma, mb = _mac(w, x4, w8, 4, False), _mac(w, x8, w8, 4, False)
+    a, b = st.mac_structure(ma, XC7), st.mac_structure(mb, XC7)
+    for s, mac in ((a, ma), (b, mb)):
+        rows = 0
+        for o in range(3):
+            for i in range(4):
+                sl = mac.slot(o, i)
+                assert sl.w_bits == _signed_bits(int(w[i::4, o].min()), int(w[i::4, o].max()))
+                live = [bit for bit in range(sl.w_bits) if any((w[i::4, o] >> bit) & 1)]
+                assert (o, i) != (2, 1) or 2 not in live
+                rows += sum(sl.p_bits - bit for bit in live)
+        assert s.lut["lutmul"] == rows
+    assert b.lut["lutmul"] > a.lut["lutmul"]
     assert b.lut["macadd"] > a.lut["macadd"]
     twice = st.mac_structure(_mac(np.hstack([w, w]), x4, w8, 4, False), XC7)
     for key in ("lutmul", "macadd", "accsel"):
@@ -293,6 +299,22 @@ def test_non_power_of_two_strides_and_means_build_dividers_on_xilinx():
     pool = next(e for e in plan.engines if e.module == "cs_pool")
     aw = pool.params["AW"]
     assert st.engine_structure(pool, ctx).lut["div"] == 2 * 2 * 32**2 + 3 * 2 * (aw + 1)**2
+
+
+def test_appended_zeros_are_not_register_bits():
+    """randnet 8: the max pool's result (frac 4) is cast up 5 bits from its accumulator
+    (frac -1): 5 of its 6 bits are appended zeros, constant wires that Yosys drops from
+    the output register and from the dense layer's line buffer behind it."""
+    from codesign.cost.ranges import low_zeros
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(8, residual=False)
+    assert low_zeros(q)["maxpool2d_3"].tolist() == [5] * 5
+    assert st.varying_bits(q)["maxpool2d_3"].tolist() == [1] * 5
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    pool = next(e for e in plan.engines if e.module == "cs_pool")
+    assert st.engine_structure(pool, ctx).ff["out"] == 5
 
 
 def test_a_constant_pool_output_kills_what_feeds_it():

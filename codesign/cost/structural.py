@@ -445,7 +445,8 @@ def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structur
             sl = mac.slot(o, i)
             if not sl.w_bits or not x_live:
                 continue
-            s.add(mac_product(mac, sl, device))
+            prod = mac_product(mac, sl, device)
+            s.add(prod)
             if sl.c_cast and not table_product(mac, sl, device):  # a table's cast is in it
                 full = sl.c_cast == "full"
                 cw = aw if full else signed_width(sl.c_lo, sl.c_hi)
@@ -455,9 +456,13 @@ def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structur
             sw = signed_width((lo + sl.c_lo) >> z, (hi + sl.c_hi) >> z)
             if not (const and mac.bias[o] == 0):  # the first term onto a zero bias: wires
                 # after a DSP product: xc7 folds the add into the DSP's post-adder at RF > 1
-                # (the sum feeds the accumulator register), not as well at RF 1
+                # (the sum feeds the accumulator register), not as well at RF 1; after a
+                # LUT product Yosys merges the add into the product's adder tree ($macc);
+                # a cast between the product and the add (even a plain shift) stops both:
+                # a plain two-operand adder
                 dsp_sum = "dspadd" if mac.rf > 1 else "dspadd1"
-                kind = "constadd" if const else (dsp_sum if sl.dsp else "macadd")
+                kind = ("constadd" if const else "adder" if sl.c_cast
+                        else dsp_sum if prod.dsp else "macadd")
                 s.lut[kind] = s.lut.get(kind, 0.0) + sw
                 s.carry_bits.append(sw)
             if sl.s_cast:

@@ -11,9 +11,11 @@ instantiates: one engine, one place), which turns the engine's parameters and gr
 - which streams are constants by their types (codesign.cost.ranges): Yosys folds them
   and the logic that only feeds them, so an engine whose output is constant or unread
   keeps only its handshake (an accumulator loop at RF > 1 is kept: Yosys cannot see it
-  holds a constant);
+  holds a constant; a fork FIFO's output always varies: its memory starts unknown); the
+  low bits a cast appends as zeros are not register bits;
 - counts Yosys's mapping fixes exactly: DSP blocks (codesign.hwrules.dsp_mapped on each
-  `*` of a MAC plan, the operands as Yosys trims them), block RAM (the weight ROMs
+  `*` of a MAC plan, the operands as Yosys trims them, and on a fork FIFO's write
+  address for an even width), block RAM (the weight ROMs
   hwrules.rom_plan puts there: its 18 Kbit blocks in the device's units), carry cells (an
   adder of w bits is ceil(w/4) CARRY4 on xc7 / UltraScale, ceil(w/2) CCU2C on ECP5) and,
   on Xilinx, the SRL16E/SRLC32E that `shregmap` makes of a line buffer's untapped runs

@@ -25,10 +25,14 @@ Range = tuple[np.ndarray, np.ndarray]  # per-channel lowest and highest mantissa
 
 def cast_range(dst: FixedType, lo: np.ndarray, hi: np.ndarray, frac: int) -> Range:
     """The range of dst.cast_int over [lo, hi] (mantissas at frac): rounding keeps order;
-    saturation too; a wrap or SAT_ZERO that can overflow spans the whole type."""
+    saturation too; a wrap or SAT_ZERO that can overflow spans the whole type, unless
+    the cast appends at least the output's width of zeros: every bit it keeps is one of
+    them, so it is 0 whatever the input (cs_cast: `v[OW-1:0]` or 0)."""
     lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
     if dst.overflow in (Overflow.SAT, Overflow.SAT_SYM):
         return dst.cast_int(lo, frac), dst.cast_int(hi, frac)
+    if dst.frac - frac >= dst.width:
+        return np.zeros_like(lo), np.zeros_like(hi)
     wide = replace(dst, width=62, integer=62 - dst.frac, overflow=Overflow.SAT)
     r_lo, r_hi = wide.cast_int(lo, frac), wide.cast_int(hi, frac)
     inside = (r_lo >= dst.min_int) & (r_hi <= dst.max_int)
@@ -39,58 +43,137 @@ def _weighted(qnet: QuantizedNet, layer: L.WeightedLayer, x: Range, xt: FixedTyp
     impl = qnet.design[layer.name]
     assert impl.weight is not None and impl.bias is not None and impl.accum is not None
     acc = impl.accum
-    if not is_lossless_accum(impl, xt, layer.terms):
-        n = layer.out_channels
-        return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
-                          acc.frac)
     n = layer.out_channels
-    if np.any(x[0] != x[1]):
-        # Yosys does not bound a sum of products by its weights: only the accumulator's
-        # width tells it anything
-        return cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
-                          acc.frac)
+    w = ba.weight_matrix(layer, qnet.weights[layer.name]).astype(np.int64)  # (terms, out)
+    up = acc.frac - impl.bias.frac
+    b = np.asarray(qnet.biases[layer.name], dtype=np.int64)
+    bias = b << up if up >= 0 else b >> -up
+    # an RF 1 output without a nonzero weight is its bias (no product to keep); at RF > 1
+    # its accumulator loop stays
+    alone = ~np.any(w != 0, axis=0) & (impl.reuse == 1)
+    const = cast_range(impl.result, bias, bias, acc.frac)
+
+    def whole() -> Range:
+        r = cast_range(impl.result, np.full(n, acc.min_int), np.full(n, acc.max_int),
+                       acc.frac)
+        return np.where(alone, const[0], r[0]), np.where(alone, const[1], r[1])
+
+    if not is_lossless_accum(impl, xt, layer.terms):
+        return whole()
+    if np.any(x[0] != x[1]) or impl.reuse > 1:
+        # Yosys does not bound a sum of products by its weights, nor see that an
+        # accumulator loop (RF > 1) over a constant input holds a constant: only the
+        # accumulator's width tells it anything
+        return whole()
     lo, hi = int(x[0].min()), int(x[1].max())
     pad = getattr(layer, "padding", 0)  # dense: none
     if (pad if isinstance(pad, int) else max(pad)) > 0:
         lo, hi = min(lo, 0), max(hi, 0)
-    w = ba.weight_matrix(layer, qnet.weights[layer.name]).astype(np.int64)  # (terms, out)
     s_lo = np.minimum(w * lo, w * hi).sum(axis=0)
     s_hi = np.maximum(w * lo, w * hi).sum(axis=0)
     shift = acc.frac - impl.weight.frac - xt.frac
-    bias = np.asarray(qnet.biases[layer.name], dtype=np.int64) << (acc.frac - impl.bias.frac)
     return cast_range(impl.result, (s_lo << shift) + bias, (s_hi << shift) + bias, acc.frac)
+
+
+def cast_zeros(dst: FixedType, z: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               frac: int) -> np.ndarray:
+    """Low bits always 0 after dst.cast_int of values with z low zero bits in [lo, hi]
+    (at frac): a finer grid appends zeros, a coarser one drops them (a dropped bit that
+    can be 1 lets the rounding set any bit); a saturation that can happen gives its
+    bounds (no zero bits); SAT_ZERO's 0 and a wrap keep them."""
+    d = dst.frac - frac
+    z = np.where(z + d >= 0, z + d, 0) if d < 0 else z + d
+    if dst.overflow in (Overflow.SAT, Overflow.SAT_SYM):
+        wide = replace(dst, width=62, integer=62 - dst.frac)
+        r_lo, r_hi = wide.cast_int(lo, frac), wide.cast_int(hi, frac)
+        z = np.where((r_lo >= dst.min_int) & (r_hi <= dst.max_int), z, 0)
+    return np.minimum(z, dst.width)
 
 
 def type_ranges(qnet: QuantizedNet) -> dict[str, Range]:
     """Per layer, per output channel: the lowest and highest mantissa its type allows."""
+    return _analyse(qnet)[0]
+
+
+def low_zeros(qnet: QuantizedNet) -> dict[str, np.ndarray]:
+    """Per layer, per output channel: how many low bits of its field are always 0 (zeros a
+    cast appended, carried through the layers that keep the grid)."""
+    return _analyse(qnet)[1]
+
+
+def _analyse(qnet: QuantizedNet) -> tuple[dict[str, Range], dict[str, np.ndarray]]:
     d, g = qnet.design, qnet.graph
     t = d.input
     c = g.input.out_shape[0]
     out: dict[str, Range] = {"input": (np.full(c, t.min_int), np.full(c, t.max_int))}
+    zeros: dict[str, np.ndarray] = {"input": np.zeros(c, dtype=np.int64)}
+    readers: dict[str, int] = {}
     for layer in g.layers[1:]:
-        x = out[layer.inputs[0]]
+        for src in layer.inputs:
+            readers[src] = readers.get(src, 0) + 1
+
+    def read(src: str) -> Range:
+        """A stream read by several layers reaches each through a fork FIFO (rtl
+        _insert_forks), whose memory holds unknown bits until written: any value of its
+        type."""
+        if readers[src] < 2:
+            return out[src]
+        st = d.type_of(src)
+        n = len(out[src][0])
+        return np.full(n, st.min_int), np.full(n, st.max_int)
+
+    def read_z(src: str) -> np.ndarray:
+        return zeros[src] if readers[src] < 2 else np.zeros_like(zeros[src])
+
+    for layer in g.layers[1:]:
+        x = read(layer.inputs[0])
         xt = d.type_of(layer.inputs[0])
+        xz = read_z(layer.inputs[0])
         impl = d[layer.name]
+        n = layer.out_shape[0]
         if isinstance(layer, L.WeightedLayer):
             r = _weighted(qnet, layer, x, xt)
+            acc = impl.accum
+            assert acc is not None
+            z = cast_zeros(impl.result, np.zeros(n, dtype=np.int64), np.full(n, acc.min_int),
+                           np.full(n, acc.max_int), acc.frac)
         elif isinstance(layer, L.ReLU):
-            r = cast_range(impl.result, np.maximum(x[0], 0), np.maximum(x[1], 0), xt.frac)
+            pos = np.maximum(x[0], 0), np.maximum(x[1], 0)
+            r = cast_range(impl.result, *pos, xt.frac)
+            z = cast_zeros(impl.result, xz, *pos, xt.frac)
         elif isinstance(layer, L.Pool2d):
             assert impl.accum is not None
             a = cast_range(impl.accum, x[0], x[1], xt.frac)
             r = cast_range(impl.result, a[0], a[1], impl.accum.frac)
+            # a max keeps the grid; a mean's divide does not
+            az = (cast_zeros(impl.accum, xz, x[0], x[1], xt.frac)
+                  if isinstance(layer, L.MaxPool2d) else np.zeros_like(xz))
+            z = cast_zeros(impl.result, az, a[0], a[1], impl.accum.frac)
         elif isinstance(layer, L.Add):
-            b, bt = out[layer.inputs[1]], d.type_of(layer.inputs[1])
+            b, bt = read(layer.inputs[1]), d.type_of(layer.inputs[1])
             f = max(xt.frac, bt.frac)
-            r = cast_range(impl.result, (x[0] << (f - xt.frac)) + (b[0] << (f - bt.frac)),
-                           (x[1] << (f - xt.frac)) + (b[1] << (f - bt.frac)), f)
+            s_lo = (x[0] << (f - xt.frac)) + (b[0] << (f - bt.frac))
+            s_hi = (x[1] << (f - xt.frac)) + (b[1] << (f - bt.frac))
+            r = cast_range(impl.result, s_lo, s_hi, f)
+            sz = np.minimum(xz + f - xt.frac, read_z(layer.inputs[1]) + f - bt.frac)
+            z = cast_zeros(impl.result, sz, s_lo, s_hi, f)
         else:  # flatten: a re-reading of its input stream
-            r = x
+            r, z = x, xz
         out[layer.name] = r
-    return out
+        zeros[layer.name] = z
+    return out, zeros
 
 
 def varying_bits(qnet: QuantizedNet) -> dict[str, np.ndarray]:
-    """Per layer, per channel: its field's width, or 0 when the types make it constant."""
-    return {name: np.where(lo == hi, 0, qnet.design.type_of(name).width)
-            for name, (lo, hi) in type_ranges(qnet).items()}
+    """Per layer, per channel: the bits of its field that can change, 0 when the types
+    make it constant: the width less the low bits always 0 (low_zeros: zeros a cast
+    appended are constant wires, and Yosys drops them from every register they reach).
+    High bits a range never reaches are kept: an adder makes them (sign copies), and
+    Yosys does not see that they repeat."""
+    ranges, zeros = _analyse(qnet)
+    out = {}
+    for name, (lo, hi) in ranges.items():
+        width = qnet.design.type_of(name).width
+        bits = np.clip(width - zeros[name], 1, None)
+        out[name] = np.where(lo == hi, 0, bits)
+    return out

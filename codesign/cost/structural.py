@@ -11,9 +11,11 @@ instantiates: one engine, one place), which turns the engine's parameters and gr
 - which streams are constants by their types (codesign.cost.ranges): Yosys folds them
   and the logic that only feeds them, so an engine whose output is constant or unread
   keeps only its handshake (an accumulator loop at RF > 1 is kept: Yosys cannot see it
-  holds a constant);
+  holds a constant; a fork FIFO's output always varies: its memory starts unknown); the
+  low bits a cast appends as zeros are not register bits;
 - counts Yosys's mapping fixes exactly: DSP blocks (codesign.hwrules.dsp_mapped on each
-  `*` of a MAC plan, the operands as Yosys trims them), block RAM (the weight ROMs
+  `*` of a MAC plan, the operands as Yosys trims them, and on a fork FIFO's write
+  address for an even width), block RAM (the weight ROMs
   hwrules.rom_plan puts there: its 18 Kbit blocks in the device's units), carry cells (an
   adder of w bits is ceil(w/4) CARRY4 on xc7 / UltraScale, ceil(w/2) CCU2C on ECP5) and,
   on Xilinx, the SRL16E/SRLC32E that `shregmap` makes of a line buffer's untapped runs
@@ -53,7 +55,8 @@ from codesign.qnet import QuantizedNet
 SRL_MIN = 3  # synth_xilinx: shregmap -minlen 3
 SRL_DEPTH = 32  # SRLC32E
 LUT_FEATURES = ("adder", "constadd", "macadd", "dspadd", "dspadd1", "csdadd", "table", "accsel",
-                "lutmul", "rom", "xmux", "round", "sat", "relu", "cmp", "pooladd", "fifo", "ctrl")
+                "lutmul", "rom", "xmux", "round", "sat", "relu", "cmp", "pooladd", "div", "fifo",
+                "ctrl")
 FF_FEATURES = ("lbuf", "pipe", "out", "acc", "romreg", "fifo", "ctrl")
 
 
@@ -128,6 +131,24 @@ def _cast_of(e: Engine, c: int, iw: int, is_signed: int, prefix: str, shift: str
                           p[f"{prefix}RND"], p[f"{prefix}OVF"])
 
 
+def divider(n: int, device: Device) -> Structure:
+    """An n-bit unsigned divide (or modulo) by a constant that is not a power of two:
+    Yosys's restoring divider ($__div_mod_u), n stages of an n-bit compare and an n-bit
+    subtract, mapped to carry chains before ABC could fold them (measured on Yosys 0.70:
+    an 18-bit pool mean 195 CARRY4, a 32-bit `%` 649, against n^2/2 = 180 and 512). The
+    feature `div` is those 2n^2 carry-chain bits. synth_ecp5 folds the 32-bit `%` by a
+    small stride to a few LUTs and maps the mean's divide in far fewer cells: ECP5 gets
+    the LUT feature only (its own coefficient)."""
+    s = Structure(lut={"div": 2.0 * n * n})
+    if xilinx(device):
+        s.carry_bits = [n] * (2 * n)
+    return s
+
+
+def _pow2(v: int) -> bool:
+    return v & (v - 1) == 0
+
+
 def window_structure(t: dict[str, int], pxw: int, device: Device,
                      read: np.ndarray | None = None) -> Structure:
     """cs_window: a (KH-1) rows x WP + KW pixel shift register, its taps, two counters.
@@ -159,6 +180,10 @@ def window_structure(t: dict[str, int], pxw: int, device: Device,
     s.ff["ctrl"] = float(ctrl)
     s.lut["ctrl"] = float(ctrl)
     s.carry_bits = [math.ceil(math.log2(hp + 1)), math.ceil(math.log2(wp + 1))]
+    for stride in (t.get("SH", 1), t.get("SW", 1)):
+        if xilinx(device) and not _pow2(stride):
+            # `(r - (KH-1)) % SH == 0` is sized by the integer 0: a 32-bit modulo
+            s.add(divider(32, device))
     return s
 
 
@@ -184,8 +209,9 @@ class Context:
         vary = {s.id: (int(varying[s.layer].sum()) if varying is not None and s.layer in varying
                        else s.bits) for s in plan.streams}
         for e in plan.engines:
-            if e.timing.get("RF", 1) > 1:
-                # an accumulator loop: Yosys cannot see that it only ever holds a constant
+            if e.module == "cs_fifo":
+                # a FIFO's memory keeps its unknown initial bits until written (each write
+                # masks one word in): what it reads out varies whatever is written
                 vary[e.output] = plan.streams[e.output].bits
         readers: dict[int, list[int]] = {}
         for i, e in enumerate(plan.engines):
@@ -356,9 +382,16 @@ def mac_product(mac: MacPlan, s: Slot, device: Device) -> Structure:
     w_op = s.w_bits + (0 if unsigned or s.w_lo < 0 else 1)
     if s.dsp and dsp_mapped(xe, w_op, pw, device.family):
         return Structure(dsp=_tiles(xe, w_op, device))
-    # an array of w_bits rows of the input's width (an AND and a full adder per cell)
-    luts = min(s.w_bits * xe, _table_luts(mac.x_width + s.w_bits, pw, device))
-    return Structure(lut={"lutmul": float(luts)}, carry_bits=[pw] * (s.w_bits - 1))
+    table = _table_luts(mac.x_width + s.w_bits, pw, device)
+    if s.dsp:  # a `*` Yosys leaves to LUTs: an array of w_bits rows of the input's width
+        return Structure(lut={"lutmul": float(min(s.w_bits * xe, table))},
+                         carry_bits=[pw] * (s.w_bits - 1))
+    # shift-and-add rows: row b is the input sign-extended to pw bits, shifted by b and
+    # ANDed with ROM bit b, so pw - b bits; a row whose ROM bit is 0 in every cycle folds
+    rows = [b for b in range(s.w_bits)
+            if any((mac.weight(s.out, t, s.i) >> b) & 1 for t in range(mac.rf))]
+    luts = min(sum(max(pw - b, 0) for b in rows), table)
+    return Structure(lut={"lutmul": float(luts)}, carry_bits=[pw] * max(len(rows) - 1, 0))
 
 
 def rom_columns(mac: MacPlan) -> int:
@@ -414,7 +447,8 @@ def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structur
             sl = mac.slot(o, i)
             if not sl.w_bits or not x_live:
                 continue
-            s.add(mac_product(mac, sl, device))
+            prod = mac_product(mac, sl, device)
+            s.add(prod)
             if sl.c_cast and not table_product(mac, sl, device):  # a table's cast is in it
                 full = sl.c_cast == "full"
                 cw = aw if full else signed_width(sl.c_lo, sl.c_hi)
@@ -424,9 +458,13 @@ def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structur
             sw = signed_width((lo + sl.c_lo) >> z, (hi + sl.c_hi) >> z)
             if not (const and mac.bias[o] == 0):  # the first term onto a zero bias: wires
                 # after a DSP product: xc7 folds the add into the DSP's post-adder at RF > 1
-                # (the sum feeds the accumulator register), not as well at RF 1
+                # (the sum feeds the accumulator register), not as well at RF 1; after a
+                # LUT product Yosys merges the add into the product's adder tree ($macc);
+                # a cast between the product and the add (even a plain shift) stops both:
+                # a plain two-operand adder
                 dsp_sum = "dspadd" if mac.rf > 1 else "dspadd1"
-                kind = "constadd" if const else (dsp_sum if sl.dsp else "macadd")
+                kind = ("constadd" if const else "adder" if sl.c_cast
+                        else dsp_sum if prod.dsp else "macadd")
                 s.lut[kind] = s.lut.get(kind, 0.0) + sw
                 s.carry_bits.append(sw)
             if sl.s_cast:
@@ -462,6 +500,9 @@ def _pool(e: Engine, ctx: Context) -> Structure:
     else:
         s.lut["pooladd"] = float(n * c * (p["AW"] + 2))
         s.carry_bits += [p["AW"] + 2] * (n * c)
+        if not _pow2(n):  # the mean: `mag / N` per channel, an (AW+1)-bit divide
+            for _ in range(c):
+                s.add(divider(p["AW"] + 1, ctx.device))
     s.add(cast_structure(c, p["AW"], p["AS"], p["RSHIFT"], p["RW"], p["RS"], p["RRND"],
                          p["ROVF"]))
     s.ff["out"] = float(ctx.out_bits(e))
@@ -488,13 +529,28 @@ def _add_engine(e: Engine, ctx: Context) -> Structure:
     return s
 
 
+def fifo_address_dsp(w: int, depth: int, device: Device) -> int:
+    """DSP blocks of cs_fifo's write address `32'(wr) * W`. Yosys's peepopt turns a shift
+    by an index times a constant stride into a strided shift (shiftmul) for the read
+    always, for the write only when W is odd: an even W's trailing zeros become a shift
+    first and the pattern no longer matches, so the write keeps a `*` of the AB-bit
+    pointer by W's odd part, which mul2dsp maps like any product (a power-of-two W is a
+    plain shift)."""
+    if w % 2 or w & (w - 1) == 0:
+        return 0
+    ab = max(math.ceil(math.log2(depth)), 1)
+    odd = _unsigned_bits(w >> ((w & -w).bit_length() - 1))
+    return int(dsp_mapped(ab, odd, ab + odd, device.family))
+
+
 def _fifo(e: Engine, ctx: Context) -> Structure:
     p = e.params
-    bits = ctx.in_bits(e) * p["DEPTH"]
+    bits = p["W"] * p["DEPTH"]  # a constant input too: the memory is written under a mask
     ab = max(math.ceil(math.log2(p["DEPTH"])), 1)
     cb = math.ceil(math.log2(p["DEPTH"] + 1))
     return Structure(lut={"fifo": float(bits), "ctrl": float(2 * ab + cb)},
                      ff={"fifo": float(bits), "ctrl": float(2 * ab + cb)},
+                     dsp=fifo_address_dsp(p["W"], p["DEPTH"], ctx.device),
                      carry_bits=[ab, ab, cb])
 
 

@@ -139,23 +139,29 @@ def test_dsp_products_follow_hwrules():
 
 
 def test_mac_luts_scale_with_slot_widths():
-    """LUT multipliers: one partial-product row per weight bit (the field's width from the
-    weights' range), as wide as the input (signed when the weights can be negative); a
-    wider input widens every product and sum; the same layer with its outputs repeated doubles every
-    per-output term and shares the input selects and the ROM's LUTs."""
+    """LUT multipliers: one shift-and-add row per weight bit whose ROM column is not all
+    zero, row b as wide as the product less b (the input sign-extended to the product's
+    planned width, shifted by b); a wider input widens every product and sum; the same
+    layer with its outputs repeated doubles every per-output term and shares the input
+    selects and the ROM's LUTs."""
     rng = np.random.default_rng(5)
     w = rng.integers(-100, 101, (16, 3))
+    w[1::4, 2] &= ~4  # bit 2 of slot (2, 1) is 0 in every cycle: its row folds
     w8 = FixedType(8, 1)
     x4, x8 = FixedType(4, 1, False), FixedType(8, 1, False)
-    a = st.mac_structure(_mac(w, x4, w8, 4, False), XC7)
-    b = st.mac_structure(_mac(w, x8, w8, 4, False), XC7)
-    wbits = [_signed_bits(int(w[i::4, o].min()), int(w[i::4, o].max()))
-             for o in range(3) for i in range(4)]
-    for s, xw in ((a, 4), (b, 8)):  # a row per weight bit, as wide as the signed input
-        rows = [wb * (xw + int(w[i::4, o].min() < 0))
-                for wb, (o, i) in zip(wbits, [(o, i) for o in range(3) for i in range(4)],
-                                      strict=True)]
-        assert s.lut["lutmul"] == sum(rows)
+    ma, mb = _mac(w, x4, w8, 4, False), _mac(w, x8, w8, 4, False)
+    a, b = st.mac_structure(ma, XC7), st.mac_structure(mb, XC7)
+    for s, mac in ((a, ma), (b, mb)):
+        rows = 0
+        for o in range(3):
+            for i in range(4):
+                sl = mac.slot(o, i)
+                assert sl.w_bits == _signed_bits(int(w[i::4, o].min()), int(w[i::4, o].max()))
+                live = [bit for bit in range(sl.w_bits) if any((w[i::4, o] >> bit) & 1)]
+                assert (o, i) != (2, 1) or 2 not in live
+                rows += sum(sl.p_bits - bit for bit in live)
+        assert s.lut["lutmul"] == rows
+    assert b.lut["lutmul"] > a.lut["lutmul"]
     assert b.lut["macadd"] > a.lut["macadd"]
     twice = st.mac_structure(_mac(np.hstack([w, w]), x4, w8, 4, False), XC7)
     for key in ("lutmul", "macadd", "accsel"):
@@ -163,6 +169,28 @@ def test_mac_luts_scale_with_slot_widths():
     assert twice.ff["acc"] == 2 * a.ff["acc"]
     assert twice.lut["xmux"] == a.lut["xmux"]  # the input selects are shared by outputs
     assert twice.lut["rom"] == a.lut["rom"]  # the repeated ROM bits are the same LUTs
+
+
+def test_an_add_behind_a_product_cast_is_a_plain_adder():
+    """A DSP product added straight into the running sum goes into the DSP's post-adder
+    (dspadd / dspadd1); a narrow accumulator casts each product first (pshift < 0), and
+    the cast, even a plain shift, keeps the add out of the DSP: a two-operand LUT adder
+    (measured on Yosys 0.70: 0 LUTs without the cast, 20 LUTs and 6 CARRY4 with it)."""
+    from codesign.fixed import Overflow, Rounding
+
+    rng = np.random.default_rng(7)
+    w = rng.integers(-120, 121, (8, 2))
+    x_t, w_t, b_t = FixedType(10, 1, False), FixedType(8, 1), FixedType(8, 3)
+    full = lossless_accum(w_t, x_t, b_t, 8)
+    narrow = FixedType(full.width - 4, full.integer, True, Rounding.RND, Overflow.SAT)
+    for rf, dsp_sum in ((1, "dspadd1"), (2, "dspadd")):
+        plans = [plan_mac(w, list(range(8)), np.zeros(2, dtype=int), x_t, w_t, b_t, acc, rf,
+                          True, XC7) for acc in (full, narrow)]
+        wide, cast = (st.mac_structure(m, XC7) for m in plans)
+        assert plans[1].pshift < 0 and "round" in {sl.c_cast for sl in plans[1].slots}
+        assert wide.dsp == cast.dsp > 0
+        assert wide.lut[dsp_sum] > 0 and "adder" not in wide.lut
+        assert cast.lut["adder"] > 0 and dsp_sum not in cast.lut
 
 
 def test_pipeline_registers_are_counted():
@@ -206,6 +234,109 @@ def test_type_ranges_find_constant_casts():
     wrap = FixedType(4, 4, True, Rounding.TRN, Overflow.WRAP)
     lo, hi = cast_range(wrap, np.array([100, 2]), np.array([120, 5]), 0)
     assert lo.tolist() == [-8, 2] and hi.tolist() == [7, 5]  # a wrap that can overflow: any
+
+
+def test_a_cast_that_appends_its_width_of_zeros_is_constant():
+    """cs_cast keeps v[OW-1:0] of the shifted value: an up-shift of OW or more leaves only
+    appended zeros (a wrap, or SAT_ZERO's 0 on overflow); a saturation still varies."""
+    from codesign.cost.ranges import cast_range
+    from codesign.fixed import FixedType, Overflow, Rounding
+
+    x_lo, x_hi = np.array([0]), np.array([3])  # integers 0..3 (frac 0)
+    for ovf in (Overflow.WRAP, Overflow.SAT_ZERO):
+        t = FixedType(6, 0, True, Rounding.TRN, ovf)  # frac 6: shift 6 >= width 6
+        lo, hi = cast_range(t, x_lo, x_hi, 0)
+        assert lo[0] == hi[0] == 0
+        narrower = FixedType(7, 1, True, Rounding.TRN, ovf)  # frac 6, width 7: bit 6 kept
+        lo, hi = cast_range(narrower, x_lo, x_hi, 0)
+        assert lo[0] < hi[0]
+    sat = FixedType(6, 0, True, Rounding.TRN, Overflow.SAT)
+    lo, hi = cast_range(sat, x_lo, x_hi, 0)
+    assert lo[0] == 0 and hi[0] == sat.max_int
+
+
+def test_fork_fifo_output_varies_and_keeps_its_readers():
+    """randnet 5: relu_2 (fused into conv_1) is constant by its cast, so conv_1 folds;
+    but the stream forks through two FIFOs whose memories hold unknown bits until
+    written, so conv_3 and the add behind them stay, and each FIFO counts its memory."""
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(5, residual=True)
+    assert not st.varying_bits(q)["relu_2"].any()
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    alive = {plan.engines[i].name for i in ctx.alive}
+    assert "u_conv_1" not in alive
+    assert {"u_conv_3", "u_add_6", "u_fork1_conv_3", "u_fork1_add_6"} <= alive
+    fifo = next(e for e in plan.engines if e.name == "u_fork1_conv_3")
+    s = st.engine_structure(fifo, ctx)
+    assert s.ff["fifo"] == fifo.params["W"] * fifo.params["DEPTH"]
+
+
+def test_fifo_address_multiply_is_a_dsp_for_an_even_width():
+    """cs_fifo's write address 32'(wr) * W: Yosys's shiftmul folds it for an odd W; an
+    even W keeps a `*` of the pointer by W's odd part, a DSP when mul2dsp takes it
+    (measured: W 14 x 46 deep one DSP48E1, 21 x 47 none, 20 x 32 none)."""
+    assert st.fifo_address_dsp(14, 46, XC7) == 1  # 6-bit pointer x 3-bit 7: 9 bits
+    assert st.fifo_address_dsp(21, 47, XC7) == 0  # odd: a strided shift
+    assert st.fifo_address_dsp(16, 40, XC7) == 0  # a power of two: a shift
+    assert st.fifo_address_dsp(20, 32, XC7) == 0  # 5 + 3 bits: too narrow for mul2dsp
+    assert st.fifo_address_dsp(20, 32, ECP5) == 1  # synth_ecp5 takes any 2-bit operands
+
+
+def test_zero_weight_output_is_its_bias_at_rf1():
+    """randnet 9: conv_5 (RF 1) has no nonzero weight, so its outputs are its bias; Yosys
+    folds it and what only feeds it: relu_4, conv_3 (RF 6) and conv_3's fork FIFO."""
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(9, residual=True)
+    assert not st.varying_bits(q)["conv_5"].any()
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    dead = {e.name for i, e in enumerate(plan.engines) if i not in ctx.alive}
+    assert {"u_conv_5", "u_conv_3", "u_fork1_conv_3"} <= dead
+    assert "u_fork1_add_6" not in dead
+
+
+def test_non_power_of_two_strides_and_means_build_dividers_on_xilinx():
+    """cs_window's `(r - (KH-1)) % SH == 0` is a 32-bit modulo (sized by the integer 0),
+    a restoring divider in carry chains for a stride that is not a power of two (n
+    stages of an n-bit compare and subtract: 512 CARRY4 per dimension, 649 measured); an
+    average pool of N not a power of two divides by N per channel. synth_ecp5 folds the
+    modulo."""
+    t3 = window_timing(5, 5, 3, 3, 3, 3, 0, 0, 1)
+    t2 = window_timing(5, 5, 3, 3, 2, 2, 0, 0, 1)
+    s3, s2 = st.window_structure(t3, 4, XC7), st.window_structure(t2, 4, XC7)
+    assert "div" not in s2.lut and s3.lut["div"] > 0
+    assert (st.carry_cells(s3.carry_bits, XC7) - st.carry_cells(s2.carry_bits, XC7)
+            == 2 * 512)
+    assert "div" not in st.window_structure(t3, 4, ECP5).lut
+    assert st.carry_cells(st.divider(19, XC7).carry_bits, XC7) == 19 * 2 * 5
+    assert st.divider(19, ECP5).carry_bits == []
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(9, residual=True)  # a 3x3 average pool, stride 3, 3 channels
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    pool = next(e for e in plan.engines if e.module == "cs_pool")
+    aw = pool.params["AW"]
+    assert st.engine_structure(pool, ctx).lut["div"] == 2 * 2 * 32**2 + 3 * 2 * (aw + 1)**2
+
+
+def test_appended_zeros_are_not_register_bits():
+    """randnet 8: the max pool's result (frac 4) is cast up 5 bits from its accumulator
+    (frac -1): 5 of its 6 bits are appended zeros, constant wires that Yosys drops from
+    the output register and from the dense layer's line buffer behind it."""
+    from codesign.cost.ranges import low_zeros
+    from tests.rtl.randnet import random_qnet
+
+    q, _ = random_qnet(8, residual=False)
+    assert low_zeros(q)["maxpool2d_3"].tolist() == [5] * 5
+    assert st.varying_bits(q)["maxpool2d_3"].tolist() == [1] * 5
+    plan = plan_network(q)
+    ctx = st.Context.of(plan, XC7, st.varying_bits(q))
+    pool = next(e for e in plan.engines if e.module == "cs_pool")
+    assert st.engine_structure(pool, ctx).ff["out"] == 5
 
 
 def test_a_constant_pool_output_kills_what_feeds_it():

@@ -23,6 +23,10 @@ which products are big enough for Yosys to put on a DSP. Features (bits of logic
   cast      bits requantized at the engine's output (rounding, saturation)
   gap       line-buffer bits between window taps (shift registers: SRL or FF)
   cmp, pooladd  max-pool comparator and average-pool adder bits
+  div       carry-chain bits (2 n^2) of Yosys's restoring dividers: on Xilinx a window's
+            32-bit `% stride` per dimension whose stride is not a power of two, and
+            per channel an average pool's mean over a window that is not a power of two
+            (codesign.cost.structural.divider)
   fifo      bits held by the FIFOs of a fork (a residual skip)
   taps, out, acc  window-tap, output and accumulator register bits
   const     one per engine (its control)
@@ -65,7 +69,8 @@ DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
 RESOURCES = ("lut", "ff", "dsp", "bram")
 FEATURES = ("shiftadd", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
-            "gap", "cmp", "pooladd", "fifo", "taps", "out", "acc", "const")
+            "gap", "cmp", "pooladd", "div", "fifo", "taps", "out", "acc", "const")
+DIV_BITS = 32  # a window's `% SH` by a stride that is not a power of two is 32 bits wide
 
 
 @lru_cache(maxsize=1)
@@ -132,6 +137,7 @@ class _LayerInfo:
     x_unsigned: bool = False
     window: _Window | None = None
     kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
     gap_px: int = 0  # line-buffer pixels between taps
     beats: int = 1
     terms: int = 1
@@ -141,6 +147,10 @@ class _LayerInfo:
     fifo_depth: int = 0
     weights: WeightTables | None = field(default=None, repr=False)
     const_tables: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+
+def _pow2(v: int) -> bool:
+    return v & (v - 1) == 0
 
 
 def _pixels(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -205,7 +215,8 @@ class FastCostModel:
                 c, h, w = c, 1, h * w
             win = _Window.of(h, w, kh, kw, sh, sw, ph, pw)
             return _LayerInfo(layer, "weighted", channels=c, x_unsigned=x_uns, window=win,
-                              kernel=(kh, kw), gap_px=(kh - 1) * max(win.wp - kw, 0),
+                              kernel=(kh, kw), stride=(sh, sw),
+                              gap_px=(kh - 1) * max(win.wp - kw, 0),
                               beats=h * w, terms=layer.terms, cout=layer.out_channels,
                               weights=WeightTables.of(layer.weight))
         if isinstance(layer, L.ReLU):
@@ -219,7 +230,8 @@ class FastCostModel:
             win = _Window.of(h, w, kh, kw, sh, sw, 0, 0)
             kind = "maxpool" if isinstance(layer, L.MaxPool2d) else "avgpool"
             return _LayerInfo(layer, kind, channels=c, x_unsigned=x_uns, window=win,
-                              kernel=(kh, kw), gap_px=(kh - 1) * max(w - kw, 0), beats=h * w)
+                              kernel=(kh, kw), stride=(sh, sw),
+                              gap_px=(kh - 1) * max(w - kw, 0), beats=h * w)
         if isinstance(layer, L.Add):
             return _LayerInfo(layer, "add", channels=c, x_unsigned=x_uns, beats=h * w)
         raise CodesignError(f"the cost model has no rule for {layer.kind} layers "
@@ -297,11 +309,17 @@ class FastCostModel:
                      "taps": window * c * xb * 1.0, "out": c * ob * 1.0, "const": zero + 1,
                      ("cmp" if info.kind == "maxpool" else "pooladd"):
                      (window - 1) * c * (xb + grow) * 1.0}
+            if info.kind == "avgpool" and not _pow2(window):  # the mean: an AW+1-bit divide
+                feats["div"] = c * 2.0 * (xb + grow + 2) ** 2 + zero
             latency, interval = info.window.cycles(np.ones_like(rf))
         elif info.kind == "add":
             feats = {**feats, "accadd": c * (xb + 1) * 1.0, "cast": c * ob * 1.0,
                      "out": c * ob * 1.0, "const": zero + 1}
             latency, interval = zero + 2, zero + info.beats  # its register and a fork FIFO
+        if info.window is not None and self.device.family in ("xc7", "xcup"):
+            odd = sum(not _pow2(v) for v in info.stride)
+            if odd:
+                feats = {**feats, "div": feats["div"] + 2.0 * DIV_BITS ** 2 * odd}
         if info.fifo_count:
             feats = {**feats, "fifo": feats["fifo"] + 1.0 * info.fifo_count * info.fifo_depth
                      * info.out_channels * ob}
@@ -349,7 +367,8 @@ class FastCostModel:
             # a narrow accumulator casts every product and every partial sum (round, saturate)
             "lossy": (np.where(one, nonzero, mults) * aw * 1.0 if lossy
                       else np.zeros(wb.shape)),
-            "cmp": np.zeros(wb.shape), "pooladd": np.zeros(wb.shape), "fifo": np.zeros(wb.shape),
+            "cmp": np.zeros(wb.shape), "pooladd": np.zeros(wb.shape), "div": np.zeros(wb.shape),
+            "fifo": np.zeros(wb.shape),
             "taps": kh * kw * c * xb * 1.0,
             "out": cout * ob * 1.0,
             "acc": np.where(one, 0, cout * aw) * 1.0,

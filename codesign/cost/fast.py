@@ -17,7 +17,8 @@ which products are big enough for Yosys to put on a DSP. Features (bits of logic
   accadd    adder bits summing the products (one accumulator-wide add per product)
   dspacc    the same for products on DSPs (Yosys may absorb the add into the DSP)
   lossy     accumulator bits cast after every add (only a narrow, lossy accumulator)
-  lutmul    x_bits * w_bits of every product Yosys builds in LUTs from `*`
+  lutmul    x_bits * w_bits of every product Yosys builds in LUTs from `*`; at RF > 1
+            with LUT multipliers the bits of the partial-product rows (no DSP)
   rom       weight bits read from the cycle-indexed weights (RF > 1)
   xmux      window bits multiplexed onto the shared multipliers (RF > 1)
   cast      bits requantized at the engine's output (rounding, saturation)
@@ -32,7 +33,9 @@ which products are big enough for Yosys to put on a DSP. Features (bits of logic
   const     one per engine (its control)
 
 DSP counts follow Yosys's rule (both operands at least 2 bits, widths summing to at
-least 9, a power of two is a shift) and are not fitted; today's RTL infers no block RAM.
+least 9, a power of two is a shift) on the products written with `*` (`multiplier:
+dsp`; LUT multipliers at RF > 1 are shift-and-add rows of the weights' bits, no DSP)
+and are not fitted; today's RTL infers no block RAM.
 
 Cycles are closed form in the layer's shape and reuse (codesign.emit.rtl_engines'
 window timing): "interval" is the engine's cycles per image; "latency" is the delay it
@@ -309,8 +312,11 @@ class FastCostModel:
                      "taps": window * c * xb * 1.0, "out": c * ob * 1.0, "const": zero + 1,
                      ("cmp" if info.kind == "maxpool" else "pooladd"):
                      (window - 1) * c * (xb + grow) * 1.0}
-            if info.kind == "avgpool" and not _pow2(window):  # the mean: an AW+1-bit divide
-                feats["div"] = c * 2.0 * (xb + grow + 2) ** 2 + zero
+            if info.kind == "avgpool" and not _pow2(window):
+                # the mean: per channel an AW+1-bit divide, AW the lossless window sum
+                # with grow more fraction bits (codesign.design.lossless_avg_accum)
+                aw = xb + 2 * grow + int(info.x_unsigned)
+                feats["div"] = c * 2.0 * (aw + 1) ** 2 + zero
             latency, interval = info.window.cycles(np.ones_like(rf))
         elif info.kind == "add":
             feats = {**feats, "accadd": c * (xb + 1) * 1.0, "cast": c * ob * 1.0,
@@ -345,9 +351,17 @@ class FastCostModel:
         nonzero = t.nonzero[row]
         shiftadd = (t.digits[row] - nonzero) * pw
         # RF > 1: cycle-indexed weights feeding `*` multipliers (DSP when big enough)
-        var_big = (xe >= DSP_MIN_OPERAND) & (wb >= DSP_MIN_OPERAND) & (xe + wb >= DSP_MIN_SUM)
+        # `multiplier: dsp` writes `*` (a DSP when big enough, else a LUT array of w x x
+        # bits); `lut` writes shift-and-add rows of the ROM's weight bits: row b is the
+        # input sign-extended to the product's width, shifted by b (pw - b bits), at most
+        # a table of the x + w input bits (codesign.cost.structural.mac_product)
+        var_big = (use_dsp & (xe >= DSP_MIN_OPERAND) & (wb >= DSP_MIN_OPERAND)
+                   & (xe + wb >= DSP_MIN_SUM))
         var_dsp = mults * var_big * self._tiles(xe, wb)
-        var_lutmul = mults * ~var_big * xe * wb
+        prod = xe + wb  # the product's width
+        rows = np.minimum(wb * prod - wb * (wb - 1) // 2,
+                          prod * 2.0 ** np.maximum(xb + wb - self.device.lut_inputs, 0))
+        var_lutmul = mults * np.where(use_dsp, ~var_big * xe * wb, rows)
         dsp = np.where(one, np.where(use_dsp, const_dsp, 0), var_dsp)
         # products on DSPs: the add after each can go into the DSP's post-adder
         dsp_products = np.where(one, np.where(use_dsp, np.minimum(const_dsp, nonzero), 0),

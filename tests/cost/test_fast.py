@@ -58,9 +58,13 @@ def test_dsp_count_follows_the_multiplier_shape():
     w = np.random.default_rng(1).normal(size=(6, 20))
     m = FastCostModel(_dense_graph(w), "xc7a35t")
     rf = np.array([1, 2, 3, 7, 20])
-    c = m.layer_costs("fc", 8, 8, 8, rf, False)
+    c = m.layer_costs("fc", 8, 8, 8, rf, True)
     # RF > 1 multiplies cycle-indexed weights: cout * ceil(terms / RF) 8x8 products on DSPs
-    assert c["dsp"].tolist() == [0, 6 * 10, 6 * 7, 6 * 3, 6 * 1]
+    # (RF 1: 6 x 20 products by constants, each on a DSP unless a shift or zero)
+    assert c["dsp"].tolist()[1:] == [6 * 10, 6 * 7, 6 * 3, 6 * 1]
+    # LUT multipliers write no `*` at RF > 1 (shift-and-add rows; Yosys 0.70 gave 0
+    # DSPs on all 14 such designs of bench/cost_model.py), nor shift-adds at RF 1
+    assert m.layer_costs("fc", 8, 8, 8, rf, False)["dsp"].tolist() == [0] * 5
     # 3-bit x 3-bit products stay in LUTs (Yosys maps to DSPs from a 9-bit width sum)
     assert m.layer_costs("fc", 3, 3, 8, 4, True)["dsp"] == 0
     # 30-bit operands need two 25x18 tiles in one direction
@@ -159,3 +163,59 @@ def test_fork_fifos_sized_like_the_planner(seed):
     feats, _, _, _ = m.features(fork.name, 8, 8, 5, 1, False)
     channels = fork.out_shape[0]
     assert float(feats["fifo"]) == sum(depths) * channels * 5
+
+
+def test_dividers_are_counted_as_the_structural_model_counts_them():
+    """randnet 9 has a 3x3 average pool of stride 3 over 3 channels: on Xilinx the
+    window's `% 3` per dimension is a 32-bit restoring divider and the mean's divide by
+    9 one of AW + 1 bits per channel; synth_ecp5 folds the `% 3`. The fast model's `div`
+    feature must follow the structural model's (codesign.cost.structural.divider), or
+    the 2,000-LUT dividers of a design vanish from the allocator's budget. The strides'
+    dividers are exact; the mean's width is the lossless window sum's, where the fast
+    model, which never sees the design's types, takes a ReLU's output as unsigned (one
+    bit wider than this design's signed type)."""
+    from codesign.cost import structural as st
+    from codesign.cost.estimate import layer_args
+    from codesign.devices import get_device
+
+    q, _ = random_qnet(9, residual=True)
+    plan = plan_network(q)
+    pool = next(e for e in plan.engines if e.module == "cs_pool")
+    aw, c = pool.params["AW"], 3
+    want, got = {}, {}
+    for part in ("xc7a100t", "lfe5u-85f"):
+        dev = get_device(part)
+        ctx = st.Context.of(plan, dev, st.varying_bits(q))
+        want[part] = st.engine_structure(pool, ctx).lut["div"]
+        m = FastCostModel(q.graph, dev)
+        per_layer = {layer.name: float(m.features(layer.name, *layer_args(q, layer))[0]["div"])
+                     for layer in q.graph.layers}
+        got[part] = per_layer[pool.layers[0]]
+        assert sum(per_layer.values()) == got[part]  # no other layer divides
+    assert want["lfe5u-85f"] == c * 2 * (aw + 1) ** 2  # the mean only
+    assert got["lfe5u-85f"] == c * 2 * (aw + 2) ** 2  # one bit wider: unsigned input
+    stride_div = 2 * 2 * 32**2  # `% 3` in both dimensions, Xilinx only
+    assert want["xc7a100t"] - want["lfe5u-85f"] == stride_div
+    assert got["xc7a100t"] - got["lfe5u-85f"] == stride_div
+    # a power-of-two stride and window build none
+    g = Graph((L.Input("input", (), (2, 8, 8)),
+               L.AvgPool2d("pool", ("input",), (2, 4, 4), kernel=(2, 2), stride=(2, 2))))
+    feats = FastCostModel(g, "xc7a100t").features("pool", 0, 8, 8, 1, False)[0]
+    assert float(feats["div"]) == 0
+
+
+def test_lut_multipliers_at_reuse_take_no_dsp():
+    """At RF > 1 `multiplier: lut` is written as shift-and-add rows of the ROM's weight
+    bits (codesign.emit.rtl_mac: no `*`, so no DSP whatever the widths); `dsp` writes
+    `*`, which Yosys maps to DSPs when both operands are wide enough. 8 outputs x 16
+    terms at RF 4: 32 multipliers of 8-bit weights by the unsigned 8-bit input (9 bits
+    as a signed operand)."""
+    rng = np.random.default_rng(0)
+    m = FastCostModel(_dense_graph(rng.normal(0, 0.3, (8, 16))), "xc7a35t")
+    feats, dsp, _, _ = m.features("fc", 8, 8, 8, 4, True)
+    assert float(dsp) == 32 and float(feats["lutmul"]) == 0
+    feats, dsp, _, _ = m.features("fc", 8, 8, 8, 4, False)
+    assert float(dsp) == 0
+    # row b of a 9 x 8 product (17 bits) keeps 17 - b bits: 8 * 17 - (0 + ... + 7)
+    assert float(feats["lutmul"]) == 32 * (8 * 17 - 28)
+    assert float(feats["dspacc"]) == 0 and float(feats["accadd"]) > 0

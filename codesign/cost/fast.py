@@ -5,8 +5,10 @@ weight bits, input bits, output bits, reuse factors and multiplier styles (broad
 together) and returns the LUT, FF, DSP and BRAM of that layer's engine and its cycles.
 
 How: each resource is a sum of structural features of today's RTL (hw/cs_*.sv) times
-a coefficient fitted against Yosys (hw/devices/cost_fit.yaml, written by
-bench/cost_model.py). The features come from the layer's shape and its float weights:
+a coefficient per family (hw/devices/cost_fit.yaml), fitted by bench/fast_fit.py to the
+structural estimate (codesign.cost.structural, itself fitted against Yosys) of hundreds
+of single-layer designs and random networks: far more configurations than can be
+synthesized, each labelled by a model that reads the RTL plan. The features come from the layer's shape and its float weights:
 the weights quantized at each candidate width give the number of nonzero weights and of
 their canonical signed digits (the shift-add adders a constant multiplier costs), and
 which products are big enough for Yosys to put on a DSP. Features (bits of logic):

@@ -8,10 +8,11 @@ How: each resource is a sum of structural features of today's RTL (hw/cs_*.sv) t
 a coefficient per family (hw/devices/cost_fit.yaml), fitted by bench/fast_fit.py to the
 structural estimate (codesign.cost.structural, itself fitted against Yosys) of hundreds
 of single-layer designs and random networks: far more configurations than can be
-synthesized, each labelled by a model that reads the RTL plan. The features come from the layer's shape and its float weights:
-the weights quantized at each candidate width give the number of nonzero weights and of
-their canonical signed digits (the shift-add adders a constant multiplier costs), and
-which products are big enough for Yosys to put on a DSP. Features (bits of logic):
+synthesized, each labelled by a model that reads the RTL plan. The features come from
+the layer's shape and its float weights: the weights quantized at each candidate width
+give the number of nonzero weights and of their canonical signed digits (the shift-add
+adders a constant multiplier costs), and which products are big enough for Yosys to put
+on a DSP. Features (bits of logic):
 
   shiftadd  adder bits of the CSD shift-add products (RF 1, LUT style, lossy accumulator)
   graphadd  CSD digits x accumulator bits: the adder graph of an RF 1, LUT-style, lossless
@@ -32,6 +33,9 @@ which products are big enough for Yosys to put on a DSP. Features (bits of logic
             (codesign.cost.structural.divider)
   fifo      bits held by the FIFOs of a fork (a residual skip)
   taps, out, acc  window-tap, output and accumulator register bits
+  pipe      an adder graph's pipeline registers at the part's clock: estimated stages
+            (codesign.emit.pipeline's delay model along one output's adder tree) x the
+            outputs' accumulator bits
   const     one per engine (its control)
 
 DSP counts follow Yosys's rule (both operands at least 2 bits, widths summing to at
@@ -64,6 +68,7 @@ import yaml
 
 from codesign.cost.weightstats import MAX_BITS, WeightTables
 from codesign.devices import Device, get_device
+from codesign.emit.pipeline import delay_model
 from codesign.emit.rtl import plan_timing
 from codesign.errors import CodesignError
 from codesign.ir import layers as L
@@ -74,7 +79,7 @@ DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
 RESOURCES = ("lut", "ff", "dsp", "bram")
 FEATURES = ("shiftadd", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
-            "gap", "cmp", "pooladd", "div", "fifo", "taps", "out", "acc", "const")
+            "gap", "cmp", "pooladd", "div", "fifo", "taps", "out", "acc", "pipe", "const")
 DIV_BITS = 32  # a window's `% SH` by a stride that is not a power of two is 32 bits wide
 
 
@@ -388,9 +393,25 @@ class FastCostModel:
             "taps": kh * kw * c * xb * 1.0,
             "out": cout * ob * 1.0,
             "acc": np.where(one, 0, cout * aw) * 1.0,
+            "pipe": np.where(graph, self._graph_stages(t.digits[row] / max(cout, 1), aw, ob)
+                             * cout * aw, 0) * 1.0,
             "const": np.ones(wb.shape),
         }
         return feats, dsp * 1.0
+
+    def _graph_stages(self, digits_per_out, aw, ob) -> np.ndarray:
+        """Register stages an adder graph gets when pipelined to the part's clock
+        (codesign.emit.pipeline's delay model) along one output's adder graph: about
+        1.5 log2(digits) adder levels (da4ml's graphs are deeper than a balanced tree),
+        two more for the bias adder and the cast, and the carry ripple of the
+        accumulator and the output; a stage per period the path exceeds. On 74 RF 1
+        lossless LUT layers of bench/fast_fit.py's set at 100 MHz this is the planner's
+        stage count on 68 (xc7; within one on all) and 48 (ECP5; within one on 72)."""
+        m = delay_model(self.device.family)
+        levels = np.ceil(1.5 * np.log2(np.maximum(digits_per_out, 1))) + 2
+        path = levels * m.level_ns + m.carry_ns * (aw + ob)
+        budget = 1000.0 / self.device.default_clock_mhz - m.reg_ns
+        return np.maximum(np.ceil(path / budget) - 1, 0)
 
     def _constant_products(self, info: _LayerInfo) -> tuple[np.ndarray, np.ndarray]:
         """Tables [weight bits - 1, x bits] of the DSPs and the LUT-multiplier bits (x bits

@@ -219,3 +219,39 @@ def test_lut_multipliers_at_reuse_take_no_dsp():
     # row b of a 9 x 8 product (17 bits) keeps 17 - b bits: 8 * 17 - (0 + ... + 7)
     assert float(feats["lutmul"]) == 32 * (8 * 17 - 28)
     assert float(feats["dspacc"]) == 0 and float(feats["accadd"]) > 0
+
+
+def test_adder_graph_pipeline_registers_follow_the_planners_stages():
+    """The `pipe` feature is an adder graph's estimated pipeline stages at the part's
+    clock x its outputs' accumulator bits (the registers the structural model counts at
+    every stage boundary). On the all-adder-graph random networks the estimated stages
+    are the planner's (codesign.emit.pipeline on the solved graph) within one on every
+    layer and exactly on most: an xc7 graph at 100 MHz rarely needs a stage, an ECP5 one
+    up to three."""
+    from codesign.cost.estimate import accum_args, layer_args
+    from codesign.cost.structural import on_device
+    from codesign.devices import get_device
+    from codesign.emit.engine_kinds import pipe_stages
+
+    exact = total = 0
+    for part in ("xc7a100t", "lfe5u-85f"):
+        dev = get_device(part)
+        for seed in range(1, 12):
+            q = on_device(random_qnet(seed, graphs=True)[0], dev)
+            planned = {name: pipe_stages(e.timing) for e in plan_network(q).engines
+                       for name in e.layers}
+            m = FastCostModel(q.graph, dev)
+            for layer in q.graph.weighted:
+                w_bits, x_bits, out_bits, reuse, dsp = layer_args(q, layer)
+                acc = accum_args(q, layer)
+                feats = m.features(layer.name, w_bits, x_bits, out_bits, reuse, dsp, **acc)[0]
+                stages = float(feats["pipe"]) / (layer.out_channels * acc["accum_bits"])
+                assert stages == int(stages)
+                assert abs(stages - planned[layer.name]) <= 1, (part, seed, layer.name)
+                exact += stages == planned[layer.name]
+                total += 1
+                # the same layer on DSPs is no adder graph: no pipeline
+                dsp_feats = m.features(layer.name, w_bits, x_bits, out_bits, reuse, True,
+                                       **acc)[0]
+                assert float(dsp_feats["pipe"]) == 0
+    assert total >= 50 and exact >= 0.75 * total

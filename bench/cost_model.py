@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LUT_FEATURES = ("shiftadd", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux",
-                "cast", "gap", "cmp", "pooladd", "div", "fifo", "taps", "const")
+LUT_FEATURES = ("shiftadd", "table", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom",
+                "xmux", "cast", "gap", "cmp", "pooladd", "div", "fifo", "taps", "const")
 FF_FEATURES = ("taps", "out", "acc", "gap", "fifo", "pipe", "const")
 MIN_FIT_SAMPLES = 6  # a family with fewer fitted samples keeps the hand-set coefficients
 

@@ -15,6 +15,8 @@ adders a constant multiplier costs), and which products are big enough for Yosys
 on a DSP. Features (bits of logic):
 
   shiftadd  adder bits of the CSD shift-add products (RF 1, LUT style, lossy accumulator)
+  table     product bits of those products when the input fits a LUT (x_bits <= LUT
+            inputs): ABC makes each a table of the input, whatever the weight's digits
   graphadd  CSD digits x accumulator bits: the adder graph of an RF 1, LUT-style, lossless
             layer (codesign.emit.adder_graph: products and their sum, shared by da4ml)
   accadd    adder bits summing the products (one accumulator-wide add per product)
@@ -78,8 +80,8 @@ from codesign.latency import latency_shares
 DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits ...
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
 RESOURCES = ("lut", "ff", "dsp", "bram")
-FEATURES = ("shiftadd", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux", "cast",
-            "gap", "cmp", "pooladd", "div", "fifo", "taps", "out", "acc", "pipe", "const")
+FEATURES = ("shiftadd", "table", "graphadd", "accadd", "dspacc", "lossy", "lutmul", "rom", "xmux",
+            "cast", "gap", "cmp", "pooladd", "div", "fifo", "taps", "out", "acc", "pipe", "const")
 DIV_BITS = 32  # a window's `% SH` by a stride that is not a power of two is 32 bits wide
 
 
@@ -357,6 +359,9 @@ class FastCostModel:
         const_dsp, const_lutmul = const_dsp[row, xrow], const_lutmul[row, xrow]
         nonzero = t.nonzero[row]
         shiftadd = (t.digits[row] - nonzero) * pw
+        # an input that fits a LUT: ABC makes each product by a constant a table of it
+        # (one LUT per product bit), whatever its digits (structural.table_product)
+        narrow_x = xb <= self.device.lut_inputs
         # RF > 1: cycle-indexed weights feeding `*` multipliers (DSP when big enough)
         # `multiplier: dsp` writes `*` (a DSP when big enough, else a LUT array of w x x
         # bits); `lut` writes shift-and-add rows of the ROM's weight bits: row b is the
@@ -375,7 +380,8 @@ class FastCostModel:
                                 mults * var_big)
         c, (kh, kw) = info.channels, info.kernel
         feats = {
-            "shiftadd": np.where(one & ~use_dsp & ~graph, shiftadd, 0) * 1.0,
+            "shiftadd": np.where(one & ~use_dsp & ~graph & ~narrow_x, shiftadd, 0) * 1.0,
+            "table": np.where(one & ~use_dsp & ~graph & narrow_x, nonzero * pw, 0) * 1.0,
             "graphadd": np.where(graph, t.digits[row] * aw, 0) * 1.0,
             "accadd": np.where(graph, 0, (np.where(one, nonzero, mults) - dsp_products) * aw)
             * 1.0,

@@ -255,3 +255,22 @@ def test_adder_graph_pipeline_registers_follow_the_planners_stages():
                                        **acc)[0]
                 assert float(dsp_feats["pipe"]) == 0
     assert total >= 50 and exact >= 0.75 * total
+
+
+def test_products_of_an_input_that_fits_a_lut_are_tables():
+    """A shift-add product (RF 1, LUT style, narrow accumulator) of an input no wider
+    than a LUT's inputs is a table of that input, one LUT per product bit, however many
+    signed digits the constant has (ABC collapses it; structural.table_product): on a
+    6-input LUT a 6-bit input is a table, a 7-bit one is shift-adds; on ECP5's 4-input
+    LUTs the 6-bit one is shift-adds too."""
+    w = np.zeros((1, 4))
+    w[0] = [0.671875, -0.421875, 0.0, 0.25]  # 0.101011b (4 digits), -0.011011b (3), 0, 2^-2
+    for part, x_bits, table in (("xc7a35t", 6, True), ("xc7a35t", 7, False),
+                                ("lfe5u-25f", 6, False), ("lfe5u-25f", 4, True)):
+        feats = FastCostModel(_dense_graph(w), part).features(
+            "fc", 8, x_bits, 8, 1, False, accum_bits=12, lossy=True)[0]
+        pw = 8 + x_bits + 2
+        if table:  # the three nonzero weights, each a pw-bit table
+            assert (float(feats["table"]), float(feats["shiftadd"])) == (3 * pw, 0)
+        else:  # (4 - 1) + (3 - 1) + 0 adders of the product's width
+            assert (float(feats["table"]), float(feats["shiftadd"])) == (0, 5 * pw)

@@ -367,8 +367,12 @@ class FastCostModel:
         # bits); `lut` writes shift-and-add rows of the ROM's weight bits: row b is the
         # input sign-extended to the product's width, shifted by b (pw - b bits), at most
         # a table of the x + w input bits (codesign.cost.structural.mac_product)
+        # (on Xilinx, hwrules.dsp_mapped: mul2dsp needs the product, x_bits + w_bits wide
+        # as wreduce trims it, to reach 9 bits, where the operands' sum counts the sign
+        # bit an unsigned input gains; elsewhere the operands' widths as before)
+        sum_bits = xb + wb if self.device.family in ("xc7", "xcup") else xe + wb
         var_big = (use_dsp & (xe >= DSP_MIN_OPERAND) & (wb >= DSP_MIN_OPERAND)
-                   & (xe + wb >= DSP_MIN_SUM))
+                   & (sum_bits >= DSP_MIN_SUM))
         var_dsp = mults * var_big * self._tiles(xe, wb)
         prod = xe + wb  # the product's width
         rows = np.minimum(wb * prod - wb * (wb - 1) // 2,

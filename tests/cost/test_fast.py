@@ -274,3 +274,14 @@ def test_products_of_an_input_that_fits_a_lut_are_tables():
             assert (float(feats["table"]), float(feats["shiftadd"])) == (3 * pw, 0)
         else:  # (4 - 1) + (3 - 1) + 0 adders of the product's width
             assert (float(feats["table"]), float(feats["shiftadd"])) == (0, 5 * pw)
+
+
+def test_xilinx_maps_a_product_to_a_dsp_by_its_trimmed_width():
+    """synth_xilinx's mul2dsp needs a 9-bit product after wreduce trims it
+    (hwrules.dsp_mapped): an unsigned 3-bit input times 5-bit weights is an 8-bit product
+    (LUTs, as Yosys 0.70 built bench/cost_model.py's `conv w5 x3 rf2 dsp`), though its
+    signed operands (4 + 5 bits) would reach 9; a 4-bit input makes 9 bits: a DSP."""
+    w = np.random.default_rng(2).normal(0, 0.3, (2, 8))
+    m = FastCostModel(_dense_graph(w), "xc7a35t")
+    assert float(m.features("fc", 5, 3, 8, 2, True)[1]) == 0
+    assert float(m.features("fc", 5, 4, 8, 2, True)[1]) == 2 * 4

@@ -41,7 +41,8 @@ on a DSP. Features (bits of logic):
   const     one per engine (its control)
 
 DSP counts follow Yosys's rule (both operands at least 2 bits, widths summing to at
-least 9, a power of two is a shift) on the products written with `*` (`multiplier:
+least 9 - on Xilinx the product's trimmed width, x_bits + w_bits - a power of two is a
+shift) on the products written with `*` (`multiplier:
 dsp`; LUT multipliers at RF > 1 are shift-and-add rows of the weights' bits, no DSP)
 and are not fitted; today's RTL infers no block RAM.
 

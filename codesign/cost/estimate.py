@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from codesign.cost.fast import FastCostModel, fit_file
-from codesign.cost.report import BUDGETED, over_budget, utilization
+from codesign.cost.report import BUDGETED, fit_info, over_budget, utilization
 from codesign.design import is_lossless_accum
 from codesign.devices import Device
 from codesign.emit.rtl import plan_network
@@ -68,8 +68,7 @@ def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
             "carry": None, "srl": None, "lutram": None,
             "latency": cycles["latency"], "interval": cycles["interval"],
             "utilization": util, "warnings": over_budget(util),
-            "fit": {"yosys": fit.get("yosys"), "date": fit.get("date"),
-                    "family": device.family if device.family in fit["families"] else "default"},
+            "fit": fit_info(fit, device.family),
             "layers": rows}
 
 
@@ -96,6 +95,5 @@ def estimate_structural(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
             "family": device.family, **totals,
             "latency": timing["latency"], "interval": timing["interval"],
             "utilization": util, "warnings": over_budget(util),
-            "fit": {"yosys": fit.get("yosys"), "date": fit.get("date"),
-                    "family": device.family if device.family in fit["families"] else "default"},
+            "fit": fit_info(fit, device.family),
             "layers": rows}

@@ -59,16 +59,14 @@ equal to the handshake simulation and Verilator); `codesign cost` reports that o
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import yaml
 
+from codesign.cost.report import family_coefficients, load_fit
 from codesign.cost.weightstats import MAX_BITS, WeightTables
 from codesign.devices import Device, get_device
 from codesign.emit.pipeline import delay_model
@@ -86,17 +84,14 @@ FEATURES = ("shiftadd", "table", "graphadd", "accadd", "dspacc", "lossy", "lutmu
 DIV_BITS = 32  # a window's `% SH` by a stride that is not a power of two is 32 bits wide
 
 
-@lru_cache(maxsize=1)
 def fit_file() -> dict:
     """The fitted coefficients (hw/devices/cost_fit.yaml), with their Yosys version/date."""
-    path = importlib.resources.files("codesign.hw") / "devices" / "cost_fit.yaml"
-    return yaml.safe_load(path.read_text())
+    return load_fit("cost_fit.yaml")
 
 
 def coefficients(family: str) -> dict[str, dict[str, float]]:
     """LUT and FF coefficients per feature for a device family (`default` if unfitted)."""
-    fams = fit_file()["families"]
-    return fams.get(family, fams["default"])
+    return family_coefficients(fit_file(), family)
 
 
 @dataclass

@@ -3,7 +3,11 @@ the device and the cycles, under the same field names so they compare one to one
 
 from __future__ import annotations
 
+import importlib.resources
+from functools import cache
 from typing import Any
+
+import yaml
 
 from codesign.devices import Device
 
@@ -24,3 +28,23 @@ def over_budget(util: dict[str, float]) -> list[str]:
     """Warnings for every resource above 100% of the device."""
     return [f"{key.upper()} at {pct:.1f}% of the device: the design does not fit"
             for key, pct in util.items() if pct > 100.0]
+
+
+@cache
+def load_fit(name: str) -> dict:
+    """hw/devices/NAME: a cost model's coefficients per family, with the Yosys version and
+    date they were fitted against (one loader for both models' fit files)."""
+    path = importlib.resources.files("codesign.hw") / "devices" / name
+    return yaml.safe_load(path.read_text())
+
+
+def family_coefficients(fit: dict, family: str) -> dict[str, dict[str, float]]:
+    """The LUT and FF coefficients of `family` in a fit file (`default` if unfitted)."""
+    fams = fit["families"]
+    return fams.get(family, fams["default"])
+
+
+def fit_info(fit: dict, family: str) -> dict[str, Any]:
+    """What an estimate records of its constants: Yosys version, date, family used."""
+    return {"yosys": fit.get("yosys"), "date": fit.get("date"),
+            "family": family if family in fit["families"] else "default"}

@@ -31,17 +31,15 @@ A rule sees the engine, the plan and the device; it never dispatches on layer ki
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import yaml
 
 from codesign.cost.ranges import varying_bits
+from codesign.cost.report import family_coefficients, load_fit
 from codesign.cost.weightstats import csd_digits
 from codesign.devices import Device
 from codesign.emit.adder_graph import AdderGraph, signed_width
@@ -84,16 +82,13 @@ class Structure:
 
 
 # -- fitted constants -------------------------------------------------------------------
-@lru_cache(maxsize=1)
 def fit_file() -> dict:
     """hw/devices/structural_fit.yaml: coefficients per family, Yosys version, date."""
-    path = importlib.resources.files("codesign.hw") / "devices" / "structural_fit.yaml"
-    return yaml.safe_load(path.read_text())
+    return load_fit("structural_fit.yaml")
 
 
 def coefficients(family: str) -> dict[str, dict[str, float]]:
-    fams = fit_file()["families"]
-    return fams.get(family, fams["default"])
+    return family_coefficients(fit_file(), family)
 
 
 # -- shared pieces ----------------------------------------------------------------------

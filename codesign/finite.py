@@ -20,11 +20,14 @@ def describe_nonfinite(values: Any) -> str | None:
     """None when every value is finite; else how many are NaN / Inf and the first index,
     e.g. "3 non-finite values (2 NaN, 1 Inf), the first at index (17, 0, 3, 5)"."""
     if hasattr(values, "detach"):  # a torch tensor (torch is not imported for numpy data)
-        values = values.detach().cpu().numpy()
+        values = values.detach().cpu()  # float64 holds bfloat16 (numpy has no such type)
+        values = (values.double() if values.is_floating_point() else values).numpy()
     values = np.asarray(values)
-    if not (np.issubdtype(values.dtype, np.floating)
-            or np.issubdtype(values.dtype, np.complexfloating)):
+    if not np.issubdtype(values.dtype, np.floating):
         return None  # integers and booleans are always finite
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum: look closer
+        if values.size == 0 or np.isfinite(np.sum(values, dtype=np.float64)):
+            return None  # a NaN or Inf makes the sum non-finite; no bool copy of big data
     bad = ~np.isfinite(values)
     count = int(np.count_nonzero(bad))
     if count == 0:

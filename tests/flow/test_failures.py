@@ -16,21 +16,14 @@ from codesign.data import load_dataset
 from codesign.errors import CodesignError
 from codesign.flow import run_flow
 from codesign.flow.stages import STAGES
-from tests.flow.conftest import write_flow
+from tests.flow.conftest import linear_flow, write_flow
 
-FLOW = """
-    name: lin
-    model:
-      file: linear.py:make
-      input_shape: [1, 8, 8]
-      train: {epochs: 1}
-    dataset: DATASET
-    target: {devices: [DEVICE]}
-    sensitivity: SENSITIVITY
-    quantize: {methods: [calibrate], bits: [8]}
-    cost: {model: fast}
-    hls: null
-    rtl: null
+FLOW_BODY = """
+sensitivity: SENSITIVITY
+quantize: {methods: [calibrate], bits: [8]}
+cost: {model: fast}
+hls: null
+rtl: null
 """
 
 WIDE_NET = """
@@ -44,8 +37,8 @@ def make():
 
 def flow_file(folder: Path, dataset: str = "digits", device: str = "xc7a100t",
               sensitivity: str = "null") -> Path:
-    return write_flow(folder, FLOW.replace("DATASET", dataset).replace("DEVICE", device)
-                      .replace("SENSITIVITY", sensitivity))
+    body = FLOW_BODY.replace("SENSITIVITY", sensitivity)
+    return write_flow(folder, linear_flow("lin", body, dataset=dataset, device=device))
 
 
 def the_run(runs: Path) -> tuple[list[dict], dict]:

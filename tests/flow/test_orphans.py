@@ -13,22 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow.conftest import write_flow
+from tests.flow.conftest import linear_flow, write_flow
 
-SLOW_SWEEP = """
-    name: orphans
-    model:
-      file: linear.py:make
-      input_shape: [1, 8, 8]
-      train: {epochs: 1}
-    dataset: digits
-    target: {devices: [xc7a100t]}
-    sensitivity: null
-    quantize: {methods: [lsq], bits: [4, 5, 6, 7], epochs: 200}
-    cost: null
-    hls: null
-    rtl: null
-"""
+SLOW_SWEEP = linear_flow("orphans", """
+sensitivity: null
+quantize: {methods: [lsq], bits: [4, 5, 6, 7], epochs: 200}
+cost: null
+hls: null
+rtl: null
+""")
 
 
 def group_members(pgid: int) -> list[int]:

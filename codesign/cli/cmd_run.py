@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     s = result.summary
     out = {"ok": s["ok"], "run_dir": str(result.run_dir), "report": str(result.report_html),
            "report_md": str(result.report_md), "chosen": s.get("chosen"),
-           "seconds": s["seconds"], **({"no_choice": s["no_choice"]} if "no_choice" in s else {}),
+           "seconds": s["seconds"],
+           **({"no_choice": s["no_choice"]} if "no_choice" in s else {}),
            "points": [{"label": r["label"], "error": r["error"],
                        **({k: r["eval"][k] for k in ("bit_accurate_val_accuracy",
                                                       "bit_accurate_test_accuracy",

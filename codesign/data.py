@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError, DatasetError
+from codesign.finite import describe_nonfinite
 
 DATA_ENV = "CODESIGN_DATA"
 """Environment variable naming a directory that holds one sub-directory per dataset."""
@@ -136,6 +137,12 @@ def _finish(
             )
         if len(x) == 0:
             raise DatasetError(f"dataset {name!r} ({where}): the {split} split is empty.")
+        bad = describe_nonfinite(x)
+        if bad is not None:  # NaN calibrates, trains and casts into silently wrong designs
+            raise DatasetError(
+                f"dataset {name!r} ({where}): x_{split} holds {bad} (of {x.size}); "
+                "replace or drop those images before using the file."
+            )
     if val is None:
         if len(y_train) < 2:
             raise DatasetError(f"dataset {name!r} ({where}): {len(y_train)} training image(s) "

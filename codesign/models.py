@@ -16,6 +16,7 @@ from torch import nn
 
 from codesign import zoo
 from codesign.errors import CodesignError
+from codesign.finite import check_state
 from codesign.ir.graph import Graph
 
 
@@ -94,6 +95,8 @@ def _load_weights(model: nn.Module, weights: str | Path) -> None:
     if not isinstance(state, dict):
         raise CodesignError(f"{path} holds no state_dict; save one with "
                             "torch.save(model.state_dict(), path)")
+    check_state(state, f"weights {path}", "a model with NaN or Inf weights computes "
+                "nothing a design could match: retrain it (or fix the file) and save again")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -18,6 +18,7 @@ import numpy as np
 from codesign import bitaccurate as ba
 from codesign.design import DesignPoint
 from codesign.errors import CodesignError, DesignError
+from codesign.finite import describe_nonfinite
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 
@@ -103,6 +104,10 @@ class QuantizedNet:
         if x.shape[1:] != self.graph.input_shape:
             raise CodesignError(f"inputs have shape {list(x.shape[1:])} per sample, the network "
                                 f"takes {list(self.graph.input_shape)}")
+        bad = describe_nonfinite(x)
+        if bad is not None:  # no fixed-point value stands for NaN or Inf
+            raise CodesignError(f"the inputs hold {bad} (index: sample, then element); "
+                                "give finite inputs")
         return self.design.input.to_int(x)
 
     def forward_int(self, x: np.ndarray, *, return_all: bool = False

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from codesign.data import Dataset, load_dataset
 from codesign.errors import CodesignError, DatasetError
+from codesign.finite import check_state
 from codesign.zoo import build_model, get_entry
 
 CACHE_ENV = "CODESIGN_CACHE"
@@ -110,9 +111,9 @@ def train_model(
         model.train()
         bar = tqdm(range(epochs), desc=f"train {data.name}", leave=False,
                    disable=None if progress else True)  # bars only on a terminal
-        for _ in bar:
+        for epoch in bar:
             total, count = 0.0, 0
-            for idx in _batches(len(x), batch_size, rng):
+            for step, idx in enumerate(_batches(len(x), batch_size, rng)):
                 xb, yb = x[idx], y[idx]
                 out = model(xb)
                 if out.ndim != 2 or out.shape[1] != data.num_classes:
@@ -122,6 +123,11 @@ def train_model(
                         f"must have {data.num_classes} outputs."
                     )
                 loss = loss_fn(out, yb)
+                if not torch.isfinite(loss):  # every later step would only spread the NaN
+                    raise CodesignError(
+                        f"training {data.name!r} diverged: the loss became {loss.item()} at "
+                        f"epoch {epoch + 1}, step {step + 1}, so the weights would be "
+                        f"useless; lower the learning rate (now {lr:g}) or check the model")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -129,6 +135,8 @@ def train_model(
                 total += loss.item() * len(idx)
                 count += len(idx)
             bar.set_postfix(loss=f"{total / count:.4f}")
+    check_state(dict(model.named_parameters()), f"training {data.name!r}",
+                f"the weights diverged: lower the learning rate (now {lr:g})")
     return model.eval()
 
 

@@ -275,17 +275,22 @@ def infeasible(solver: Solver, budget: Budget) -> InfeasibleBudget:
 
 
 def _new_highs() -> highspy.Highs:
-    """A silent HiGHS. Its first construction prints a banner on file descriptor 1, which
-    would break `--json` (one object on stdout): send that to stderr."""
+    """A silent HiGHS. Its first construction in a process prints a banner ("Running
+    HiGHS ... Copyright ...") on file descriptor 1 before any option can be set: that
+    would break `--json` (one object on stdout) and is noise on stderr, so it goes to
+    the null device; output_flag off then silences every later run."""
     sys.stdout.flush()
     saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(null, 1)
         h = highspy.Highs()
-        h.silent()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("log_to_console", False)
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(null)
     return h
 
 

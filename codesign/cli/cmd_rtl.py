@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         if (args.testbench / SUITE_FILE).exists():
             raise CodesignError(f"{args.testbench} already holds a regression suite; choose "
                                 "another --testbench or pass --force to overwrite it")
+    # the samples first: a dataset that cannot be used (missing, NaN) then writes nothing
+    x = (_samples(qnet, args.dataset, args.samples)
+         if args.sim or args.testbench is not None else None)
     start = time.perf_counter()
     generate_rtl(qnet, out, prefix=args.prefix)
     plan = plan_network(qnet)
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.testbench is not None:
         from codesign.emit.rtl_testbench import write_testbench
 
-        x = _samples(qnet, args.dataset, args.samples)
+        assert x is not None
         result["testbench"] = write_testbench(qnet, out, args.testbench, x, sources=args.rtl,
                                               top=args.top, seed=args.seed, force=args.force)
     if args.sim:
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         result["build_seconds"] = round(time.perf_counter() - start, 2)
         result["build_cached"] = cached
         result["build_dir"] = str(build_dir)
-        x = _samples(qnet, args.dataset, args.samples)
+        assert x is not None
         runs = []
         for mode in ("timing", "stress") if args.stress else ("timing",):
             eprint(f"simulating {len(x)} samples ({mode} mode)...")

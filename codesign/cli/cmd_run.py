@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     out = {"ok": s["ok"], "run_dir": str(result.run_dir), "report": str(result.report_html),
            "report_md": str(result.report_md), "chosen": s.get("chosen"),
            "seconds": s["seconds"],
+           **({"no_choice": s["no_choice"]} if "no_choice" in s else {}),
            "points": [{"label": r["label"], "error": r["error"],
                        **({k: r["eval"][k] for k in ("bit_accurate_val_accuracy",
                                                       "bit_accurate_test_accuracy",
@@ -82,7 +83,8 @@ def _text(r: dict) -> str:
     if syn.get("timed_out"):
         lines.append(f"  synthesis stopped at its limit (synth.timeout_s {syn['timeout_s']:g} s); "
                      f"it reached: {syn['reached']}")
-    lines.append(f"chosen design: {r['chosen']}")
+    lines.append(f"chosen design: {r['chosen']}" if r["chosen"] is not None else
+                 f"no design chosen: {r['no_choice']}")
     lines.append(("PASS" if r["ok"] else "FAIL") + f" in {r['seconds']:.1f} s")
     lines.append(f"report: {r['report']}")
     return "\n".join(lines)

@@ -98,6 +98,7 @@ def run_point(flow: Flow, point: Point, stages: list[str], upstream: dict[str, E
     cached). Never raises: a failure is recorded with its error, so the sweep goes on."""
     runs: list[StageRun] = []
     entries = dict(upstream)
+    name = None
     try:
         for name in stages:
             run = run_stage(flow, name, point, entries, cache_root, progress=progress, log=log,
@@ -105,7 +106,9 @@ def run_point(flow: Flow, point: Point, stages: list[str], upstream: dict[str, E
             runs.append(run)
             entries[name] = run.entry
     except Exception as exc:
+        error = describe_error(exc)
+        log_event(log, stage=name, point=point.label, event="failed", error=error["error"])
         return {"point": point.to_dict(), "label": point.label,
-                "stages": [r.to_dict() for r in runs], **describe_error(exc)}
+                "stages": [r.to_dict() for r in runs], **error}
     return {"point": point.to_dict(), "label": point.label,
             "stages": [r.to_dict() for r in runs], "error": None}

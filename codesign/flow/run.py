@@ -22,6 +22,7 @@ from codesign.errors import CodesignError
 from codesign.flow.cache import Entry, StageCache
 from codesign.flow.execute import describe_error, log_event, run_stage
 from codesign.flow.limit import StageTimeout
+from codesign.flow.nofit import why_none
 from codesign.flow.schema import Flow, load_flow
 from codesign.flow.stages import STAGES, Point, enabled
 from codesign.flow.sweep import connect, run_sweep
@@ -146,11 +147,13 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
                                "run_dir": str(run_dir), "started": _iso(started),
                                "points": [], "stages": runs,
                                "rerun": sorted(force, key=list(STAGES).index)}
+    current = "sweep"  # what a failure escaping the body below is a failure of
     try:
         for s in stages:
             if s.scope != "shared":
                 continue
             bar.set_postfix_str(s.label)
+            current = s.name
             run = run_stage(flow, s.name, None, entries, cache_root, progress=not quiet,
                             log=log, force=s.name in force)
             entries[s.name] = run.entry
@@ -167,6 +170,7 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
             bar.total = n_steps + len(points)
             bar.refresh()
 
+        current = "sweep"
         bar.set_postfix_str(f"sweep of {len(points)} point(s)")
 
         def point_done(record: dict[str, Any]) -> None:
@@ -190,7 +194,9 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
                                                               "their device" if fit_only else ""),
                              "max_accuracy_drop": flow.select.max_accuracy_drop}
         summary["chosen"] = chosen["label"] if chosen else None
-        if chosen is not None:
+        if chosen is None:
+            summary["no_choice"] = why_none(records, fit_only)
+        else:
             chosen_entries = {**entries, **{st["stage"]: _entry(st) for st in chosen["stages"]}}
             point = Point(**chosen["point"])
             for s in stages:
@@ -218,6 +224,12 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
                     summary[s.name] = run.entry.outputs
                     _copy(run.entry.folder, run_dir / "stages" / s.name)
                 bar.update()
+    except Exception as exc:
+        _record_stop(summary, run_dir, log, current, exc, started)
+        if isinstance(exc, CodesignError):  # the user's to fix: say where the record is
+            raise CodesignError(f"the {current} stage failed: {exc} (recorded in "
+                                f"{run_dir / 'run.json'} and log.jsonl)") from exc
+        raise  # a bug keeps its traceback
     finally:
         bar.close()
     summary["seconds"] = round(time.time() - started, 2)
@@ -227,6 +239,17 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
 
     html, md = write_report(summary, run_dir)
     return RunResult(run_dir, html, md, summary)
+
+
+def _record_stop(summary: dict[str, Any], run_dir: Path, log: Path, stage: str,
+                 exc: Exception, started: float) -> None:
+    """A failure that stops the run (a shared stage: train, sensitivity, allocate), as a
+    `failed` event in log.jsonl and in run.json (`failed`: the stage and its error)."""
+    error = describe_error(exc)
+    log_event(log, stage=stage, point=None, event="failed", error=error["error"])
+    summary.update(failed={"stage": stage, **error}, ok=False,
+                   seconds=round(time.time() - started, 2))
+    (run_dir / "run.json").write_text(json.dumps(summary, indent=1, default=str))
 
 
 def _ok(summary: dict[str, Any], stages: list) -> bool:

@@ -7,8 +7,13 @@ and data): on several machines, put the runs directory on a shared filesystem.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -68,11 +73,40 @@ def run_sweep(flow: Flow, points: list[Point], stages: list[str], upstream: dict
     return _pool(flow, points, stages, upstream, cache_root, workers, log, on_done, force)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_S = 1.0
+"""How often a pool worker checks that the run that started it is alive (where the
+kernel cannot be asked to kill it along with its parent)."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker when the run that started it dies. A SIGKILLed
+    `codesign run` cannot shut its pool down; its workers would finish the sweep, then
+    wait forever for work. On Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG); a daemon
+    thread polling the parent pid covers other systems and a parent already gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watchdog alone
+            pass
+    if os.getppid() != parent:  # died before the request above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="codesign-parent-watch", daemon=True).start()
+
+
 def _pool(flow, points, stages, upstream, cache_root, workers, log, on_done, force):
     # spawn: a forked child of a process that has run torch's OpenMP pool can hang
     ctx = multiprocessing.get_context("spawn")
     records: dict[int, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
                                force): i
                    for i, p in enumerate(points)}

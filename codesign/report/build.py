@@ -42,7 +42,7 @@ def _overview(s: dict[str, Any]) -> Section:
                       f"{m.get('macs', '?')} MACs per inference"],
             ["sweep points", f"{len(s['points'])} ({sum(p['error'] is None for p in s['points'])}"
                              " succeeded)"],
-            ["chosen design", str(s.get("chosen"))],
+            ["chosen design", str(s.get("chosen") or f"none: {s.get('no_choice', '')}")],
             *([["synthesis", timed_out_text(s["synth"])]]
               if (s.get("synth") or {}).get("timed_out") else []),
         ]),

@@ -28,3 +28,19 @@ def linear_model(tmp_path: Path) -> Path:
     path = tmp_path / "linear.py"
     path.write_text(LINEAR_NET)
     return path
+
+
+def linear_flow(name: str, body: str, *, dataset: str = "digits",
+                device: str = "xc7a100t") -> str:
+    """A flow of the model file linear.py:make (trained one epoch here) with the sections
+    after `target` given by `body`, for write_flow."""
+    head = f"""
+        name: {name}
+        model:
+          file: linear.py:make
+          input_shape: [1, 8, 8]
+          train: {{epochs: 1}}
+        dataset: {dataset}
+        target: {{devices: [{device}]}}
+    """
+    return textwrap.dedent(head).lstrip() + textwrap.dedent(body).lstrip()

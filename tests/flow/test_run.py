@@ -98,6 +98,9 @@ def test_a_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path, linear_model
     assert 'id="failures"' in html and "xc7a100t-hwgq-8b" in html
     run = json.loads((Path(out["run_dir"]) / "run.json").read_text())
     assert [p["error"] is None for p in run["points"]] == [True, False]
+    failed = [e for e in log_events(Path(out["run_dir"])) if e["event"] == "failed"]
+    assert [(e["stage"], e["point"]) for e in failed] == [("quantize", "xc7a100t-hwgq-8b")]
+    assert "HWGQ" in failed[0]["error"]
 
 
 def test_sweep_on_a_dask_cluster(tmp_path, linear_model):

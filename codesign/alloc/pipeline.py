@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 from tqdm import tqdm
 
-from codesign.alloc.budget import Budget
+from codesign.alloc.budget import Budget, on_device
 from codesign.alloc.candidates import (
     MULTIPLIER_STYLES,
     AllocationError,
@@ -90,19 +90,27 @@ def candidates_for(job: AllocateJob, table: SensitivityTable) -> Candidates:
 
 def allocations(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTable]
                 ) -> tuple[dict[str, list[Allocation]], dict[str, str]]:
-    """Each method's designs; methods with no design under the budget are reported, but an
-    infeasible budget for the exact method (the best possible) is an error."""
-    solver = Solver(cands, (*job.budget.limits, job.axis))
+    """Each method's designs under the job's budget (see `designs`)."""
+    return designs(cands, job.budget, job.methods, tables, points=job.points, axis=job.axis)
+
+
+def designs(cands: Candidates, budget: Budget, methods: Sequence[str],
+            tables: dict[str, SensitivityTable], *, points: int = 0, axis: str = "lut"
+            ) -> tuple[dict[str, list[Allocation]], dict[str, str]]:
+    """Each method's designs (one under `budget`, or a `points`-cap frontier on `axis`);
+    methods with no design under the budget are reported, but an infeasible budget for the
+    exact method (the best possible) is an error."""
+    solver = Solver(cands, (*budget.limits, axis))
     found: dict[str, list[Allocation]] = {}
     refused: dict[str, str] = {}
-    span = axis_range(solver, job.budget, job.axis) if job.points else None
-    for method in job.methods:
+    span = axis_range(solver, budget, axis) if points else None
+    for method in methods:
         try:
-            if job.points:
-                found[method] = method_frontier(method, cands, job.budget, job.axis,
-                                                job.points, tables, solver=solver, span=span)
+            if points:
+                found[method] = method_frontier(method, cands, budget, axis, points, tables,
+                                                solver=solver, span=span)
             else:
-                found[method] = [run(method, cands, job.budget, tables, solver=solver)]
+                found[method] = [run(method, cands, budget, tables, solver=solver)]
         except InfeasibleBudget as exc:
             if method == "exact":
                 raise
@@ -126,6 +134,9 @@ def quantize_and_score(job: AllocateJob, design: DesignPoint) -> tuple[Any, floa
 def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     from codesign.cost.fast import FastCostModel
 
+    asked = job.budget
+    limits, clamped = on_device(job.budget, job.device)
+    job = replace(job, budget=limits)  # the part is always a limit; the budget tightens it
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
     found, refused = allocations(job, cands, tables)
@@ -140,7 +151,7 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
         row: dict[str, Any] = {"method": method, "point": i, "omega": alloc.omega,
                                **{k: alloc.cost[k] for k in ROW_COSTS},
                                "knob": alloc.notes.get("knob", ""), "design": str(path),
-                               "val_accuracy": None}
+                               "val_accuracy": None, **binding_fields(limits, alloc.cost)}
         # the budget rows add per-layer latencies (an estimate, linear for the solver);
         # the point reports the network's exact cycles (closed form, as `codesign cost`)
         cycles = cycles_model.network_cycles({name: impl.reuse
@@ -156,7 +167,9 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
         row["allocation"] = alloc.to_dict(cands)
         rows.append(row)
     result = {"model": job.model_name, "device": job.device.part,
-              "budget": job.budget.text(), "limits": job.budget.limits,
+              "budget": asked.text(), "limits": limits.limits,
+              "limit_source": {k: limits.origin(k) for k in limits.limits},
+              "budget_notes": clamped,
               "objective": table.method, "axis": job.axis, "methods": list(found),
               "candidates": cands.size, "points": rows, "infeasible": refused,
               "out": str(out)}
@@ -164,13 +177,19 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     return result
 
 
+def binding_fields(limits: Budget, cost: dict[str, float]) -> dict[str, Any]:
+    """A frontier row's binding limit (the one with the least slack) and that slack."""
+    bind = limits.binding(cost)
+    return {"binding": bind["text"] if bind else "", "slack": bind["slack"] if bind else None}
+
+
 def write_outputs(result: dict[str, Any], out: Path) -> dict[str, str]:
     from codesign.alloc.plot import plot_frontier
 
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, png = out / "frontier.csv", out / "frontier.json", out / "frontier.png"
-    cols = ["method", "point", "omega", *ROW_COSTS, "latency_additive", "val_accuracy", "knob",
-            "design"]
+    cols = ["method", "point", "omega", *ROW_COSTS, "latency_additive", "binding", "slack",
+            "val_accuracy", "knob", "design"]
     with csv_path.open("w", newline="") as f:
         w = csv.DictWriter(f, cols, extrasaction="ignore")
         w.writeheader()

@@ -134,12 +134,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _text(r: dict) -> str:
     cols = ["method", "point", "omega", "lut", "ff", "dsp", "bram", "latency", "interval",
-            "wbits"]
+            "wbits", "binding"]
     if any(p.get("val_accuracy") is not None for p in r["points"]):
         cols.append("val_accuracy")
     rows = [{c: _fmt(p.get(c)) for c in cols} for p in r["points"]]
     lines = [f"{r['model']} on {r['device']}, budget {r['budget']}, objective "
-             f"{r['objective']}:", table(rows, cols)]
+             f"{r['objective']}:", *r.get("budget_notes", []), table(rows, cols)]
     for m, why in r.get("infeasible", {}).items():
         lines.append(f"{m}: {why}")
     lines.append(f"wrote {r['csv']}, {r['json']}, {r['plot']} and "

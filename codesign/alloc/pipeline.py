@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 from tqdm import tqdm
 
-from codesign.alloc.budget import Budget, on_device
+from codesign.alloc.budget import RESOURCES, Budget, on_device
 from codesign.alloc.candidates import (
     MULTIPLIER_STYLES,
     AllocationError,
@@ -27,6 +27,7 @@ from codesign.alloc.design import accum_widths, to_design
 from codesign.alloc.frontier import axis_range
 from codesign.alloc.methods import method_frontier, run
 from codesign.alloc.solver import Allocation, InfeasibleBudget, Solver
+from codesign.alloc.synthcheck import Measure, synth_figures, synth_loop
 from codesign.data import Dataset
 from codesign.design import DesignPoint
 from codesign.devices import Device
@@ -61,6 +62,9 @@ class AllocateJob:
     epochs: int = 2
     seed: int = 0
     progress: bool = False
+    synth_check: int = 0  # K: synthesize the K designs nearest the budget, correct, re-solve
+    workers: int = 1  # local processes for the syntheses
+    client: Any = None  # or a Dask client (codesign.flow.sweep.connect)
 
 
 def tables_by_method(job: AllocateJob) -> tuple[dict[str, SensitivityTable], SensitivityTable]:
@@ -139,8 +143,16 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     job = replace(job, budget=limits)  # the part is always a limit; the budget tightens it
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
-    found, refused = allocations(job, cands, tables)
     calib_x = job.data.x_train[: job.calib_samples]
+    check: dict[str, Any] | None = None
+    if job.synth_check:
+        found, refused, cands, check = synth_loop(
+            cands, limits, job.synth_check, job.axis,
+            lambda c: allocations(job, c, tables), _measure(job, cands, calib_x, out))
+    else:
+        found, refused = allocations(job, cands, tables)
+    measured = {(r["method"], r["point"]): r for r in (check or {"iterations": [{
+        "designs": []}]})["iterations"][-1]["designs"]}
     cycles_model = FastCostModel(job.graph, job.device)
     rows: list[dict[str, Any]] = []
     work = [(m, i, a) for m, allocs in found.items() for i, a in enumerate(allocs)]
@@ -164,17 +176,49 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
                 **qnet.design.notes, "val_accuracy": accuracy}))
             row["quantized"] = str(qnet.save(out / method / f"point_{i:02d}", force=True))
             row["val_accuracy"] = accuracy
+        if check is not None:
+            got = measured.get((method, i))
+            row.update({f"yosys_{k}": got["yosys"][k] if got else None for k in RESOURCES})
+            row["fits_by_yosys"] = None if got is None else not got["over"]
         row["allocation"] = alloc.to_dict(cands)
         rows.append(row)
     result = {"model": job.model_name, "device": job.device.part,
               "budget": asked.text(), "limits": limits.limits,
               "limit_source": {k: limits.origin(k) for k in limits.limits},
               "budget_notes": clamped,
+              **({"synth_check": check} if check is not None else {}),
               "objective": table.method, "axis": job.axis, "methods": list(found),
               "candidates": cands.size, "points": rows, "infeasible": refused,
               "out": str(out)}
     result.update(write_outputs(result, out))
     return result
+
+
+def _measure(job: AllocateJob, cands: Candidates, calib_x: Any, out: Path) -> Measure:
+    """The synth loop's measure: each checked allocation as the DesignPoint this run writes,
+    its weights rounded to it, synthesized with Yosys (cached by content) in parallel."""
+    from codesign.qnet import QuantizedNet
+
+    def measure(checked: list[tuple[str, int, Allocation]], n: int) -> list[dict[str, float]]:
+        calls = []
+        for method, i, alloc in checked:
+            design = to_design(job.graph, cands, alloc, calib_x, device=job.device.part,
+                               clock_mhz=job.device.default_clock_mhz, model=job.model_name)
+            folder = out / "synth" / f"iter{n}_{method}_{i:02d}"
+            calls.append((QuantizedNet.from_float(job.graph, design), str(folder), job.device))
+        workers = max(1, min(job.workers, len(calls)))
+        if job.client is None and workers == 1:
+            return [synth_figures(*call) for call in calls]
+        from codesign.flow.sweep import spread
+
+        return spread(synth_figures, calls, workers=workers, client=job.client,
+                      failed=_synth_failed)
+
+    return measure
+
+
+def _synth_failed(i: int, exc: BaseException) -> dict[str, float]:
+    raise AllocationError(f"--synth-check: the synthesis of checked design {i} failed: {exc}")
 
 
 def binding_fields(limits: Budget, cost: dict[str, float]) -> dict[str, Any]:
@@ -189,7 +233,8 @@ def write_outputs(result: dict[str, Any], out: Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, png = out / "frontier.csv", out / "frontier.json", out / "frontier.png"
     cols = ["method", "point", "omega", *ROW_COSTS, "latency_additive", "binding", "slack",
-            "val_accuracy", "knob", "design"]
+            *(f"yosys_{k}" for k in RESOURCES), "fits_by_yosys", "val_accuracy", "knob",
+            "design"]
     with csv_path.open("w", newline="") as f:
         w = csv.DictWriter(f, cols, extrasaction="ignore")
         w.writeheader()

@@ -98,6 +98,9 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
     ("allocate: {reuse: [0]}", 3, "allocate.reuse", "positive"),
     ("allocate: {bits: [0, 4]}", 3, "allocate.bits", "widths"),
     ("allocate: {frontier: 3}", 3, "allocate.frontier", "allowed keys"),
+    ("allocate: {synth_check: -1}", 3, "allocate.synth_check", "0 or more"),
+    ("allocate: {synth_check: yes}", 3, "allocate.synth_check", "expected int"),
+    ("allocate: {synth_check: two}", 3, "allocate.synth_check", "expected int"),
     ("sensitivity: null\nallocate: {}", 4, "allocate", "sensitivity"),
 ])
 def test_bad_allocate_keys_are_located(tmp_path, section, line, key, message):

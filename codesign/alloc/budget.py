@@ -138,3 +138,10 @@ def _value(key: str, value: str, dev: Device | None) -> float:
             raise AllocationError(f"{key}={value} is a fraction of a device; name the device")
         return number * getattr(dev, key)
     return number * scale
+
+
+def planned(limits: Budget, margins: dict[str, float]) -> Budget:
+    """The limits the solver plans against: each resource limit divided by (1 + its
+    upper error band), so the estimate's upper band, not the estimate, fits the limit."""
+    return Budget({k: v / (1 + margins.get(k, 0.0)) for k, v in limits.limits.items()},
+                  dict(limits.source))

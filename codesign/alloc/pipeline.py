@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 from tqdm import tqdm
 
-from codesign.alloc.budget import RESOURCES, Budget, on_device
+from codesign.alloc.budget import RESOURCES, Budget, on_device, planned
 from codesign.alloc.candidates import (
     MULTIPLIER_STYLES,
     AllocationError,
@@ -28,6 +28,7 @@ from codesign.alloc.frontier import axis_range
 from codesign.alloc.methods import method_frontier, run
 from codesign.alloc.solver import Allocation, InfeasibleBudget, Solver
 from codesign.alloc.synthcheck import Measure, synth_figures, synth_loop
+from codesign.cost.bands import DEFAULT_CONFIDENCE, planning_margins, provenance
 from codesign.data import Dataset
 from codesign.design import DesignPoint
 from codesign.devices import Device
@@ -38,6 +39,7 @@ from codesign.quant.qat import TrainSettings
 from codesign.sensitivity.table import SensitivityTable
 
 ROW_COSTS = ("lut", "ff", "dsp", "bram", "latency", "interval", "size", "wbits")
+COST_MODEL = "fast"  # the model candidates_for's costs come from: its error band plans
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +64,7 @@ class AllocateJob:
     epochs: int = 2
     seed: int = 0
     progress: bool = False
+    confidence: float = DEFAULT_CONFIDENCE  # plan against the upper error band at this
     synth_check: int = 0  # K: synthesize the K designs nearest the budget, correct, re-solve
     workers: int = 1  # local processes for the syntheses
     client: Any = None  # or a Dask client (codesign.flow.sweep.connect)
@@ -140,7 +143,10 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
 
     asked = job.budget
     limits, clamped = on_device(job.budget, job.device)
-    job = replace(job, budget=limits)  # the part is always a limit; the budget tightens it
+    # the part is always a limit, the budget tightens it; the solver plans against the
+    # estimate's upper error band at the job's confidence
+    margins = planning_margins(COST_MODEL, job.device.family, job.confidence)
+    job = replace(job, budget=planned(limits, margins))
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
     calib_x = job.data.x_train[: job.calib_samples]
@@ -163,7 +169,9 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
         row: dict[str, Any] = {"method": method, "point": i, "omega": alloc.omega,
                                **{k: alloc.cost[k] for k in ROW_COSTS},
                                "knob": alloc.notes.get("knob", ""), "design": str(path),
-                               "val_accuracy": None, **binding_fields(limits, alloc.cost)}
+                               "val_accuracy": None, **binding_fields(limits, alloc.cost),
+                               **{f"{k}_high": round(alloc.cost[k] * (1 + m))
+                                  for k, m in margins.items()}}
         # the budget rows add per-layer latencies (an estimate, linear for the solver);
         # the point reports the network's exact cycles (closed form, as `codesign cost`)
         cycles = cycles_model.network_cycles({name: impl.reuse
@@ -186,6 +194,8 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
               "budget": asked.text(), "limits": limits.limits,
               "limit_source": {k: limits.origin(k) for k in limits.limits},
               "budget_notes": clamped,
+              "confidence": job.confidence, "margins": margins,
+              "band_source": provenance(),
               **({"synth_check": check} if check is not None else {}),
               "objective": table.method, "axis": job.axis, "methods": list(found),
               "candidates": cands.size, "points": rows, "infeasible": refused,
@@ -232,7 +242,8 @@ def write_outputs(result: dict[str, Any], out: Path) -> dict[str, str]:
 
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, png = out / "frontier.csv", out / "frontier.json", out / "frontier.png"
-    cols = ["method", "point", "omega", *ROW_COSTS, "latency_additive", "binding", "slack",
+    cols = ["method", "point", "omega", *ROW_COSTS, "lut_high", "ff_high", "latency_additive",
+            "binding", "slack",
             *(f"yosys_{k}" for k in RESOURCES), "fits_by_yosys", "val_accuracy", "knob",
             "design"]
     with csv_path.open("w", newline="") as f:

@@ -26,6 +26,7 @@ from codesign.cli.common import (
     report,
     table,
 )
+from codesign.cost.bands import check_confidence
 from codesign.devices import get_device
 from codesign.errors import CodesignError
 from codesign.quant.methods import METHODS as QUANTIZERS
@@ -55,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", action="append", metavar="NAME",
                    help=f"allocator(s): {', '.join(METHODS)}, or all that the tables support "
                         "(default exact)")
+    p.add_argument("--confidence", type=float, default=0.95, metavar="C",
+                   help="plan LUT/FF against the estimate's upper error band at this "
+                        "confidence (default 0.95: the budget is divided by 1 + the "
+                        "0.95-quantile of the measured estimate errors; 0: plan on the "
+                        "estimate alone)")
     p.add_argument("--frontier", type=int, default=0, metavar="N",
                    help="sweep N caps along --axis (default: one design at the budget)")
     p.add_argument("--axis", default="lut", choices=AXES, help="frontier axis (default lut)")
@@ -138,11 +144,24 @@ def run(args: argparse.Namespace) -> int:
         reuse=_ints(args.reuse, "reuse"), multipliers=multipliers,
         calib_samples=args.calib_samples, evaluate=args.evaluate,
         quantizer=args.quantizer, epochs=args.epochs, seed=args.seed,
-        progress=not args.json, synth_check=args.synth_check, workers=args.workers,
+        progress=not args.json, confidence=check_confidence(args.confidence, planning=True),
+        synth_check=args.synth_check, workers=args.workers,
         client=_client(args.scheduler) if args.synth_check else None)
     result = run_allocate(job, out)
     report(args, result, _text)
     return 0
+
+
+def _plan_line(r: dict) -> str:
+    margins = r.get("margins") or {}
+    if r.get("confidence") == 0:
+        return "planned on the estimate alone (--confidence 0): no error margin"
+    if not margins:
+        return (f"planned on the estimate itself: no measured error band for this family "
+                f"({r.get('band_source', '')})")
+    parts = ", ".join(f"{k.upper()} +{100 * m:.1f}%" for k, m in margins.items())
+    return (f"planned so that the upper error band at {100 * r['confidence']:g}% fits "
+            f"({parts}: each limit divided by 1 + that)")
 
 
 def _client(scheduler: str | None):
@@ -158,7 +177,8 @@ def _text(r: dict) -> str:
         cols.append("val_accuracy")
     rows = [{c: _fmt(p.get(c)) for c in cols} for p in r["points"]]
     lines = [f"{r['model']} on {r['device']}, budget {r['budget']}, objective "
-             f"{r['objective']}:", *r.get("budget_notes", []), table(rows, cols)]
+             f"{r['objective']}:", *r.get("budget_notes", []), _plan_line(r),
+             table(rows, cols)]
     for m, why in r.get("infeasible", {}).items():
         lines.append(f"{m}: {why}")
     if "synth_check" in r:

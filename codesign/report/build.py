@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from codesign.cost.bands import band_summary
 from codesign.report import plots
 from codesign.report.blocks import Image, Para, Section, Table
 
@@ -153,6 +154,8 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
             f"{est['latency']} cycles, interval {est['interval']} cycles." +
             "".join(f" Warning: {w}." for w in est["warnings"]),
             None if est["fits"] else False))
+        if est.get("band"):
+            sec.blocks.append(Para(band_summary(est["band"]) + "."))
     if syn is not None and "error" in syn:
         sec.blocks.append(Para(f"Yosys synthesis FAILED: {syn['error']}", False))
         syn = None

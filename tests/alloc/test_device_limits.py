@@ -3,16 +3,15 @@ whatever resources the budget names, and every point says which limit binds."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from codesign.alloc import Budget, Solver, synthetic_chain
-from codesign.alloc.budget import RESOURCES, on_device, parse_budget
+from codesign.alloc.budget import RESOURCES, on_device
 from codesign.alloc.methods import METHODS
-from codesign.alloc.pipeline import AllocateJob, designs, run_allocate
-from codesign.devices import Device, get_device
+from codesign.alloc.pipeline import designs, run_allocate
+from codesign.devices import Device
 from tests.alloc.test_frontier_methods import _tables
 
 
@@ -68,21 +67,6 @@ def test_binding_names_the_least_slack_limit_and_its_source():
     limits, _ = on_device(Budget({"lut": 950}), dev)
     assert limits.binding(cost)["text"] == "lut (budget 950)"
     assert limits.binding({**cost, "dsp": 10})["text"] == "dsp (device 10)"
-
-
-@pytest.fixture(scope="module")
-def cnn_job(cnn_graph, make_table):
-    from codesign.data import load_dataset
-    from codesign.models import load_model
-
-    model = load_model("digits_cnn", progress=False)
-    # the issue's repro: a budget on LUT only; a part with fewer DSPs than the designs
-    # that budget alone admits would use
-    dev = replace(get_device("xc7z020"), dsp=100)
-    return AllocateJob("digits_cnn", cnn_graph, load_dataset(model.dataset),
-                       [make_table(cnn_graph, "digits_cnn")], dev,
-                       parse_budget("lut=0.2", dev), methods=("exact", "uniform"),
-                       points=5, calib_samples=64)
 
 
 def test_a_real_frontier_stays_within_the_part(cnn_job, tmp_path: Path):

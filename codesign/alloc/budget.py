@@ -53,7 +53,9 @@ class Budget:
         return self.with_limit(key, None)
 
     def text(self) -> str:
-        return ",".join(f"{k}={v:g}" for k, v in self.limits.items()) or "none"
+        """key=value,... with the device's own limits marked, e.g. `ff=41600 (device)`."""
+        return ",".join(f"{k}={v:g}" + (" (device)" if self.origin(k) != "budget" else "")
+                        for k, v in self.limits.items()) or "none"
 
     def origin(self, key: str) -> str:
         """Where limit `key` comes from: "budget" or "device <part>"."""

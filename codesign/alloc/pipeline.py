@@ -151,12 +151,22 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     cands = candidates_for(job, table)
     calib_x = job.data.x_train[: job.calib_samples]
     check: dict[str, Any] | None = None
-    if job.synth_check:
-        found, refused, cands, check = synth_loop(
-            cands, limits, job.synth_check, job.axis,
-            lambda c: allocations(job, c, tables), _measure(job, cands, calib_x, out))
-    else:
-        found, refused = allocations(job, cands, tables)
+    try:
+        if job.synth_check:
+            found, refused, cands, check = synth_loop(
+                cands, limits, job.synth_check, job.axis,
+                lambda c: allocations(job, c, tables), _measure(job, cands, calib_x, out))
+        else:
+            found, refused = allocations(job, cands, tables)
+    except InfeasibleBudget as exc:
+        if not margins:
+            raise
+        raise InfeasibleBudget(
+            f"{exc} (these are the limits planned against: each LUT/FF limit divided by 1 + "
+            f"the estimate's upper error band at {job.confidence:g}, "
+            f"{', '.join(f'{k} +{100 * m:.1f}%' for k, m in margins.items())}; a lower "
+            "--confidence, or 0 for the estimate alone, plans closer to the limit)",
+            exc.smallest) from None
     measured = {(r["method"], r["point"]): r for r in (check or {"iterations": [{
         "designs": []}]})["iterations"][-1]["designs"]}
     cycles_model = FastCostModel(job.graph, job.device)

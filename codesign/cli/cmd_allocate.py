@@ -157,8 +157,8 @@ def _plan_line(r: dict) -> str:
     if r.get("confidence") == 0:
         return "planned on the estimate alone (--confidence 0): no error margin"
     if not margins:
-        return (f"planned on the estimate itself: no measured error band for this family "
-                f"({r.get('band_source', '')})")
+        return ("planned on the estimate alone: no measured error band for this device "
+                "family")
     parts = ", ".join(f"{k.upper()} +{100 * m:.1f}%" for k, m in margins.items())
     return (f"planned so that the upper error band at {100 * r['confidence']:g}% fits "
             f"({parts}: each limit divided by 1 + that)")

@@ -67,6 +67,7 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
                 assert qnet.design[name].weight.width == impl.weight.width
                 assert qnet.design[name].reuse == impl.reuse
         assert row["lut"] <= budget_luts and row["dsp"] == 0
+        assert row["binding"].startswith(("lut (budget", "ff (device", "bram (device"))
         assert record["cost"]["dsp"] == 0
     assert s["chosen"] in [p["label"] for p in s["points"]]
     md = result.report_md.read_text()
@@ -81,6 +82,16 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
     third = run_flow(flow, tmp_path / "runs", quiet=True)
     cached = {st["stage"]: st["cached"] for st in third.summary["stages"]}
     assert cached["train"] and cached["sensitivity"] and not cached["allocate"]
+
+
+def test_synth_check_is_in_the_allocate_key_only_when_asked(tmp_path, linear_model):
+    from codesign.flow.stages import allocate_config
+
+    flow = load_flow(write_flow(tmp_path, ALLOC_FLOW))
+    assert "synth_check" not in allocate_config(flow, None)  # old cache keys hold
+    flow = load_flow(write_flow(tmp_path, ALLOC_FLOW.replace("reuse: [1]",
+                                                             "reuse: [1]\n      synth_check: 2")))
+    assert allocate_config(flow, None)["synth_check"] == 2
 
 
 @pytest.mark.parametrize(("section", "line", "key", "message"), [

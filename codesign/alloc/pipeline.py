@@ -150,25 +150,9 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
     calib_x = job.data.x_train[: job.calib_samples]
-    check: dict[str, Any] | None = None
-    try:
-        if job.synth_check:
-            found, refused, cands, check = synth_loop(
-                cands, limits, job.synth_check, job.axis,
-                lambda c: allocations(job, c, tables), _measure(job, cands, calib_x, out))
-        else:
-            found, refused = allocations(job, cands, tables)
-    except InfeasibleBudget as exc:
-        if not margins:
-            raise
-        raise InfeasibleBudget(
-            f"{exc} (these are the limits planned against: each LUT/FF limit divided by 1 + "
-            f"the estimate's upper error band at {job.confidence:g}, "
-            f"{', '.join(f'{k} +{100 * m:.1f}%' for k, m in margins.items())}; a lower "
-            "--confidence, or 0 for the estimate alone, plans closer to the limit)",
-            exc.smallest) from None
-    measured = {(r["method"], r["point"]): r for r in (check or {"iterations": [{
-        "designs": []}]})["iterations"][-1]["designs"]}
+    found, refused, cands, check = _solve(job, cands, tables, limits, margins, calib_x, out)
+    measured = {(r["method"], r["point"]): r
+                for r in (check["iterations"][-1]["designs"] if check else [])}
     cycles_model = FastCostModel(job.graph, job.device)
     rows: list[dict[str, Any]] = []
     work = [(m, i, a) for m, allocs in found.items() for i, a in enumerate(allocs)]
@@ -212,6 +196,29 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
               "out": str(out)}
     result.update(write_outputs(result, out))
     return result
+
+
+def _solve(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTable],
+           limits: Budget, margins: dict[str, float], calib_x: Any, out: Path
+           ) -> tuple[dict[str, list[Allocation]], dict[str, str], Candidates,
+                      dict[str, Any] | None]:
+    """The designs under the job's planned budget; with synth_check, the loop that makes
+    them fit `limits` by Yosys (and its record)."""
+    try:
+        if job.synth_check:
+            return synth_loop(cands, limits, job.synth_check, job.axis,
+                              lambda c: allocations(job, c, tables),
+                              _measure(job, cands, calib_x, out))
+        return (*allocations(job, cands, tables), cands, None)
+    except InfeasibleBudget as exc:
+        if not margins:
+            raise
+        raise InfeasibleBudget(
+            f"{exc} (these are the limits planned against: each LUT/FF limit divided by 1 + "
+            f"the estimate's upper error band at {job.confidence:g}, "
+            f"{', '.join(f'{k} +{100 * m:.1f}%' for k, m in margins.items())}; a lower "
+            "--confidence, or 0 for the estimate alone, plans closer to the limit)",
+            exc.smallest) from None
 
 
 def _measure(job: AllocateJob, cands: Candidates, calib_x: Any, out: Path) -> Measure:

@@ -72,6 +72,7 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
     assert s["chosen"] in [p["label"] for p in s["points"]]
     md = result.report_md.read_text()
     assert "## Hardware-aware allocation (exact, uniform)" in md
+    assert "| binding limit |" in md
     for row in frontier:  # the points table names each allocator method's points
         label = f"xc7a100t-calibrate-{row['method']}-{row['point']:02d}"
         assert f"| {label}" in md and f"| {row['method']} #{row['point']} |" in md

@@ -150,7 +150,8 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
     calib_x = job.data.x_train[: job.calib_samples]
-    found, refused, cands, check = _solve(job, cands, tables, limits, margins, calib_x, out)
+    found, refused, cands, check = _solve(job, cands, tables, asked, limits, margins,
+                                            calib_x, out)
     measured = {(r["method"], r["point"]): r
                 for r in (check["iterations"][-1]["designs"] if check else [])}
     cycles_model = FastCostModel(job.graph, job.device)
@@ -199,7 +200,7 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
 
 
 def _solve(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTable],
-           limits: Budget, margins: dict[str, float], calib_x: Any, out: Path
+           asked: Budget, limits: Budget, margins: dict[str, float], calib_x: Any, out: Path
            ) -> tuple[dict[str, list[Allocation]], dict[str, str], Candidates,
                       dict[str, Any] | None]:
     """The designs under the job's planned budget; with synth_check, the loop that makes
@@ -213,12 +214,12 @@ def _solve(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTab
     except InfeasibleBudget as exc:
         if not margins:
             raise
+        bands = ", ".join(f"{k} +{100 * m:.1f}%" for k, m in margins.items())
         raise InfeasibleBudget(
-            f"{exc} (these are the limits planned against: each LUT/FF limit divided by 1 + "
-            f"the estimate's upper error band at {job.confidence:g}, "
-            f"{', '.join(f'{k} +{100 * m:.1f}%' for k, m in margins.items())}; a lower "
-            "--confidence, or 0 for the estimate alone, plans closer to the limit)",
-            exc.smallest) from None
+            f"no design fits the budget {asked.text()} once planned against the estimate's "
+            f"upper error band at confidence {job.confidence:g} (each LUT/FF limit divided "
+            f"by 1 + {bands}; a lower --confidence, or 0 for the estimate alone, plans "
+            f"closer to the limit). As planned: {exc}", exc.smallest) from None
 
 
 def _measure(job: AllocateJob, cands: Candidates, calib_x: Any, out: Path) -> Measure:

@@ -61,23 +61,28 @@ class Budget:
         """Where limit `key` comes from: "budget" or "device <part>"."""
         return self.source.get(key, "budget")
 
-    def binding(self, cost: dict[str, float]) -> dict[str, object] | None:
-        """The limit a design's `cost` is closest to (least relative slack), e.g.
+    def binding(self, cost: dict[str, float], held: Budget | None = None
+                ) -> dict[str, object] | None:
+        """The limit a design's `cost` is closest to (least relative slack, measured on the
+        limits the solver `held` when they differ, e.g. planned under an error band), e.g.
         {"key": "dsp", "limit": 220, "slack": 0.0, "text": "dsp (device 220)"}. Zero limits
         (dsp=0: a style forbidden) bind only when no positive limit is set."""
+        held = held or self
         rows = []
-        for key, limit in self.limits.items():
-            if key not in cost:
+        for key, limit in held.limits.items():
+            if key not in cost or key not in self.limits:
                 continue
             slack = (limit - cost[key]) / limit if limit > 0 else 0.0
             rows.append((limit <= 0, slack, key))
         if not rows:
             return None
         _, slack, key = min(rows)
-        limit = self.limits[key]
+        limit, plan = self.limits[key], held.limits[key]
         where = self.origin(key).split()[0]
-        return {"key": key, "limit": limit, "slack": slack, "source": self.origin(key),
-                "text": f"{key} ({where} {limit:g})"}
+        planned = f", planned {plan:.0f}" if plan != limit else ""
+        return {"key": key, "limit": limit, "held": plan, "slack": slack,
+                "source": self.origin(key),
+                "text": f"{key} ({where} {limit:g}{planned}), {100 * slack:.0f}% free"}
 
 
 def on_device(budget: Budget, device: Device) -> tuple[Budget, list[str]]:

@@ -164,7 +164,8 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
         row: dict[str, Any] = {"method": method, "point": i, "omega": alloc.omega,
                                **{k: alloc.cost[k] for k in ROW_COSTS},
                                "knob": alloc.notes.get("knob", ""), "design": str(path),
-                               "val_accuracy": None, **binding_fields(limits, alloc.cost),
+                               "val_accuracy": None,
+                               **binding_fields(limits, alloc.cost, job.budget),
                                **{f"{k}_high": round(alloc.cost[k] * (1 + m))
                                   for k, m in margins.items()}}
         # the budget rows add per-layer latencies (an estimate, linear for the solver);
@@ -249,9 +250,10 @@ def _synth_failed(i: int, exc: BaseException) -> dict[str, float]:
     raise AllocationError(f"--synth-check: the synthesis of checked design {i} failed: {exc}")
 
 
-def binding_fields(limits: Budget, cost: dict[str, float]) -> dict[str, Any]:
-    """A frontier row's binding limit (the one with the least slack) and that slack."""
-    bind = limits.binding(cost)
+def binding_fields(limits: Budget, cost: dict[str, float], held: Budget) -> dict[str, Any]:
+    """A frontier row's binding limit (the one with the least slack among those the
+    solver held) and that slack."""
+    bind = limits.binding(cost, held)
     return {"binding": bind["text"] if bind else "", "slack": bind["slack"] if bind else None}
 
 

@@ -20,10 +20,14 @@ half. Printed: per-resource MAPE and worst case, fast vs structural, DSP and BRA
 counts, interval and latency against the handshake simulation, estimates per second,
 and a scatter plot (estimated vs synthesized). With --write-fit the structural
 coefficients go to hw/devices/structural_fit.yaml with the Yosys version and the date
-(the fast model's file is bench/fast_fit.py's).
+(the fast model's file is bench/fast_fit.py's). Also printed: each model's error band at
+--confidence per family and resource (quantiles of 2-fold cross-validated relative
+residuals) and its coverage; --write-bands (or --write-fit) stores those residuals with
+their provenance in the same file, where codesign.cost.bands reads them.
 
     nice -n 10 .venv/bin/python bench/cost_model.py [--layers 60] [--networks 12]
-        [--jobs 2] [--out out/cost_model] [--cached-only] [--write-fit] [--cycles-only]
+        [--jobs 2] [--out out/cost_model] [--cached-only] [--write-fit] [--write-bands]
+        [--confidence 0.95] [--cycles-only]
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def bands(model: str, family: str, totals: dict[str, Any],
     """The band of every LUT/FF total in `totals`, in counts (low, high) and relative,
     with the provenance of the residuals; what `codesign cost` and the report print."""
     fit = load_fit("structural_fit.yaml")
-    out: dict[str, Any] = {"confidence": confidence, "model": model,
+    out: dict[str, Any] = {"confidence": confidence, "model": model, "family": family,
                            "source": provenance(fit)}
     for key in BANDED:
         b = band(model, family, key, confidence, fit)
@@ -92,7 +92,8 @@ def band_summary(b: dict[str, Any]) -> str:
     none (what `codesign cost` and the flow report print)."""
     got = [f"{k.upper()} {band_text(b, k)}" for k in BANDED if k in b]
     if not got:
-        return f"error band: none measured for this family ({b.get('source', 'no data')})"
+        return (f"error band: none measured for family {b.get('family', '?')} (the "
+                f"{b.get('source', 'corpus')} hold none of it)")
     return f"error band (where Yosys lands): {'; '.join(got)}; from the {b['source']}"
 
 

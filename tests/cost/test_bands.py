@@ -51,4 +51,4 @@ def test_cost_prints_the_band(with_bands, tmp_path, capsys, digits_qnet8):
     out = capsys.readouterr().out
     assert "error band" in out and "+19.0% at 95%" in out and "2-fold" in out
     assert main(["cost", str(path), "--device", "lfe5u-25f"]) == 0
-    assert "none measured for this family" in capsys.readouterr().out
+    assert "none measured for family ecp5" in capsys.readouterr().out

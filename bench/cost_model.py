@@ -20,10 +20,14 @@ half. Printed: per-resource MAPE and worst case, fast vs structural, DSP and BRA
 counts, interval and latency against the handshake simulation, estimates per second,
 and a scatter plot (estimated vs synthesized). With --write-fit the structural
 coefficients go to hw/devices/structural_fit.yaml with the Yosys version and the date
-(the fast model's file is bench/fast_fit.py's).
+(the fast model's file is bench/fast_fit.py's). Also printed: each model's error band at
+--confidence per family and resource (quantiles of 2-fold cross-validated relative
+residuals) and its coverage; --write-bands (or --write-fit) stores those residuals with
+their provenance in the same file, where codesign.cost.bands reads them.
 
     nice -n 10 .venv/bin/python bench/cost_model.py [--layers 60] [--networks 12]
-        [--jobs 2] [--out out/cost_model] [--cached-only] [--write-fit] [--cycles-only]
+        [--jobs 2] [--out out/cost_model] [--cached-only] [--write-fit] [--write-bands]
+        [--confidence 0.95] [--cycles-only]
 """
 
 from __future__ import annotations
@@ -272,6 +276,81 @@ def struct_predict(row: dict, coef: dict[str, float], resource: str) -> float:
     return float(np.rint(v))
 
 
+def struct_coef(train: list[dict], resource: str, family: str) -> dict[str, float]:
+    """The structural fit as report() makes it: the hand-set constants kept when the fit
+    does worse on its own half."""
+    from codesign.cost.structural import coefficients as struct_coefficients
+
+    sc = struct_fit(train, resource, family)
+    default = struct_coefficients(family)[resource]
+    if (mape([(struct_predict(r, default, resource), r["synth"][resource]) for r in train])[0]
+            < mape([(struct_predict(r, sc, resource), r["synth"][resource]) for r in train])[0]):
+        sc = dict(default)
+    return sc
+
+
+def rel_residual(est: float, true: float) -> float:
+    """(Yosys - estimate) / estimate: estimate * (1 + residual) is Yosys' figure."""
+    return (true - est) / max(est, 1.0)
+
+
+def cv_residuals(rows: list[dict], family: str) -> dict[str, dict[str, list[list[float]]]]:
+    """model -> resource -> per fold, the relative residuals of the designs that fold
+    holds out (2 folds: the fit and held-out halves, each predicted by coefficients
+    fitted on the other). The fast model's shipped coefficients never saw Yosys (they
+    are fitted to the structural estimate), so each fold is just its designs."""
+    from codesign.cost.fast import coefficients as fast_coefficients
+
+    fam = [r for r in rows if r["family"] == family]
+    folds = [[r for r in fam if r["half"] == h] for h in ("fit", "held-out")]
+    out: dict[str, dict[str, list[list[float]]]] = {"structural": {}, "fast": {}}
+    for res in ("lut", "ff"):
+        out["structural"][res] = []
+        out["fast"][res] = []
+        for i, test in enumerate(folds):
+            train = folds[1 - i]
+            sc = struct_coef(train, res, family) if len(train) >= 3 else None
+            out["structural"][res].append(
+                [rel_residual(struct_predict(r, sc, res), r["synth"][res]) for r in test]
+                if sc is not None else [])
+            fc = fast_coefficients(family)[res]
+            out["fast"][res].append([rel_residual(predict(r, fc), r["synth"][res])
+                                     for r in test])
+    return out
+
+
+def band_report(rows: list[dict], confidence: float) -> dict:
+    """Print each model's error band at `confidence` per family and resource, and its
+    coverage: the share of designs whose Yosys figure lies under the upper band, both
+    with the band of all residuals and cross-fold (the band from one fold's residuals
+    judged on the other fold's designs). Returns the residuals to store."""
+    stored: dict = {}
+    print(f"\nerror bands at {100 * confidence:g}% (relative residual (Yosys - estimate) / "
+          "estimate, 2-fold cross-validated), and coverage of the upper band")
+    for fam in ("xc7", "ecp5"):
+        if not any(r["family"] == fam for r in rows):
+            continue
+        for model, per_res in cv_residuals(rows, fam).items():
+            for res, folds in per_res.items():
+                allres = [x for f in folds for x in f]
+                if len(allres) < 2:
+                    continue
+                lo = float(np.quantile(allres, 1 - confidence, method="lower"))
+                hi = float(np.quantile(allres, confidence, method="higher"))
+                covered = np.mean([x <= hi for x in allres])
+                cross = [np.mean([x <= float(np.quantile(folds[1 - i], confidence,
+                                                            method="higher"))
+                                  for x in f]) for i, f in enumerate(folds)
+                         if f and folds[1 - i]]
+                across = 100 * float(np.mean(cross)) if cross else float("nan")
+                print(f"  {model:10} {fam:5} {res:3} n={len(allres):3}  band "
+                      f"{100 * lo:+6.1f}% .. {100 * hi:+6.1f}%  coverage {100 * covered:5.1f}%"
+                      f"  cross-fold {across:5.1f}%")
+                stored.setdefault(model, {}).setdefault(fam, {})[res] = sorted(
+                    round(x, 4) for x in allres)
+    return stored
+
+
 def pct(est: float, true: float) -> float:
     return abs(est - true) / max(true, 1) * 100
 
@@ -353,6 +432,32 @@ def _fit_header(path: Path) -> str:
     return path.read_text().split("\nyosys:")[0]
 
 
+def write_band_file(stored: dict, version: str, rows: list[dict]) -> Path:
+    """Store the residuals (codesign.cost.bands reads them) with their provenance in
+    hw/devices/structural_fit.yaml, leaving its coefficients as they are."""
+    import yaml
+
+    path = ROOT / "hw" / "devices" / "structural_fit.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["bands"] = {"provenance": {
+        "bench": "bench/cost_model.py", "yosys": version,
+        "date": datetime.date.today().isoformat(), "folds": 2, "designs": len(rows),
+        "per_family": {f: sum(r["family"] == f for r in rows) for f in ("xc7", "ecp5")},
+        "residual": "(yosys - estimate) / estimate, each design predicted by "
+                    "coefficients fitted without it"}, **stored}
+    _dump_fit(path, data)
+    return path
+
+
+def _dump_fit(path: Path, data: dict) -> None:
+    import yaml
+
+    keys = [k for k in ("yosys", "date", "samples", "families", "bands") if k in data]
+    body = yaml.safe_dump({k: data[k] for k in keys}, sort_keys=False,
+                          default_flow_style=None, width=100)
+    path.write_text(_fit_header(path) + "\n" + body)
+
+
 def write_fit(coefs: dict, version: str, n: dict) -> list[Path]:
     """Store the structural model's fitted coefficients (families with enough samples);
     the fast model's are fitted to the structural estimate by bench/fast_fit.py."""
@@ -372,14 +477,13 @@ def write_fit(coefs: dict, version: str, n: dict) -> list[Path]:
         # UltraScale+ is not synthesized here: it shares xc7's LUT6 fabric
         if "xc7" in data["families"]:
             data["families"]["xcup"] = {k: dict(v) for k, v in data["families"]["xc7"].items()}
-        body = yaml.safe_dump({k: data[k] for k in ("yosys", "date", "samples", "families")},
-                              sort_keys=False, default_flow_style=None, width=100)
-        path.write_text(_fit_header(path) + "\n" + body)
+        _dump_fit(path, data)
         written.append(path)
     return written
 
 
-def report(rows: list[dict], out: Path, todo: list[dict], write: bool) -> None:
+def report(rows: list[dict], out: Path, todo: list[dict], write: bool,
+           write_bands: bool = False, confidence: float = 0.95) -> None:
     from codesign.cost.fast import coefficients as fast_coefficients
     from codesign.cost.structural import coefficients as struct_coefficients
 
@@ -397,13 +501,7 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool) -> None:
             continue
         coefs[fam] = {"struct": {}, "fast": {}, "fast_refit": {}}
         for res, names in (("lut", LUT_FEATURES), ("ff", FF_FEATURES)):
-            sc = struct_fit(train, res, fam)
-            default = struct_coefficients(fam)[res]
-            # keep the hand-set constants when the fit does worse on its own half
-            if (mape([(struct_predict(r, default, res), r["synth"][res]) for r in train])[0]
-                    < mape([(struct_predict(r, sc, res), r["synth"][res]) for r in train])[0]):
-                sc = dict(default)
-            coefs[fam]["struct"][res] = sc
+            sc = coefs[fam]["struct"][res] = struct_coef(train, res, fam)
             fc = coefs[fam]["fast"][res] = dict(fast_coefficients(fam)[res])
             refit = coefs[fam]["fast_refit"][res] = fit(train, names, res)
             s_m, s_w = mape([(struct_predict(r, sc, res), r["synth"][res]) for r in test])
@@ -456,6 +554,9 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool) -> None:
               f"MAPE {np.mean(lat):.1f}%, worst {np.max(lat):.1f}%")
     print(f"fast estimate: {speed():,.0f} layer candidates per second; structural: "
           f"{struct_speed(todo):.1f} whole designs per second")
+    stored = band_report(rows, confidence)
+    if (write or write_bands) and stored:
+        print(f"error bands written to {write_band_file(stored, version, rows)}")
     if coefs:
         scatter(rows, coefs, out / "cost_model_scatter.png")
         print(f"scatter plot: {out / 'cost_model_scatter.png'}")
@@ -517,6 +618,11 @@ def main() -> None:
                     help="report on the designs already synthesized (run nothing new)")
     ap.add_argument("--write-fit", action="store_true",
                     help="store the structural fit in hw/devices/structural_fit.yaml")
+    ap.add_argument("--write-bands", action="store_true",
+                    help="store only the error bands (the cross-validated residuals) in "
+                         "hw/devices/structural_fit.yaml, keeping its coefficients")
+    ap.add_argument("--confidence", type=float, default=0.95,
+                    help="the band printed and its coverage (default 0.95)")
     ap.add_argument("--cycles-only", action="store_true",
                     help="only the cycles of every planned design (no synthesis): the "
                          "closed form and the additive estimate against the simulation")
@@ -554,7 +660,7 @@ def main() -> None:
           + (f", {skipped} not synthesized yet (--cached-only)" if skipped else ""))
     for fid, msg in failed:
         print(f"  failed {fid}: {msg}")
-    report(rows, args.out, todo, args.write_fit)
+    report(rows, args.out, todo, args.write_fit, args.write_bands, args.confidence)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 
 from codesign.alloc.budget import Budget
 from codesign.alloc.candidates import Candidates
-from codesign.alloc.solver import REL_TOL, Allocation, evaluate
+from codesign.alloc.solver import REL_TOL, Allocation, evaluate, fits
 
 ADDITIVE_AXES = ("lut", "ff", "dsp", "bram", "latency", "size", "wbits")
 
@@ -32,6 +32,31 @@ def applies(cands: Candidates, budget: Budget, axis: str) -> bool:
         if layer.in_tensor != prev.out_tensor:
             return False
     return all(np.all(x.cost[k] >= 0) for x in cands.layers for k in x.cost)
+
+
+def relaxed(budget: Budget, axis: str) -> Budget:
+    """The limits the dynamic program handles (the axis, zero limits, the interval): a
+    frontier of this relaxation whose every point fits the whole budget is that budget's
+    exact frontier (each point is optimal for a looser problem and feasible for this one),
+    which is the usual case when the other limits are the device's capacity."""
+    keep = {k: v for k, v in budget.limits.items()
+            if k in (axis, "interval") or v == 0}
+    return Budget(keep, {k: v for k, v in budget.source.items() if k in keep})
+
+
+def frontier_if_exact(cands: Candidates, budget: Budget, axis: str,
+                      caps: Sequence[float] | None = None, points: int = 20
+                      ) -> list[Allocation] | None:
+    """The chain frontier under `budget` when the dynamic program gives it exactly: [] when
+    nothing fits, None when it cannot say (not a chain, or a point of the relaxation
+    breaks a limit it does not handle; the caller then asks the solver)."""
+    loose = relaxed(budget, axis)
+    if not applies(cands, loose, axis):
+        return None
+    found = chain_frontier(cands, loose, axis, caps=caps, points=points)
+    if all(fits(a, budget) for a in found):
+        return found
+    return None
 
 
 def _axis_cost(layer, axis: str, total_params: int) -> np.ndarray:

@@ -19,11 +19,17 @@ AXES = ("lut", "ff", "dsp", "bram", "latency", "interval", "size", "wbits")
 
 
 def axis_range(solver: Solver, budget: Budget, axis: str) -> tuple[float, float]:
-    """(smallest feasible axis value, the axis cap or what the best design uses)."""
+    """(smallest feasible axis value, the axis cap or what the best design uses; a cap that
+    is only the device's capacity counts as no cap)."""
     others = budget.without(axis)
     lo = solver.minimum(axis, others)
     if lo is None:
         raise infeasible(solver, budget)
+    if axis in budget.limits and budget.origin(axis).startswith("device"):
+        best = solver.solve(budget)
+        if best is None:
+            raise infeasible(solver, budget)
+        return lo, max(lo, best.cost[axis])
     if axis in budget.limits:
         hi = budget.limits[axis]
         if hi < lo:
@@ -56,8 +62,8 @@ def frontier(cands: Candidates, budget: Budget, axis: str = "lut", points: int =
     if points < 1:
         raise AllocationError(f"a frontier needs at least one point, not {points}")
     solver = solver or Solver(cands, (*budget.limits, axis))
-    if chain.applies(cands, budget, axis):
-        found = chain.chain_frontier(cands, budget, axis, points=points)
+    found = chain.frontier_if_exact(cands, budget, axis, points=points)
+    if found is not None:
         if not found:
             raise infeasible(solver, budget)
         return non_dominated(found, axis)

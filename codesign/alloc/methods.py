@@ -297,8 +297,9 @@ def method_frontier(method: str, cands: Candidates, budget: Budget, axis: str = 
     lo, hi = span or axis_range(solver, budget, axis)
     caps = np.linspace(lo, hi, points) if points > 1 else np.array([hi])
     if method == "exact":
-        if chain.applies(cands, budget, axis):
-            return non_dominated(chain.chain_frontier(cands, budget, axis, caps=caps), axis)
+        found = chain.frontier_if_exact(cands, budget, axis, caps=caps)
+        if found is not None:
+            return non_dominated(found, axis)
         found = [solver.solve(budget.with_limit(axis, float(c))) for c in caps]
         return non_dominated([a for a in found if a is not None], axis)
     others = budget.without(axis)

@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 from tqdm import tqdm
 
-from codesign.alloc.budget import Budget
+from codesign.alloc.budget import RESOURCES, Budget, on_device, planned
 from codesign.alloc.candidates import (
     MULTIPLIER_STYLES,
     AllocationError,
@@ -27,6 +27,8 @@ from codesign.alloc.design import accum_widths, to_design
 from codesign.alloc.frontier import axis_range
 from codesign.alloc.methods import method_frontier, run
 from codesign.alloc.solver import Allocation, InfeasibleBudget, Solver
+from codesign.alloc.synthcheck import Measure, synth_figures, synth_loop
+from codesign.cost.bands import DEFAULT_CONFIDENCE, planning_margins, provenance
 from codesign.data import Dataset
 from codesign.design import DesignPoint
 from codesign.devices import Device
@@ -37,6 +39,7 @@ from codesign.quant.qat import TrainSettings
 from codesign.sensitivity.table import SensitivityTable
 
 ROW_COSTS = ("lut", "ff", "dsp", "bram", "latency", "interval", "size", "wbits")
+COST_MODEL = "fast"  # the model candidates_for's costs come from: its error band plans
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +64,10 @@ class AllocateJob:
     epochs: int = 2
     seed: int = 0
     progress: bool = False
+    confidence: float = DEFAULT_CONFIDENCE  # plan against the upper error band at this
+    synth_check: int = 0  # K: synthesize the K designs nearest the budget, correct, re-solve
+    workers: int = 1  # local processes for the syntheses
+    client: Any = None  # or a Dask client (codesign.flow.sweep.connect)
 
 
 def tables_by_method(job: AllocateJob) -> tuple[dict[str, SensitivityTable], SensitivityTable]:
@@ -90,19 +97,27 @@ def candidates_for(job: AllocateJob, table: SensitivityTable) -> Candidates:
 
 def allocations(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTable]
                 ) -> tuple[dict[str, list[Allocation]], dict[str, str]]:
-    """Each method's designs; methods with no design under the budget are reported, but an
-    infeasible budget for the exact method (the best possible) is an error."""
-    solver = Solver(cands, (*job.budget.limits, job.axis))
+    """Each method's designs under the job's budget (see `designs`)."""
+    return designs(cands, job.budget, job.methods, tables, points=job.points, axis=job.axis)
+
+
+def designs(cands: Candidates, budget: Budget, methods: Sequence[str],
+            tables: dict[str, SensitivityTable], *, points: int = 0, axis: str = "lut"
+            ) -> tuple[dict[str, list[Allocation]], dict[str, str]]:
+    """Each method's designs (one under `budget`, or a `points`-cap frontier on `axis`);
+    methods with no design under the budget are reported, but an infeasible budget for the
+    exact method (the best possible) is an error."""
+    solver = Solver(cands, (*budget.limits, axis))
     found: dict[str, list[Allocation]] = {}
     refused: dict[str, str] = {}
-    span = axis_range(solver, job.budget, job.axis) if job.points else None
-    for method in job.methods:
+    span = axis_range(solver, budget, axis) if points else None
+    for method in methods:
         try:
-            if job.points:
-                found[method] = method_frontier(method, cands, job.budget, job.axis,
-                                                job.points, tables, solver=solver, span=span)
+            if points:
+                found[method] = method_frontier(method, cands, budget, axis, points, tables,
+                                                solver=solver, span=span)
             else:
-                found[method] = [run(method, cands, job.budget, tables, solver=solver)]
+                found[method] = [run(method, cands, budget, tables, solver=solver)]
         except InfeasibleBudget as exc:
             if method == "exact":
                 raise
@@ -126,10 +141,19 @@ def quantize_and_score(job: AllocateJob, design: DesignPoint) -> tuple[Any, floa
 def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     from codesign.cost.fast import FastCostModel
 
+    asked = job.budget
+    limits, clamped = on_device(job.budget, job.device)
+    # the part is always a limit, the budget tightens it; the solver plans against the
+    # estimate's upper error band at the job's confidence
+    margins = planning_margins(COST_MODEL, job.device.family, job.confidence)
+    job = replace(job, budget=planned(limits, margins))
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
-    found, refused = allocations(job, cands, tables)
     calib_x = job.data.x_train[: job.calib_samples]
+    found, refused, cands, check = _solve(job, cands, tables, asked, limits, margins,
+                                            calib_x, out)
+    measured = {(r["method"], r["point"]): r
+                for r in (check["iterations"][-1]["designs"] if check else [])}
     cycles_model = FastCostModel(job.graph, job.device)
     rows: list[dict[str, Any]] = []
     work = [(m, i, a) for m, allocs in found.items() for i, a in enumerate(allocs)]
@@ -140,7 +164,10 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
         row: dict[str, Any] = {"method": method, "point": i, "omega": alloc.omega,
                                **{k: alloc.cost[k] for k in ROW_COSTS},
                                "knob": alloc.notes.get("knob", ""), "design": str(path),
-                               "val_accuracy": None}
+                               "val_accuracy": None,
+                               **binding_fields(limits, alloc.cost, job.budget),
+                               **{f"{k}_high": round(alloc.cost[k] * (1 + m))
+                                  for k, m in margins.items()}}
         # the budget rows add per-layer latencies (an estimate, linear for the solver);
         # the point reports the network's exact cycles (closed form, as `codesign cost`)
         cycles = cycles_model.network_cycles({name: impl.reuse
@@ -153,10 +180,19 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
                 **qnet.design.notes, "val_accuracy": accuracy}))
             row["quantized"] = str(qnet.save(out / method / f"point_{i:02d}", force=True))
             row["val_accuracy"] = accuracy
+        if check is not None:
+            got = measured.get((method, i))
+            row.update({f"yosys_{k}": got["yosys"][k] if got else None for k in RESOURCES})
+            row["fits_by_yosys"] = None if got is None else not got["over"]
         row["allocation"] = alloc.to_dict(cands)
         rows.append(row)
     result = {"model": job.model_name, "device": job.device.part,
-              "budget": job.budget.text(), "limits": job.budget.limits,
+              "budget": asked.text(), "limits": limits.limits,
+              "limit_source": {k: limits.origin(k) for k in limits.limits},
+              "budget_notes": clamped,
+              "confidence": job.confidence, "margins": margins,
+              "band_source": provenance(),
+              **({"synth_check": check} if check is not None else {}),
               "objective": table.method, "axis": job.axis, "methods": list(found),
               "candidates": cands.size, "points": rows, "infeasible": refused,
               "out": str(out)}
@@ -164,12 +200,71 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     return result
 
 
+def _solve(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTable],
+           asked: Budget, limits: Budget, margins: dict[str, float], calib_x: Any, out: Path
+           ) -> tuple[dict[str, list[Allocation]], dict[str, str], Candidates,
+                      dict[str, Any] | None]:
+    """The designs under the job's planned budget; with synth_check, the loop that makes
+    them fit `limits` by Yosys (and its record)."""
+    try:
+        if job.synth_check:
+            return synth_loop(cands, limits, job.synth_check, job.axis,
+                              lambda c: allocations(job, c, tables),
+                              _measure(job, cands, calib_x, out))
+        return (*allocations(job, cands, tables), cands, None)
+    except InfeasibleBudget as exc:
+        if not margins:
+            raise
+        bands = ", ".join(f"{k} +{100 * m:.1f}%" for k, m in margins.items())
+        raise InfeasibleBudget(
+            f"no design fits the budget {asked.text()} once planned against the estimate's "
+            f"upper error band at confidence {job.confidence:g} (each LUT/FF limit divided "
+            f"by 1 + {bands}; a lower --confidence, or 0 for the estimate alone, plans "
+            f"closer to the limit). As planned: {exc}", exc.smallest) from None
+
+
+def _measure(job: AllocateJob, cands: Candidates, calib_x: Any, out: Path) -> Measure:
+    """The synth loop's measure: each checked allocation as the DesignPoint this run writes,
+    its weights rounded to it, synthesized with Yosys (cached by content) in parallel."""
+    from codesign.qnet import QuantizedNet
+
+    def measure(checked: list[tuple[str, int, Allocation]], n: int) -> list[dict[str, float]]:
+        calls = []
+        for method, i, alloc in checked:
+            design = to_design(job.graph, cands, alloc, calib_x, device=job.device.part,
+                               clock_mhz=job.device.default_clock_mhz, model=job.model_name)
+            folder = out / "synth" / f"iter{n}_{method}_{i:02d}"
+            calls.append((QuantizedNet.from_float(job.graph, design), str(folder), job.device))
+        workers = max(1, min(job.workers, len(calls)))
+        if job.client is None and workers == 1:
+            return [synth_figures(*call) for call in calls]
+        from codesign.flow.sweep import spread
+
+        return spread(synth_figures, calls, workers=workers, client=job.client,
+                      failed=_synth_failed)
+
+    return measure
+
+
+def _synth_failed(i: int, exc: BaseException) -> dict[str, float]:
+    raise AllocationError(f"--synth-check: the synthesis of checked design {i} failed: {exc}")
+
+
+def binding_fields(limits: Budget, cost: dict[str, float], held: Budget) -> dict[str, Any]:
+    """A frontier row's binding limit (the one with the least slack among those the
+    solver held) and that slack."""
+    bind = limits.binding(cost, held)
+    return {"binding": bind["text"] if bind else "", "slack": bind["slack"] if bind else None}
+
+
 def write_outputs(result: dict[str, Any], out: Path) -> dict[str, str]:
     from codesign.alloc.plot import plot_frontier
 
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, png = out / "frontier.csv", out / "frontier.json", out / "frontier.png"
-    cols = ["method", "point", "omega", *ROW_COSTS, "latency_additive", "val_accuracy", "knob",
+    cols = ["method", "point", "omega", *ROW_COSTS, "lut_high", "ff_high", "latency_additive",
+            "binding", "slack",
+            *(f"yosys_{k}" for k in RESOURCES), "fits_by_yosys", "val_accuracy", "knob",
             "design"]
     with csv_path.open("w", newline="") as f:
         w = csv.DictWriter(f, cols, extrasaction="ignore")

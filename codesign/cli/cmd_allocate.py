@@ -26,6 +26,7 @@ from codesign.cli.common import (
     report,
     table,
 )
+from codesign.cost.bands import check_confidence
 from codesign.devices import get_device
 from codesign.errors import CodesignError
 from codesign.quant.methods import METHODS as QUANTIZERS
@@ -55,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", action="append", metavar="NAME",
                    help=f"allocator(s): {', '.join(METHODS)}, or all that the tables support "
                         "(default exact)")
+    p.add_argument("--confidence", type=float, default=0.95, metavar="C",
+                   help="plan LUT/FF against the estimate's upper error band at this "
+                        "confidence (default 0.95: the budget is divided by 1 + the "
+                        "0.95-quantile of the measured estimate errors; 0: plan on the "
+                        "estimate alone)")
     p.add_argument("--frontier", type=int, default=0, metavar="N",
                    help="sweep N caps along --axis (default: one design at the budget)")
     p.add_argument("--axis", default="lut", choices=AXES, help="frontier axis (default lut)")
@@ -77,6 +83,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, default=2, metavar="N",
                    help="training epochs of a trained quantizer (default 2: short)")
     g.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("synthesis in the loop")
+    g.add_argument("--synth-check", type=int, default=0, metavar="K",
+                   help="synthesize the K designs nearest the budget with Yosys; when one "
+                        "misses, correct the costs by what Yosys measured and re-solve (up "
+                        "to 4 times) until they fit by Yosys")
+    g.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="local processes for --synth-check's syntheses (default 1)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run --synth-check's syntheses on this Dask scheduler instead")
     add_json_arg(p)
 
 
@@ -111,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"--frontier must be a number of points >= 1, not {args.frontier}")
     if args.epochs < 1 or args.calib_samples < 1:
         raise CodesignError("--epochs and --calib-samples must be positive")
+    if args.synth_check < 0 or args.workers < 1:
+        raise CodesignError(f"--synth-check must be 0 or more and --workers positive, not "
+                            f"{args.synth_check} and {args.workers}")
     multipliers = tuple(m.strip() for m in args.multipliers.split(",") if m.strip())
     out = args.out
     if (out / "frontier.json").exists() and not args.force:
@@ -126,25 +144,73 @@ def run(args: argparse.Namespace) -> int:
         reuse=_ints(args.reuse, "reuse"), multipliers=multipliers,
         calib_samples=args.calib_samples, evaluate=args.evaluate,
         quantizer=args.quantizer, epochs=args.epochs, seed=args.seed,
-        progress=not args.json)
+        progress=not args.json, confidence=check_confidence(args.confidence, planning=True),
+        synth_check=args.synth_check, workers=args.workers,
+        client=_client(args.scheduler) if args.synth_check else None)
     result = run_allocate(job, out)
     report(args, result, _text)
     return 0
 
 
+def _plan_line(r: dict) -> str:
+    margins = r.get("margins") or {}
+    if r.get("confidence") == 0:
+        return "planned on the estimate alone (--confidence 0): no error margin"
+    if not margins:
+        return ("planned on the estimate alone: no measured error band for this device "
+                "family")
+    parts = ", ".join(f"{k.upper()} +{100 * m:.1f}%" for k, m in margins.items())
+    return (f"planned so that the upper error band at {100 * r['confidence']:g}% fits "
+            f"({parts}: each limit divided by 1 + that)")
+
+
+def _client(scheduler: str | None):
+    from codesign.flow.sweep import connect
+
+    return None if scheduler is None else connect(scheduler)
+
+
 def _text(r: dict) -> str:
     cols = ["method", "point", "omega", "lut", "ff", "dsp", "bram", "latency", "interval",
-            "wbits"]
+            "wbits", "binding"]
     if any(p.get("val_accuracy") is not None for p in r["points"]):
         cols.append("val_accuracy")
     rows = [{c: _fmt(p.get(c)) for c in cols} for p in r["points"]]
     lines = [f"{r['model']} on {r['device']}, budget {r['budget']}, objective "
-             f"{r['objective']}:", table(rows, cols)]
+             f"{r['objective']}:", *r.get("budget_notes", []), _plan_line(r),
+             table(rows, cols)]
     for m, why in r.get("infeasible", {}).items():
         lines.append(f"{m}: {why}")
+    if "synth_check" in r:
+        lines += synth_lines(r["synth_check"])
     lines.append(f"wrote {r['csv']}, {r['json']}, {r['plot']} and "
                  f"{len(r['points'])} design(s) under {r['out']}")
     return "\n".join(lines)
+
+
+def synth_lines(check: dict) -> list[str]:
+    """Each --synth-check iteration (estimate vs Yosys per checked design, the correction
+    it led to) and the final claim."""
+    lines = []
+    for it in check["iterations"]:
+        fix = it.get("next_correction")
+        lines.append(f"synth check {it['iteration']}"
+                     + (f" (costs scaled by {_factors(it['correction'])})"
+                        if it["correction"] else "") + ":")
+        for d in it["designs"]:
+            pairs = ", ".join(f"{k} {_fmt(d['estimate'][k])}/{_fmt(d['yosys'][k])}"
+                              for k in ("lut", "ff", "dsp", "bram"))
+            verdict = "misses " + ", ".join(d["over"]) if d["over"] else "fits"
+            lines.append(f"  {d['method']} point {d['point']}: estimate/Yosys {pairs}: "
+                         f"{verdict}")
+        if fix:
+            lines.append(f"  -> correct the costs by {_factors(fix)} and re-solve")
+    lines.append(check["claim"])
+    return lines
+
+
+def _factors(f: dict) -> str:
+    return ", ".join(f"{k} x{v:.3f}" for k, v in f.items())
 
 
 def _fmt(v: object) -> str:

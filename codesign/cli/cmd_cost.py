@@ -17,6 +17,7 @@ from codesign.cli.common import (
     report,
     table,
 )
+from codesign.cost.bands import band_summary
 from codesign.cost.estimate import estimate_design, estimate_structural
 from codesign.devices import get_device
 from codesign.qnet import QuantizedNet
@@ -65,5 +66,7 @@ def _text(r: dict) -> str:
              f"constants fitted with Yosys {fit['yosys']} on {fit['date']} for family "
              f"{fit['family']})",
              table(rows, COLUMNS if r["model"] == "fast" else STRUCT_COLUMNS)]
+    lines.append(band_summary(r.get("band") or {}))
     lines += [f"warning: {w}" for w in r["warnings"]]
     return "\n".join(lines)
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from codesign.cost.bands import bands
 from codesign.cost.fast import FastCostModel, fit_file
 from codesign.cost.report import BUDGETED, fit_info, over_budget, utilization
 from codesign.design import is_lossless_accum
@@ -69,6 +70,7 @@ def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
             "latency": cycles["latency"], "interval": cycles["interval"],
             "utilization": util, "warnings": over_budget(util),
             "fit": fit_info(fit, device.family),
+            "band": bands("fast", device.family, totals),
             "layers": rows}
 
 
@@ -96,4 +98,5 @@ def estimate_structural(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
             "latency": timing["latency"], "interval": timing["interval"],
             "utilization": util, "warnings": over_budget(util),
             "fit": fit_info(fit, device.family),
+            "band": bands("structural", device.family, totals),
             "layers": rows}

@@ -171,6 +171,7 @@ class AllocateSpec:
     bits: list[int] | None = None  # candidate widths (default: the sensitivity table's)
     reuse: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     calib_samples: int = 512
+    synth_check: int = 0  # K: the K designs nearest the budget made to fit by Yosys
 
     def check(self) -> None:
         from codesign.alloc.budget import BUDGET_KEYS
@@ -201,6 +202,10 @@ class AllocateSpec:
             raise _Invalid("reuse", f"{self.reuse} must be positive reuse factors")
         if self.calib_samples < 1:
             raise _Invalid("calib_samples", f"must be positive, not {self.calib_samples}")
+        if isinstance(self.synth_check, bool) or not isinstance(self.synth_check, int) \
+                or self.synth_check < 0:
+            raise _Invalid("synth_check", f"must be a number of designs (0 or more) to "
+                                          f"synthesize, not {self.synth_check!r}")
 
     def budget_text(self) -> str:
         """The budget as the CLI's --budget text (so fractions parse the same way)."""

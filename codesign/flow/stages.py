@@ -183,8 +183,10 @@ def allocate_config(flow: Flow, point: Point | None) -> dict[str, Any]:
     from codesign.devices import get_device
 
     assert flow.allocate is not None
-    return {**asdict(flow.allocate),
-            "devices": [get_device(d).to_dict() for d in flow.target.devices]}
+    config = asdict(flow.allocate)
+    if not config["synth_check"]:  # flows without it keep their cache keys
+        del config["synth_check"]
+    return {**config, "devices": [get_device(d).to_dict() for d in flow.target.devices]}
 
 
 def allocate(ctx: StageContext) -> dict[str, Any]:
@@ -206,7 +208,9 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
                           tables=[table], device=device, budget=a.budget_for(device.part),
                           module=model.module, methods=tuple(a.methods), points=a.points,
                           axis=a.axis, bits=a.bits, reuse=tuple(a.reuse),
-                          calib_samples=a.calib_samples, progress=ctx.progress)
+                          calib_samples=a.calib_samples, progress=ctx.progress,
+                          synth_check=a.synth_check,
+                          workers=max(1, ctx.flow.sweep.workers or 1))
         folder = ctx.out / name.lower()
         result = run_allocate(job, folder)
         if not result["points"]:
@@ -220,6 +224,9 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
         rows = [{k: v for k, v in row.items() if k != "allocation"}
                 | {"design": f"{name.lower()}/{row['design']}"} for row in result["points"]]
         devices[name.lower()] = {"budget": result["budget"], "limits": result["limits"],
+                                 "limit_source": result["limit_source"],
+                                 "budget_notes": result["budget_notes"],
+                                 **{k: result[k] for k in ("synth_check",) if k in result},
                                  "objective": result["objective"], "axis": result["axis"],
                                  "points": rows, "infeasible": result["infeasible"],
                                  "csv": f"{name.lower()}/frontier.csv",

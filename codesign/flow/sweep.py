@@ -101,38 +101,51 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="codesign-parent-watch", daemon=True).start()
 
 
+def spread(fn: Callable[..., Any], calls: list[tuple], *, workers: int = 1, client: Any = None,
+           keys: list[str] | None = None, failed: Callable[[int, BaseException], Any],
+           on_done: Callable[[Any], None] | None = None) -> list[Any]:
+    """fn(*call) for every call, in a local process pool of `workers` or on a Dask
+    `client`, results in the order of `calls`; a call whose worker dies gives
+    failed(index, error). What sweeps and `allocate --synth-check` run in parallel."""
+    on_done = on_done or (lambda result: None)
+    results: dict[int, Any] = {}
+    if client is not None:
+        from distributed import as_completed as dask_completed
+
+        futures = [client.submit(fn, *call, key=key, pure=False)
+                   for call, key in zip(calls, keys or [None] * len(calls), strict=True)]
+        index = {f.key: i for i, f in enumerate(futures)}
+        done = ((index[f.key], f) for f in dask_completed(futures))
+        _collect(done, results, failed, on_done)
+    else:
+        # spawn: a forked child of a process that has run torch's OpenMP pool can hang
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                 initializer=_die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
+            futures = {pool.submit(fn, *call): i for i, call in enumerate(calls)}
+            _collect(((futures[f], f) for f in as_completed(futures)), results, failed,
+                     on_done)
+    return [results[i] for i in range(len(calls))]
+
+
+def _collect(done, results: dict[int, Any], failed, on_done) -> None:
+    for i, fut in done:
+        try:
+            results[i] = fut.result()
+        except Exception as exc:  # the worker died or lost the task
+            results[i] = failed(i, exc)
+        on_done(results[i])
+
+
 def _pool(flow, points, stages, upstream, cache_root, workers, log, on_done, force):
-    # spawn: a forked child of a process that has run torch's OpenMP pool can hang
-    ctx = multiprocessing.get_context("spawn")
-    records: dict[int, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
-                               force): i
-                   for i, p in enumerate(points)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                records[i] = fut.result()
-            except Exception as exc:  # the worker process itself died
-                records[i] = _failed(points[i], exc)
-            on_done(records[i])
-    return [records[i] for i in range(len(points))]
+    return spread(run_point, [(flow, p, stages, upstream, cache_root, False, log, force)
+                              for p in points], workers=workers,
+                  failed=lambda i, exc: _failed(points[i], exc), on_done=on_done)
 
 
 def _dask(flow, points, stages, upstream, cache_root, client, log, on_done, force):
-    from distributed import as_completed as dask_completed
-
-    records: dict[int, dict[str, Any]] = {}
-    futures = [client.submit(run_point, flow, p, stages, upstream, cache_root, False, log,
-                             force, key=f"codesign-{p.label}-{os.getpid()}", pure=False)
-               for p in points]
-    index = {f.key: i for i, f in enumerate(futures)}
-    for fut in dask_completed(futures):
-        i = index[fut.key]
-        try:
-            records[i] = fut.result()
-        except Exception as exc:  # the worker died or lost the task
-            records[i] = _failed(points[i], exc)
-        on_done(records[i])
-    return [records[i] for i in range(len(points))]
+    return spread(run_point, [(flow, p, stages, upstream, cache_root, False, log, force)
+                              for p in points], client=client,
+                  keys=[f"codesign-{p.label}-{os.getpid()}" for p in points],
+                  failed=lambda i, exc: _failed(points[i], exc), on_done=on_done)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from codesign.cost.bands import band_summary
 from codesign.report import plots
 from codesign.report.blocks import Image, Para, Section, Table
 
@@ -153,6 +154,8 @@ def _resources(s: dict[str, Any], run_dir: Path) -> Section | None:
             f"{est['latency']} cycles, interval {est['interval']} cycles." +
             "".join(f" Warning: {w}." for w in est["warnings"]),
             None if est["fits"] else False))
+        if est.get("band"):
+            sec.blocks.append(Para(band_summary(est["band"]) + "."))
     if syn is not None and "error" in syn:
         sec.blocks.append(Para(f"Yosys synthesis FAILED: {syn['error']}", False))
         syn = None
@@ -289,11 +292,18 @@ def _allocate(s: dict[str, Any], run_dir: Path) -> Section | None:
                                f"is {alloc['folder']}/{d['csv']}."))
         for method, why in d.get("infeasible", {}).items():
             sec.blocks.append(Para(f"{method}: {why}; it adds no point.", False))
+        for note in d.get("budget_notes", []):
+            sec.blocks.append(Para(note + "."))
+        check = d.get("synth_check")
+        if check is not None:  # the ground truth, when the flow asked Yosys
+            sec.blocks.append(Para(f"Synthesis check ({len(check['iterations'])} "
+                                   f"iteration(s)): {check['claim']}.", check["fits"]))
         rows = [[r["method"], str(r["point"]), f"{r['omega']:.4g}",
-                 *(f"{r[k]:g}" for k in ("lut", "ff", "dsp", "latency"))]
+                 *(f"{r[k]:g}" for k in ("lut", "ff", "dsp", "latency")),
+                 r.get("binding", "")]
                 for r in d["points"]]
         sec.blocks.append(Table(["method", "point", "Omega", "LUT (est.)", "FF (est.)",
-                                 "DSP (est.)", "latency (cycles)"], rows))
+                                 "DSP (est.)", "latency (cycles)", "binding limit"], rows))
         png = run_dir / alloc["folder"] / d["plot"]
         if png.is_file():
             sec.blocks.append(Image(f"allocate_{device}", png.read_bytes(),

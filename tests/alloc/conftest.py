@@ -42,3 +42,24 @@ def cnn_graph():
     from codesign.models import load_model
 
     return load_model("digits_cnn", progress=False).graph()
+
+
+@pytest.fixture(scope="session")
+def cnn_job(cnn_graph, make_table):
+    """An allocation of digits_cnn on an xc7z020 with 100 DSPs, LUT budget 0.2."""
+    from dataclasses import replace
+
+    from codesign.alloc.budget import parse_budget
+    from codesign.alloc.pipeline import AllocateJob
+    from codesign.data import load_dataset
+    from codesign.devices import get_device
+    from codesign.models import load_model
+
+    model = load_model("digits_cnn", progress=False)
+    # the issue's repro: a budget on LUT only; a part with fewer DSPs than the designs
+    # that budget alone admits would use
+    dev = replace(get_device("xc7z020"), dsp=100)
+    return AllocateJob("digits_cnn", cnn_graph, load_dataset(model.dataset),
+                       [make_table(cnn_graph, "digits_cnn")], dev,
+                       parse_budget("lut=0.2", dev), methods=("exact", "uniform"),
+                       points=5, calib_samples=64)

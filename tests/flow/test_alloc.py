@@ -34,7 +34,7 @@ ALLOC_FLOW = """
       methods: [calibrate]
     allocate:
       methods: [exact, uniform]
-      budget: {lut: 0.3, dsp: 0}
+      budget: {lut: 0.55, dsp: 0}  # planned at 0.55 / 1.73 (the fast LUT band)
       points: 2
       reuse: [1]
     hls: null
@@ -55,7 +55,7 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
     # one sweep point per frontier design of every allocator method
     assert [p["label"] for p in s["points"]] == [
         f"xc7a100t-calibrate-{row['method']}-{row['point']:02d}" for row in frontier]
-    budget_luts = 0.3 * get_device("xc7a100t").lut
+    budget_luts = 0.55 * get_device("xc7a100t").lut
     for record, row in zip(s["points"], frontier, strict=True):
         assert record["error"] is None
         allocated = DesignPoint.load(result.run_dir / "stages" / "allocate" / row["design"])
@@ -67,20 +67,33 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
                 assert qnet.design[name].weight.width == impl.weight.width
                 assert qnet.design[name].reuse == impl.reuse
         assert row["lut"] <= budget_luts and row["dsp"] == 0
+        assert row["binding"].startswith(("lut (budget", "ff (device", "bram (device"))
         assert record["cost"]["dsp"] == 0
     assert s["chosen"] in [p["label"] for p in s["points"]]
     md = result.report_md.read_text()
     assert "## Hardware-aware allocation (exact, uniform)" in md
+    assert "| binding limit |" in md
+    assert "error band (where Yosys lands): LUT" in md  # the chosen design's estimate
     for row in frontier:  # the points table names each allocator method's points
         label = f"xc7a100t-calibrate-{row['method']}-{row['point']:02d}"
         assert f"| {label}" in md and f"| {row['method']} #{row['point']} |" in md
     # a rerun is all cache hits; a new budget redoes allocate and the points, not train
     again = run_flow(flow, tmp_path / "runs", quiet=True)
     assert all(st["cached"] for st in again.summary["stages"])
-    write_flow(tmp_path, ALLOC_FLOW.replace("lut: 0.3", "lut: 0.25"))
+    write_flow(tmp_path, ALLOC_FLOW.replace("lut: 0.55", "lut: 0.5"))
     third = run_flow(flow, tmp_path / "runs", quiet=True)
     cached = {st["stage"]: st["cached"] for st in third.summary["stages"]}
     assert cached["train"] and cached["sensitivity"] and not cached["allocate"]
+
+
+def test_synth_check_is_in_the_allocate_key_only_when_asked(tmp_path, linear_model):
+    from codesign.flow.stages import allocate_config
+
+    flow = load_flow(write_flow(tmp_path, ALLOC_FLOW))
+    assert "synth_check" not in allocate_config(flow, None)  # old cache keys hold
+    flow = load_flow(write_flow(tmp_path, ALLOC_FLOW.replace("reuse: [1]",
+                                                             "reuse: [1]\n      synth_check: 2")))
+    assert allocate_config(flow, None)["synth_check"] == 2
 
 
 @pytest.mark.parametrize(("section", "line", "key", "message"), [
@@ -98,6 +111,9 @@ def test_a_flow_quantizes_and_chooses_among_the_allocators_frontier(tmp_path, li
     ("allocate: {reuse: [0]}", 3, "allocate.reuse", "positive"),
     ("allocate: {bits: [0, 4]}", 3, "allocate.bits", "widths"),
     ("allocate: {frontier: 3}", 3, "allocate.frontier", "allowed keys"),
+    ("allocate: {synth_check: -1}", 3, "allocate.synth_check", "0 or more"),
+    ("allocate: {synth_check: yes}", 3, "allocate.synth_check", "expected int"),
+    ("allocate: {synth_check: two}", 3, "allocate.synth_check", "expected int"),
     ("sensitivity: null\nallocate: {}", 4, "allocate", "sensitivity"),
 ])
 def test_bad_allocate_keys_are_located(tmp_path, section, line, key, message):
@@ -124,7 +140,7 @@ def test_an_allocate_section_loads(tmp_path):
 def test_a_budget_no_design_fits_is_a_clear_error(tmp_path, linear_model, capsys):
     from codesign.cli.main import main
 
-    flow = write_flow(tmp_path, ALLOC_FLOW.replace("lut: 0.3", "lut: 10"))
+    flow = write_flow(tmp_path, ALLOC_FLOW.replace("lut: 0.55", "lut: 10"))
     assert main(["run", str(flow), "--runs-dir", str(tmp_path / "runs"), "--json"]) == 1
     err = capsys.readouterr().err
     assert "no design fits the budget lut=10" in err and "Traceback" not in err

@@ -1,0 +1,22 @@
+"""`codesign allocate --confidence`: the solver plans so that the estimate's upper error
+band, not the estimate, fits each LUT/FF limit."""
+
+from __future__ import annotations
+
+from tests.cost.test_bands import with_bands  # noqa: F401 (fixture)
+
+
+def test_allocate_plans_against_the_upper_band(with_bands, tmp_path, cnn_job):  # noqa: F811
+    from dataclasses import replace
+
+    from codesign.alloc.pipeline import run_allocate
+
+    job = replace(cnn_job, points=0, methods=("exact",))
+    tight = run_allocate(job, tmp_path / "a")
+    (p,) = tight["points"]
+    limit = tight["limits"]["lut"]
+    assert tight["margins"] == {"lut": 0.19, "ff": 0.09}
+    assert p["lut_high"] == round(p["lut"] * 1.19) and p["lut_high"] <= limit
+    loose = run_allocate(replace(job, confidence=0), tmp_path / "b")
+    (q,) = loose["points"]
+    assert q["lut"] <= limit < q["lut"] * 1.19  # on the estimate alone it used the margin

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.design import DesignPoint, LayerImpl, lossless_accum, lossless_avg_accum
+from codesign.emit.param_limits import PARAM_MAX_BITS
 from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 
-MAX_BIAS_BITS = 32
+MAX_BIAS_BITS = PARAM_MAX_BITS  # wider is not exact in hls4ml's float32 (param_limits)
 WEIGHT_MODES = dict(rounding=Rounding.RND_CONV, overflow=Overflow.SAT)
 ACT_MODES = dict(rounding=Rounding.RND, overflow=Overflow.SAT)
 
@@ -138,10 +139,19 @@ class Widths:
 
 
 def bias_type(values: np.ndarray, product_frac: int) -> FixedType:
-    """Bias on the product grid (it then adds exactly), capped at MAX_BIAS_BITS."""
+    """Bias on the product grid (it then adds exactly), capped at MAX_BIAS_BITS, and with
+    no negative fraction bits (which hls4ml cannot write; codesign.emit.param_limits)."""
     integer = integer_bits(max_abs(values), True)
-    frac = max(min(product_frac, MAX_BIAS_BITS - integer), 2 - integer)
+    frac = max(min(product_frac, MAX_BIAS_BITS - integer), 2 - integer, 0)
     return FixedType(integer + frac, integer, True, **WEIGHT_MODES)
+
+
+def weight_type(values: np.ndarray, width: int, range_fn: RangeFn) -> FixedType:
+    """A `width`-bit weight type covering range_fn(values), but with no negative fraction
+    bits (hls4ml cannot write them): at very small widths the largest weights saturate
+    rather than the grid growing coarser than 1."""
+    t = fit_type(values, width, signed=True, range_fn=range_fn, modes=WEIGHT_MODES)
+    return t.with_(integer=width) if t.frac < 0 else t
 
 
 def calibrate_design(graph: Graph, calib_x: np.ndarray, widths: Widths, *,
@@ -178,11 +188,11 @@ def _layer_impl(layer: L.Layer, x_t: FixedType, in_types: list[FixedType], out: 
                 widths: Widths, range_fn: RangeFn, weight_range_fn: RangeFn) -> LayerImpl:
     name = layer.name
     if isinstance(layer, L.WeightedLayer):
-        w_t = fit_type(layer.weight, widths.w(name), signed=True, range_fn=weight_range_fn,
-                       modes=WEIGHT_MODES)
+        w_t = weight_type(layer.weight, widths.w(name), weight_range_fn)
         b_t = bias_type(layer.bias, w_t.frac + x_t.frac)
         return LayerImpl(result=fit_type(out, widths.a(name), signed=True, range_fn=range_fn),
-                         weight=w_t, bias=b_t, accum=lossless_accum(w_t, x_t, b_t, layer.terms))
+                         weight=w_t, bias=b_t,
+                         accum=lossless_accum(w_t, x_t, b_t, layer.terms, layer=name))
     if isinstance(layer, L.ReLU):
         return LayerImpl(result=fit_type(out, widths.a(name), signed=False, range_fn=range_fn))
     if isinstance(layer, L.MaxPool2d):

@@ -156,6 +156,41 @@ def test_user_model_file_factory(capsys, user_model: Path, tmp_path: Path) -> No
     assert abs(q["bit_accurate_accuracy"] - trained["test_accuracy"]) < 0.02
 
 
+CONV1D_MODEL = '''
+import torch.nn as nn
+
+def net():
+    return nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 14, 3))
+'''
+
+
+def test_conv1d_model_takes_ncl_data(capsys, tmp_path: Path) -> None:
+    """A Conv1d model ([C, L] input) gets (N, C, L) data from an .npz (issue 23, item 6);
+    data shaped for neither kind of model, or for the other one, is refused by shape."""
+    import numpy as np
+
+    (tmp_path / "c1.py").write_text(CONV1D_MODEL)
+    spec, rng = f"{tmp_path / 'c1.py'}:net", np.random.default_rng(0)
+
+    def save(name: str, shape: tuple[int, ...]) -> str:
+        np.savez(tmp_path / name, x_train=rng.normal(size=(30, *shape)).astype(np.float32),
+                 y_train=np.arange(30) % 3, x_test=rng.normal(size=(9, *shape)),
+                 y_test=np.arange(9) % 3)
+        return str(tmp_path / name)
+
+    ncl = save("ncl.npz", (2, 16))
+    common = ["--input-shape", "2,16", "--dataset", ncl]
+    q = run_json(capsys, "quantize", spec, *common, "--uniform", "8", "--out",
+                 str(tmp_path / "q"))
+    assert q["verified_samples"] == 9
+    e = run_json(capsys, "eval", spec, *common, "--design", q["design"])
+    assert e["bit_accurate_accuracy"] == q["bit_accurate_accuracy"]
+    code, _, err = run(capsys, "eval", spec, "--input-shape", "2,16", "--dataset",
+                       save("nchw.npz", (2, 1, 16)), "--design", q["design"])
+    assert code == 1 and "has input shape 2,1,16 but the model expects 2,16" in err
+    assert "(N,2,16)" in err
+
+
 @pytest.mark.parametrize(("factory", "message"),
                          [("broken", "tiny|broken\\(\\) raised ValueError"),
                           ("not_a_module", "returned int, not a torch.nn.Module"),

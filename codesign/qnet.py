@@ -74,7 +74,8 @@ class QuantizedNet:
             for what, store, ref, t in (("weight", self.weights, layer.weight, impl.weight),
                                         ("bias", self.biases, layer.bias, impl.bias)):
                 if layer.name not in store:
-                    raise DesignError(f"layer {layer.name!r}: no integer {what}s")
+                    plural = "biases" if what == "bias" else "weights"
+                    raise DesignError(f"layer {layer.name!r}: no integer {plural}")
                 arr = store[layer.name]
                 if arr.shape != ref.shape or arr.dtype != np.int64:
                     raise DesignError(f"layer {layer.name!r}: {what} mantissas must be int64 "

@@ -51,6 +51,11 @@ class Device:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise DesignError(f"device {self.part}: {name} must be a non-negative integer, "
                                   f"not {value!r}")
+        for name in ("lut", "ff"):  # shares of the device are per LUT and per flip-flop
+            if getattr(self, name) == 0:
+                raise DesignError(f"device {self.part}: {name} is 0; a part with no "
+                                  f"{'LUTs' if name == 'lut' else 'flip-flops'} holds no "
+                                  f"design. Give its {name} count")
         if not isinstance(self.default_clock_mhz, (int, float)) or self.default_clock_mhz <= 0:
             raise DesignError(f"device {self.part}: clock_mhz must be a positive number, not "
                               f"{self.default_clock_mhz!r}")

@@ -504,6 +504,18 @@ def load_dataset(spec: str, root: Path | None = None) -> Dataset:
     )
 
 
+def check_labels(data: Dataset, classes: int) -> None:
+    """Refuse labels a model with `classes` outputs cannot predict, naming the split: they
+    would count as errors without a word (or crash the loss while training)."""
+    for split, y in (("train", data.y_train), ("validation", data.y_val), ("test", data.y_test)):
+        if y.size and int(y.max()) >= classes:
+            raise DatasetError(
+                f"dataset {data.name!r}: the {split} split has label {int(y.max())}, but the "
+                f"model has {classes} outputs (classes 0..{classes - 1}); relabel the data "
+                f"or give the model {int(y.max()) + 1} outputs."
+            )
+
+
 def default_dataset_for(input_shape: tuple[int, ...]) -> str | None:
     """The built-in dataset a model with this (C, H, W) input most likely wants, if any."""
     return _DEFAULT_FOR_SHAPE.get(tuple(int(d) for d in input_shape))

@@ -191,6 +191,28 @@ def test_conv1d_model_takes_ncl_data(capsys, tmp_path: Path) -> None:
     assert "(N,2,16)" in err
 
 
+def test_labels_beyond_the_models_outputs_are_refused(capsys, tmp_path: Path) -> None:
+    """A label the model has no output for would only count as an error (issue 23, item
+    9): eval and quantize name the split, the label and the number of classes."""
+    import numpy as np
+
+    (tmp_path / "c1.py").write_text(CONV1D_MODEL)  # 3 outputs
+    x = np.random.default_rng(0).normal(size=(20, 2, 16)).astype(np.float32)
+    model = [f"{tmp_path / 'c1.py'}:net", "--input-shape", "2,16"]
+    for name, y_test in (("good", [0, 1, 2, 2, 1, 0]), ("bad", [0, 1, 2, 5, 1, 0])):
+        np.savez(tmp_path / f"{name}.npz", x_train=x, y_train=np.arange(20) % 3,
+                 x_test=x[:6], y_test=np.array(y_test))
+    design = run_json(capsys, "quantize", *model, "--dataset", str(tmp_path / "good.npz"),
+                      "--uniform", "8", "--out", str(tmp_path / "q"))["design"]
+    bad = ["--dataset", str(tmp_path / "bad.npz")]
+    code, _, err = run(capsys, "quantize", *model, *bad, "--uniform", "8", "--out",
+                       str(tmp_path / "q2"))
+    assert code == 1 and not (tmp_path / "q2").exists()
+    assert "the test split has label 5, but the model has 3 outputs (classes 0..2)" in err
+    code, _, err = run(capsys, "eval", *model, *bad, "--design", design)
+    assert code == 1 and "the test split has label 5" in err
+
+
 @pytest.mark.parametrize(("factory", "message"),
                          [("broken", "tiny|broken\\(\\) raised ValueError"),
                           ("not_a_module", "returned int, not a torch.nn.Module"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from codesign.errors import DesignError
+from codesign.errors import DesignError, UnknownDeviceError
 from codesign.yamlio import read_yaml
 
 FAMILY_KEYS = {"vendor", "lut_inputs", "dsp", "bram", "clock_mhz", "yosys", "nextpnr"}
@@ -153,6 +153,7 @@ def get_device(part: str) -> Device:
     """Look a part up by name (case-insensitive); unknown names list the known ones."""
     device = DEVICES.get(str(part).lower())
     if device is None:
-        raise DesignError(f"unknown device {part!r}; known devices: {', '.join(DEVICES)} "
-                          "(add one with a device file: --device-file FILE.yaml)")
+        raise UnknownDeviceError(f"unknown device {part!r}; known devices: "
+                                 f"{', '.join(DEVICES)} (a part of your own needs a device "
+                                 "file shaped like hw/devices/devices.yaml)")
     return device

@@ -213,6 +213,18 @@ def test_labels_beyond_the_models_outputs_are_refused(capsys, tmp_path: Path) ->
     assert code == 1 and "the test split has label 5" in err
 
 
+def test_unknown_device_hint_matches_the_command(capsys, tmp_path: Path, digits_qnet8) -> None:
+    """--device-file is suggested only where the command has it (issue 23, item 9)."""
+    design = str(digits_qnet8.save(tmp_path / "d"))
+    code, _, err = run(capsys, "cost", design, "--device", "xc9z999")
+    assert code == 1 and err.rstrip().endswith("pass it with --device-file FILE.yaml")
+    code, _, err = run(capsys, "quantize", "digits_cnn", "--uniform", "8", "--device",
+                       "xc9z999", "--out", str(tmp_path / "q"))
+    assert code == 1 and "unknown device 'xc9z999'" in err
+    assert "`codesign quantize` knows only the parts listed" in err
+    assert "pass it with --device-file" not in err
+
+
 @pytest.mark.parametrize(("factory", "message"),
                          [("broken", "tiny|broken\\(\\) raised ValueError"),
                           ("not_a_module", "returned int, not a torch.nn.Module"),

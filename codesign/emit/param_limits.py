@@ -50,5 +50,10 @@ def check_param_types(graph: Graph, design: DesignPoint) -> None:
         impl = design[layer.name]
         for what, t in (("weight", impl.weight), ("bias", impl.bias)):
             problem = None if t is None else param_type_problem(what, t)
-            if problem is not None:
-                raise DesignError(f"layer {layer.name!r} ({layer.kind}): {problem}")
+            if problem is None:
+                continue
+            assert t is not None
+            if what == "weight" and t.frac < 0:  # say it in widths: what --uniform sets
+                problem += (f" (covering these weights with 0 fraction bits takes "
+                            f"{t.integer} bits: use weights of at least {t.integer} bits)")
+            raise DesignError(f"layer {layer.name!r} ({layer.kind}): {problem}")

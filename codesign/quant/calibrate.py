@@ -146,14 +146,6 @@ def bias_type(values: np.ndarray, product_frac: int) -> FixedType:
     return FixedType(integer + frac, integer, True, **WEIGHT_MODES)
 
 
-def weight_type(values: np.ndarray, width: int, range_fn: RangeFn) -> FixedType:
-    """A `width`-bit weight type covering range_fn(values), but with no negative fraction
-    bits (hls4ml cannot write them): at very small widths the largest weights saturate
-    rather than the grid growing coarser than 1."""
-    t = fit_type(values, width, signed=True, range_fn=range_fn, modes=WEIGHT_MODES)
-    return t.with_(integer=width) if t.frac < 0 else t
-
-
 def calibrate_design(graph: Graph, calib_x: np.ndarray, widths: Widths, *,
                      range_fn: RangeFn = max_abs, weight_range_fn: RangeFn = max_abs,
                      device: str = "xc7a35t", clock_mhz: float = 100.0,
@@ -188,7 +180,8 @@ def _layer_impl(layer: L.Layer, x_t: FixedType, in_types: list[FixedType], out: 
                 widths: Widths, range_fn: RangeFn, weight_range_fn: RangeFn) -> LayerImpl:
     name = layer.name
     if isinstance(layer, L.WeightedLayer):
-        w_t = weight_type(layer.weight, widths.w(name), weight_range_fn)
+        w_t = fit_type(layer.weight, widths.w(name), signed=True, range_fn=weight_range_fn,
+                       modes=WEIGHT_MODES)
         b_t = bias_type(layer.bias, w_t.frac + x_t.frac)
         return LayerImpl(result=fit_type(out, widths.a(name), signed=True, range_fn=range_fn),
                          weight=w_t, bias=b_t,

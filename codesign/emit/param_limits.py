@@ -5,7 +5,10 @@ never writes a design that `emit` or `rtl` would refuse.
 - At most PARAM_MAX_BITS = 24 bits: hls4ml's PyTorch frontend reads weights and biases
   as float32, whose 24-bit significand holds every value of such a type exactly (and
   the RTL's adder graphs, da4ml's solver, take integer constants of at most 24 bits).
-- At least 0 fraction bits: hls4ml writes them as decimal text with that many digits.
+
+Negative fraction bits are no limit (a 1-2 bit weight covering a range beyond +-1, e.g.
+ap_fixed<2,3>): hls4ml 1.3 writes such values as whole numbers ('{:.0f}', exact), its
+ap_fixed computes with them exactly, and the RTL takes them as integer constants.
 
 Light on purpose (no hls4ml import): codesign.quant reads it.
 """
@@ -25,10 +28,6 @@ WHY_WIDTH = ("hls4ml reads weights and biases as float32, exact only up to 24 si
 def param_type_problem(what: str, t: FixedType) -> str | None:
     """Why no back end can take `t` as the type of a layer's `what` (weight or bias), or
     None when every one can."""
-    if t.frac < 0:
-        return (f"the {what} type {t} has {t.frac} fraction bits; hls4ml writes {what}s as "
-                "decimal text with that many digits, which cannot hold them. Give it at "
-                "least 0 fraction bits")
     if t.width > PARAM_MAX_BITS:
         return (f"the {what} type {t} has {t.width} bits; {WHY_WIDTH}. Give it at most "
                 f"{PARAM_MAX_BITS} bits")
@@ -50,10 +49,5 @@ def check_param_types(graph: Graph, design: DesignPoint) -> None:
         impl = design[layer.name]
         for what, t in (("weight", impl.weight), ("bias", impl.bias)):
             problem = None if t is None else param_type_problem(what, t)
-            if problem is None:
-                continue
-            assert t is not None
-            if what == "weight" and t.frac < 0:  # say it in widths: what --uniform sets
-                problem += (f" (covering these weights with 0 fraction bits takes "
-                            f"{t.integer} bits: use weights of at least {t.integer} bits)")
-            raise DesignError(f"layer {layer.name!r} ({layer.kind}): {problem}")
+            if problem is not None:
+                raise DesignError(f"layer {layer.name!r} ({layer.kind}): {problem}")

@@ -139,10 +139,9 @@ class Widths:
 
 
 def bias_type(values: np.ndarray, product_frac: int) -> FixedType:
-    """Bias on the product grid (it then adds exactly), capped at MAX_BIAS_BITS, and with
-    no negative fraction bits (which hls4ml cannot write; codesign.emit.param_limits)."""
+    """Bias on the product grid (it then adds exactly), capped at MAX_BIAS_BITS."""
     integer = integer_bits(max_abs(values), True)
-    frac = max(min(product_frac, MAX_BIAS_BITS - integer), 2 - integer, 0)
+    frac = max(min(product_frac, MAX_BIAS_BITS - integer), 2 - integer)
     return FixedType(integer + frac, integer, True, **WEIGHT_MODES)
 
 

@@ -29,8 +29,9 @@ directory), else ``$CODESIGN_DATA/<name>/``, else ``$XDG_CACHE_HOME/codesign/dat
 A spec may also be a path: a directory recognised by its files (IDX files -> MNIST
 format, ``cifar-10-batches-py`` or ``data_batch_1`` -> CIFAR-10, ``*_32x32.mat`` ->
 SVHN), or an ``.npz`` file holding ``x_train``, ``y_train``, ``x_test``, ``y_test``.
-The npz images must already be float NCHW, scaled as the model expects (they are only
-cast to float32); labels are integers 0..K-1 and num_classes is the largest label + 1.
+The npz samples must already be float NCHW (NCL for a Conv1d model), scaled as the model
+expects (they are only cast to float32); labels are integers 0..K-1 and num_classes is
+the largest label + 1.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Dataset:
     """
 
     name: str
-    x_train: np.ndarray  # float32, NCHW
+    x_train: np.ndarray  # float32, NCHW (NCL for a Conv1d model)
     y_train: np.ndarray  # int64
     x_test: np.ndarray
     y_test: np.ndarray
@@ -76,7 +77,7 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """One sample's shape (C, H, W), the shape a model's input layer must accept."""
+        """One sample's shape (C, H, W) or (C, L), the shape a model's input layer must accept."""
         return tuple(int(d) for d in self.x_train.shape[1:])
 
 
@@ -125,10 +126,11 @@ def _finish(
     """
     splits = [("train", x_train, y_train), ("test", x_test, y_test)]
     for split, x, y in splits + ([("val", *val)] if val is not None else []):
-        if x.ndim != 4:
+        if x.ndim not in (3, 4):
             raise DatasetError(
-                f"dataset {name!r} ({where}): x_{split} has shape {x.shape}, expected 4-D "
-                "(N, C, H, W); reshape the images to channels-first before saving."
+                f"dataset {name!r} ({where}): x_{split} has shape {x.shape}, expected "
+                "(N, C, H, W) for a 2-D model or (N, C, L) for a 1-D (Conv1d) one; reshape "
+                "the samples to channels-first before saving."
             )
         if y.ndim != 1 or len(y) != len(x):
             raise DatasetError(
@@ -509,6 +511,18 @@ def load_dataset(spec: str, root: Path | None = None) -> Dataset:
     )
 
 
+def check_labels(data: Dataset, classes: int) -> None:
+    """Refuse labels a model with `classes` outputs cannot predict, naming the split: they
+    would count as errors without a word (or crash the loss while training)."""
+    for split, y in (("train", data.y_train), ("validation", data.y_val), ("test", data.y_test)):
+        if y.size and int(y.max()) >= classes:
+            raise DatasetError(
+                f"dataset {data.name!r}: the {split} split has label {int(y.max())}, but the "
+                f"model has {classes} outputs (classes 0..{classes - 1}); relabel the data "
+                f"or give the model {int(y.max()) + 1} outputs."
+            )
+
+
 def default_dataset_for(input_shape: tuple[int, ...]) -> str | None:
     """The built-in dataset a model with this (C, H, W) input most likely wants, if any."""
     return _DEFAULT_FOR_SHAPE.get(tuple(int(d) for d in input_shape))
@@ -534,7 +548,8 @@ def dataset_for_shape(
     if data.input_shape != shape:
         raise DatasetError(
             f"dataset {data.name!r} has input shape {_fmt_shape(data.input_shape)} but the "
-            f"model expects {_fmt_shape(shape)}; pass a dataset whose images are "
-            f"{_fmt_shape(shape)} (--dataset NAME|PATH)."
+            f"model expects {_fmt_shape(shape)}; pass a dataset whose samples are "
+            f"{_fmt_shape(shape)} (arrays x_* of shape (N,{_fmt_shape(shape)}) in an .npz; "
+            "--dataset NAME|PATH)."
         )
     return data

@@ -180,13 +180,21 @@ class DesignPoint:
 
 
 # -- defaults -----------------------------------------------------------------------
-def lossless_accum(weight: FixedType, x: FixedType, bias: FixedType, terms: int) -> FixedType:
+def lossless_accum(weight: FixedType, x: FixedType, bias: FixedType, terms: int, *,
+                   layer: str | None = None) -> FixedType:
     """The accumulator that never rounds or overflows (DESIGN.md):
-    W_acc = W_w + W_x + ceil(log2(terms)) + 1, with the bias aligned to the product grid."""
+    W_acc = W_w + W_x + ceil(log2(terms)) + 1, with the bias aligned to the product grid.
+    One the bit-accurate model cannot compute is refused here, naming `layer`."""
     frac = max(weight.frac + x.frac, bias.frac)
     product_int = weight.integer + x.integer + (0 if weight.signed and x.signed else 1)
     integer = max(product_int + math.ceil(math.log2(max(terms, 1))),
                   bias.integer + (0 if bias.signed else 1)) + 1
+    if integer + frac > MAX_MODEL_BITS:
+        where = f"layer {layer!r}: " if layer is not None else ""
+        raise DesignError(
+            f"{where}products of {weight} and {x} summed over {terms} terms need a "
+            f"{integer + frac}-bit lossless accumulator; the bit-accurate model computes in "
+            f"{MAX_MODEL_BITS}-bit integers. Narrow the weight or input types.")
     return FixedType(integer + frac, integer, True, Rounding.TRN, Overflow.WRAP)
 
 

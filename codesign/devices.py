@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from codesign.errors import DesignError
+from codesign.errors import DesignError, UnknownDeviceError
 from codesign.yamlio import read_yaml
 
 FAMILY_KEYS = {"vendor", "lut_inputs", "dsp", "bram", "clock_mhz", "yosys", "nextpnr"}
@@ -51,6 +51,11 @@ class Device:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise DesignError(f"device {self.part}: {name} must be a non-negative integer, "
                                   f"not {value!r}")
+        for name in ("lut", "ff"):  # shares of the device are per LUT and per flip-flop
+            if getattr(self, name) == 0:
+                raise DesignError(f"device {self.part}: {name} is 0; a part with no "
+                                  f"{'LUTs' if name == 'lut' else 'flip-flops'} holds no "
+                                  f"design. Give its {name} count")
         if not isinstance(self.default_clock_mhz, (int, float)) or self.default_clock_mhz <= 0:
             raise DesignError(f"device {self.part}: clock_mhz must be a positive number, not "
                               f"{self.default_clock_mhz!r}")
@@ -148,6 +153,7 @@ def get_device(part: str) -> Device:
     """Look a part up by name (case-insensitive); unknown names list the known ones."""
     device = DEVICES.get(str(part).lower())
     if device is None:
-        raise DesignError(f"unknown device {part!r}; known devices: {', '.join(DEVICES)} "
-                          "(add one with a device file: --device-file FILE.yaml)")
+        raise UnknownDeviceError(f"unknown device {part!r}; known devices: "
+                                 f"{', '.join(DEVICES)} (a part of your own needs a device "
+                                 "file shaped like hw/devices/devices.yaml)")
     return device

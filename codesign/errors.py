@@ -20,6 +20,10 @@ class DesignError(CodesignError):
     """A DesignPoint that is invalid for its graph (unknown layer, impossible width...)."""
 
 
+class UnknownDeviceError(DesignError):
+    """A part not in the device table; the CLI adds how this command can be given one."""
+
+
 class DatasetError(CodesignError):
     """A dataset file is missing or malformed; the message says which file and where it goes."""
 

@@ -75,7 +75,8 @@ class QuantizedNet:
             for what, store, ref, t in (("weight", self.weights, layer.weight, impl.weight),
                                         ("bias", self.biases, layer.bias, impl.bias)):
                 if layer.name not in store:
-                    raise DesignError(f"layer {layer.name!r}: no integer {what}s")
+                    plural = "biases" if what == "bias" else "weights"
+                    raise DesignError(f"layer {layer.name!r}: no integer {plural}")
                 arr = store[layer.name]
                 if arr.shape != ref.shape or arr.dtype != np.int64:
                     raise DesignError(f"layer {layer.name!r}: {what} mantissas must be int64 "
@@ -257,14 +258,18 @@ class QuantizedNet:
         with np.load(npz, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         graph = Graph.from_arrays(arrays)
-        if STAMP_KEY in arrays:  # files written before the stamp existed load unchecked
-            problem = _stamp_difference(json.loads(str(arrays[STAMP_KEY])),
-                                        _stamp(graph, design))
-            if problem is not None:
-                raise DesignError(f"{npz} does not belong to {design_path}: {problem}. "
-                                  "Its integer weights mean something only under the design "
-                                  "they were saved with; re-run `codesign quantize` to write "
-                                  "a matching pair")
+        if STAMP_KEY not in arrays:  # nothing to check the design's types against
+            raise DesignError(f"{npz} has no {STAMP_KEY!r} record of the design its integer "
+                              f"weights were made under, so nothing shows they belong to "
+                              f"{design_path} (a weight or bias type edited in the YAML would "
+                              "silently change every result). Re-run `codesign quantize` to "
+                              "write a matching pair")
+        problem = _stamp_difference(json.loads(str(arrays[STAMP_KEY])), _stamp(graph, design))
+        if problem is not None:
+            raise DesignError(f"{npz} does not belong to {design_path}: {problem}. "
+                              "Its integer weights mean something only under the design "
+                              "they were saved with; re-run `codesign quantize` to write "
+                              "a matching pair")
         weights = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()
                    if k.startswith("int/") and k.endswith("/weight")}
         biases = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()

@@ -92,7 +92,11 @@ def build_sources(sources: list[Path], top: str, key: str, include_dirs: list[Pa
     makes the C++ of a network tens of times larger; only the top's ports need VPI
     access, so the build command is cocotb's with a control file exposing just those.
     The executable is named after the top (cocotb's runner runs build_dir/<top>).
+    Verilator and make run inside the build folder, so every path is made absolute here,
+    once: a relative one would be looked up from there.
     """
+    sources = [Path(f).resolve() for f in sources]
+    include_dirs = [Path(d).resolve() for d in include_dirs]
     env = configure_verilator()
     import cocotb_tools.config as cfg
 
@@ -100,7 +104,7 @@ def build_sources(sources: list[Path], top: str, key: str, include_dirs: list[Pa
     # the executable finds cocotb's VPI library by an absolute run path: a build is only
     # good for the cocotb installation it was linked against (one per virtual env)
     key = f"{key}-{hashlib.sha256(str(libs).encode()).hexdigest()[:8]}"
-    root = build_root or default_build_root()
+    root = (build_root or default_build_root()).resolve()
     build_dir = root / key
     if (build_dir / top).is_file():
         if not missing_libraries(build_dir / top):
@@ -196,7 +200,9 @@ def verify_rtl(qnet: QuantizedNet, rtl_dir: Path, build_dir: Path, x: np.ndarray
     s_in, s_out = plan.streams[plan.input], plan.streams[plan.output]
     inputs = stream_beats(values["input"], s_in)
     expected = stream_beats(values[s_out.source], s_out)
-    work = Path(work_dir or tempfile.mkdtemp(prefix="cs_sim."))
+    # the simulator runs in work with these paths in its environment: absolute, once
+    work = Path(work_dir or tempfile.mkdtemp(prefix="cs_sim.")).resolve()
+    build_dir = Path(build_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     stim, result_path, trace = work / "stim.npz", work / "result.json", work / "trace.txt"
     np.savez(stim, inputs=inputs, expected=expected,

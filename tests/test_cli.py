@@ -156,6 +156,75 @@ def test_user_model_file_factory(capsys, user_model: Path, tmp_path: Path) -> No
     assert abs(q["bit_accurate_accuracy"] - trained["test_accuracy"]) < 0.02
 
 
+CONV1D_MODEL = '''
+import torch.nn as nn
+
+def net():
+    return nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 14, 3))
+'''
+
+
+def test_conv1d_model_takes_ncl_data(capsys, tmp_path: Path) -> None:
+    """A Conv1d model ([C, L] input) gets (N, C, L) data from an .npz (issue 23, item 6);
+    data shaped for neither kind of model, or for the other one, is refused by shape."""
+    import numpy as np
+
+    (tmp_path / "c1.py").write_text(CONV1D_MODEL)
+    spec, rng = f"{tmp_path / 'c1.py'}:net", np.random.default_rng(0)
+
+    def save(name: str, shape: tuple[int, ...]) -> str:
+        np.savez(tmp_path / name, x_train=rng.normal(size=(30, *shape)).astype(np.float32),
+                 y_train=np.arange(30) % 3, x_test=rng.normal(size=(9, *shape)),
+                 y_test=np.arange(9) % 3)
+        return str(tmp_path / name)
+
+    ncl = save("ncl.npz", (2, 16))
+    common = ["--input-shape", "2,16", "--dataset", ncl]
+    q = run_json(capsys, "quantize", spec, *common, "--uniform", "8", "--out",
+                 str(tmp_path / "q"))
+    assert q["verified_samples"] == 9
+    e = run_json(capsys, "eval", spec, *common, "--design", q["design"])
+    assert e["bit_accurate_accuracy"] == q["bit_accurate_accuracy"]
+    code, _, err = run(capsys, "eval", spec, "--input-shape", "2,16", "--dataset",
+                       save("nchw.npz", (2, 1, 16)), "--design", q["design"])
+    assert code == 1 and "has input shape 2,1,16 but the model expects 2,16" in err
+    assert "(N,2,16)" in err
+
+
+def test_labels_beyond_the_models_outputs_are_refused(capsys, tmp_path: Path) -> None:
+    """A label the model has no output for would only count as an error (issue 23, item
+    9): eval and quantize name the split, the label and the number of classes."""
+    import numpy as np
+
+    (tmp_path / "c1.py").write_text(CONV1D_MODEL)  # 3 outputs
+    x = np.random.default_rng(0).normal(size=(20, 2, 16)).astype(np.float32)
+    model = [f"{tmp_path / 'c1.py'}:net", "--input-shape", "2,16"]
+    for name, y_test in (("good", [0, 1, 2, 2, 1, 0]), ("bad", [0, 1, 2, 5, 1, 0])):
+        np.savez(tmp_path / f"{name}.npz", x_train=x, y_train=np.arange(20) % 3,
+                 x_test=x[:6], y_test=np.array(y_test))
+    design = run_json(capsys, "quantize", *model, "--dataset", str(tmp_path / "good.npz"),
+                      "--uniform", "8", "--out", str(tmp_path / "q"))["design"]
+    bad = ["--dataset", str(tmp_path / "bad.npz")]
+    code, _, err = run(capsys, "quantize", *model, *bad, "--uniform", "8", "--out",
+                       str(tmp_path / "q2"))
+    assert code == 1 and not (tmp_path / "q2").exists()
+    assert "the test split has label 5, but the model has 3 outputs (classes 0..2)" in err
+    code, _, err = run(capsys, "eval", *model, *bad, "--design", design)
+    assert code == 1 and "the test split has label 5" in err
+
+
+def test_unknown_device_hint_matches_the_command(capsys, tmp_path: Path, digits_qnet8) -> None:
+    """--device-file is suggested only where the command has it (issue 23, item 9)."""
+    design = str(digits_qnet8.save(tmp_path / "d"))
+    code, _, err = run(capsys, "cost", design, "--device", "xc9z999")
+    assert code == 1 and err.rstrip().endswith("pass it with --device-file FILE.yaml")
+    code, _, err = run(capsys, "quantize", "digits_cnn", "--uniform", "8", "--device",
+                       "xc9z999", "--out", str(tmp_path / "q"))
+    assert code == 1 and "unknown device 'xc9z999'" in err
+    assert "`codesign quantize` knows only the parts listed" in err
+    assert "pass it with --device-file" not in err
+
+
 @pytest.mark.parametrize(("factory", "message"),
                          [("broken", "tiny|broken\\(\\) raised ValueError"),
                           ("not_a_module", "returned int, not a torch.nn.Module"),

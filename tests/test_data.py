@@ -316,10 +316,11 @@ def test_npz_missing_array_named(tmp_path: Path) -> None:
 
 
 def test_npz_wrong_rank_refused(tmp_path: Path) -> None:
-    z = np.zeros((2, 4, 4))
-    np.savez(tmp_path / "hw.npz", x_train=z, y_train=[0, 1], x_test=z, y_test=[1, 0])
-    with pytest.raises(DatasetError, match=r"x_train has shape \(2, 4, 4\).*4-D"):
-        load_dataset(str(tmp_path / "hw.npz"))
+    z = np.zeros((2, 16))
+    np.savez(tmp_path / "flat.npz", x_train=z, y_train=[0, 1], x_test=z, y_test=[1, 0])
+    with pytest.raises(DatasetError, match=r"x_train has shape \(2, 16\).*\(N, C, H, W\)"
+                                           r".*\(N, C, L\)"):
+        load_dataset(str(tmp_path / "flat.npz"))
 
 
 def test_unknown_name_lists_valid_names() -> None:

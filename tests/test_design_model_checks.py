@@ -77,6 +77,23 @@ def test_npz_of_another_design_is_refused(saved, digits_qnet8, tmp_path, capsys)
     assert "written for model digits_wide, the design names digits_cnn" in out["error"]
 
 
+def test_npz_without_its_stamp_is_refused(saved, digits_qnet8, capsys):
+    """Without the design.json record a weight type edited in the YAML would reinterpret
+    the integers silently (issue 23, item 7): such a file is refused by name."""
+    import numpy as np
+
+    npz = saved.parent / "quantized.npz"
+    with np.load(npz) as z:
+        arrays = {k: z[k] for k in z.files if k != "design.json"}
+    np.savez_compressed(npz, **arrays)
+    first = digits_qnet8.graph.weighted[0].name
+    edited = "ap_fixed<8,7,AP_RND_CONV,AP_SAT>"
+    _edit_yaml(saved, lambda d: d["layers"][first].update(weight=edited))
+    assert main(["eval", "digits_cnn", "--design", str(saved), "--samples", "20", "--json"]) == 1
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert str(npz) in err and "'design.json'" in err and "codesign quantize" in err
+
+
 def test_result_types_may_change_after_quantization(saved, digits_qnet8):
     """Only the types the saved integers lie on are pinned; results may be explored."""
     last = digits_qnet8.graph.weighted[-1].name

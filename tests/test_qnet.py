@@ -83,6 +83,13 @@ def test_out_of_range_mantissas_are_refused(qnet8) -> None:
         QuantizedNet(qnet8.graph, qnet8.design, bad, qnet8.biases)
 
 
+def test_missing_integer_biases_are_named(qnet8) -> None:
+    name = qnet8.graph.weighted[0].name
+    biases = {k: v for k, v in qnet8.biases.items() if k != name}
+    with pytest.raises(DesignError, match=f"layer '{name}': no integer biases$"):
+        QuantizedNet(qnet8.graph, qnet8.design, qnet8.weights, biases)
+
+
 @pytest.mark.parametrize(("magnitude", "signed", "bits"),
                          [(1.0, True, 2), (0.99, True, 1), (1.0, False, 1), (0.49, False, -1),
                           (3.5, True, 3), (0.0, True, 1), (0.0, False, 0)])

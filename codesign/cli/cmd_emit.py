@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("vitis", "vivado"), default="vitis",
                    help="HLS tool the project is for (default: vitis)")
     p.add_argument("--part", metavar="PART",
-                   help="full FPGA part number (default: from the design's device)")
+                   help="Xilinx part number, e.g. xc7a35tcpg236-1, or a Xilinx device of "
+                        "the table (default: the design's device's part number)")
     p.add_argument("--csim", action="store_true",
                    help="compile the C simulation (g++) and compare it with the bit-accurate "
                         "model on --samples inputs")

@@ -26,6 +26,7 @@ from codesign.cli.common import (
 )
 from codesign.design import DesignPoint
 from codesign.devices import get_device
+from codesign.emit.param_limits import check_param_types
 from codesign.errors import CodesignError
 from codesign.quant.adaround import DEFAULT_ITERS
 from codesign.quant.binary import save_packed
@@ -184,6 +185,7 @@ def _keep_types(job: QuantJob, base: DesignPoint, calib_samples: int
     design = replace(base, device=job.device, clock_mhz=job.clock_mhz, model=job.model,
                      weights=None, notes={"method": "keep-types"})
     kept = keep_types(job.graph, design, job.data.x_train[:calib_samples])
+    check_param_types(job.graph, kept.qnet.design)
     result = MethodResult("keep-types", kept.qnet, qnet_forward(kept.qnet),
                           time.perf_counter() - start)
     return result, kept.saturations

@@ -97,7 +97,8 @@ def _text(r: dict) -> str:
             lines.append(f"  area {r['area_um2']:.1f} um^2")
     else:
         rows = [{"resource": k.upper(), "used": r[k],
-                 "% of device": r["utilization"].get(k, "")} for k in FIELDS]
+                 "% of device": "" if r["utilization"].get(k) is None
+                 else r["utilization"][k]} for k in FIELDS]
         lines.append(table(rows, ["resource", "used", "% of device"]))
         if r.get("fmax_mhz") is not None:
             lines.append(f"  Fmax (nextpnr-ecp5) {r['fmax_mhz']} MHz (target "

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from codesign.data import Dataset, dataset_for_shape, load_dataset
+from codesign.data import Dataset, check_labels, dataset_for_shape, load_dataset
 from codesign.design import DesignPoint
 from codesign.errors import DesignError
 from codesign.ir.graph import Graph
@@ -69,10 +70,15 @@ def model_from_args(args: argparse.Namespace, *, trained: bool = True) -> Loaded
 
 
 def dataset_from_args(args: argparse.Namespace, model: LoadedModel) -> Dataset:
+    """The model's data (--dataset, else its zoo dataset or the one its input fits), with
+    every label one of the model's outputs."""
     spec = getattr(args, "dataset", None)
     if spec is None and model.dataset is not None:
-        return load_dataset(model.dataset)
-    return dataset_for_shape(spec, model.input_shape)
+        data = load_dataset(model.dataset)
+    else:
+        data = dataset_for_shape(spec, model.input_shape)
+    check_labels(data, math.prod(model.graph().output.out_shape))
+    return data
 
 
 def _spec_key(spec: str) -> str:

@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, UnknownDeviceError
 
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = [
@@ -51,6 +51,16 @@ def _fail(argv: list[str], command: str, message: str, code: int) -> int:
     return code
 
 
+def _message(exc: CodesignError, args: argparse.Namespace) -> str:
+    """The error's message; for an unknown part, how this command can be given one."""
+    if not isinstance(exc, UnknownDeviceError):
+        return str(exc)
+    if hasattr(args, "device_file"):
+        return f"{exc}: pass it with --device-file FILE.yaml"
+    return (f"{exc}; `codesign {args.command}` knows only the parts listed (`codesign cost`, "
+            "`synth` and `zoo` read a device file with --device-file FILE.yaml)")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     parser = _Parser(
         prog="codesign",
@@ -80,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(runners[args.command](args) or 0)
     except CodesignError as exc:
-        return _fail(argv, args.command, str(exc), 1)
+        return _fail(argv, args.command, _message(exc, args), 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

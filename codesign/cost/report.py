@@ -14,20 +14,23 @@ from codesign.devices import Device
 BUDGETED = ("lut", "ff", "dsp", "bram")
 
 
-def utilization(totals: dict[str, Any], device: Device) -> dict[str, float]:
-    """Percent of the device each resource takes (a device with none of it: inf if used)."""
-    out = {}
+def utilization(totals: dict[str, Any], device: Device) -> dict[str, float | None]:
+    """Percent of the device each resource takes; None where the design uses a resource
+    the device has none of (no percentage says that, and JSON has no infinity)."""
+    out: dict[str, float | None] = {}
     for key in BUDGETED:
         have = getattr(device, key)
         used = float(totals[key])
-        out[key] = round(100.0 * used / have, 2) if have else (0.0 if used == 0 else float("inf"))
+        out[key] = round(100.0 * used / have, 2) if have else (0.0 if used == 0 else None)
     return out
 
 
-def over_budget(util: dict[str, float]) -> list[str]:
-    """Warnings for every resource above 100% of the device."""
-    return [f"{key.upper()} at {pct:.1f}% of the device: the design does not fit"
-            for key, pct in util.items() if pct > 100.0]
+def over_budget(util: dict[str, float | None]) -> list[str]:
+    """Warnings for every resource above 100% of the device, or that it lacks."""
+    return [f"{key.upper()}: the design uses some and the device has none: the design "
+            "does not fit" if pct is None else
+            f"{key.upper()} at {pct:.1f}% of the device: the design does not fit"
+            for key, pct in util.items() if pct is None or pct > 100.0]
 
 
 @cache

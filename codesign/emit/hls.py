@@ -206,9 +206,9 @@ def emit_hls(qnet: QuantizedNet, out_dir: str | Path, *, io: str = "parallel",
         raise CodesignError(f"backend must be one of {BACKENDS}, not {backend!r}")
     io_type = IO_TYPES[io]
     check_emittable(qnet, io_type)
+    fpga_part = hls_part(qnet.design.device, part)  # checked before anything is written
     out_dir = Path(out_dir).resolve()
     _prepare_dir(out_dir, force)
-    fpga_part = hls_part(qnet.design.device, part)
 
     import hls4ml  # slow import: only when emitting
 

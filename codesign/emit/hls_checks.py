@@ -7,6 +7,7 @@ codesign.bitaccurate's; these rules only say where hls4ml's C++ departs from it.
 from __future__ import annotations
 
 from codesign.design import LayerImpl, is_lossless_accum
+from codesign.emit.param_limits import param_type_problem
 from codesign.errors import UnsupportedLayerError
 from codesign.fixed import FixedType, Overflow
 from codesign.ir import layers as L
@@ -101,11 +102,9 @@ def _check_weighted(layer: L.WeightedLayer, impl: LayerImpl, x_t: FixedType,
     where = f"layer {layer.name!r} ({layer.kind})"
     assert impl.weight is not None and impl.bias is not None
     for what, t in (("weight", impl.weight), ("bias", impl.bias)):
-        if t.frac < 0:
-            raise UnsupportedLayerError(
-                f"{where}: the {what} type {t} has {t.frac} fraction bits; hls4ml writes "
-                f"{what}s as decimal text with that many digits, which cannot hold them. "
-                "Give it at least 0 fraction bits.")
+        problem = param_type_problem(what, t)
+        if problem is not None:
+            raise UnsupportedLayerError(f"{where}: {problem}.")
     if (io_type == "io_parallel" and isinstance(layer, L.Conv2d) and layer.kernel == (1, 1)
             and impl.strategy == "resource" and impl.reuse > 1):
         raise UnsupportedLayerError(

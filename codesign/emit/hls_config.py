@@ -7,6 +7,7 @@ hls4ml's graph: a setting hls4ml did not apply is an error, never a silent defau
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,22 @@ class NameMap:
         return {v: k for k, v in self.to_hls.items()}
 
 
+# A full Xilinx part number: family and device, then package and speed grade (and
+# temperature), e.g. xc7a35tcpg236-1, xczu9eg-ffvb1156-2-e (xa/xq: automotive/defense).
+PART_NUMBER = re.compile(r"x[acq][a-z0-9]+(-[a-z0-9]+)+", re.IGNORECASE)
+
+
 def hls_part(device: str, part: str | None) -> str:
+    """The part number the HLS project targets: `part` (a full Xilinx part number, or a
+    device of our table), else the design's device's."""
     if part:
+        if part.lower() in XILINX_PARTS:
+            return XILINX_PARTS[part.lower()]
+        if not PART_NUMBER.fullmatch(part):
+            raise CodesignError(
+                f"--part {part!r} is not a Xilinx part number (device, package and speed "
+                f"grade, e.g. {XILINX_PARTS['xc7a35t']} or {XILINX_PARTS['xczu9eg']}), nor "
+                f"a device codesign knows the part number of ({', '.join(XILINX_PARTS)})")
         return part
     if device not in XILINX_PARTS:
         raise CodesignError(f"device {device!r} is not a Xilinx part hls4ml can target; name "

@@ -362,6 +362,15 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _kind(value: Any) -> str:
+    """What a YAML value is, in the user's words (not our internal LocatedList)."""
+    if isinstance(value, list):
+        return f"a list ({value!r})"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"{value!r}"
+
+
 class _Builder:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -372,7 +381,7 @@ class _Builder:
     def section(self, cls: type, data: Any, where: str, line: int) -> Any:
         if not isinstance(data, dict):
             raise self.fail(line, where or "flow", f"expected a mapping of "
-                            f"{', '.join(allowed_keys(cls))}, not {type(data).__name__}")
+                            f"{', '.join(allowed_keys(cls))}, not {_kind(data)}")
         lines = getattr(data, "lines", {})
         allowed = allowed_keys(cls)
         for key in data:

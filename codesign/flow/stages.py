@@ -336,7 +336,7 @@ def cost(ctx: StageContext) -> dict[str, Any]:
     estimate = estimate_fn(ctx.qnet(), get_device(ctx.point.device))
     (ctx.out / "cost.json").write_text(json.dumps(estimate, indent=1))
     return {"file": "cost.json", **estimate,
-            "fits": all(v <= 100.0 for v in estimate["utilization"].values())}
+            "fits": all(v is not None and v <= 100.0 for v in estimate["utilization"].values())}
 
 
 # -- the chosen design: hls4ml + C simulation, RTL + Verilator, Yosys ---------------------

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.design import DesignPoint, LayerImpl, lossless_accum, lossless_avg_accum
+from codesign.emit.param_limits import PARAM_MAX_BITS
 from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 
-MAX_BIAS_BITS = 32
+MAX_BIAS_BITS = PARAM_MAX_BITS  # wider is not exact in hls4ml's float32 (param_limits)
 WEIGHT_MODES = dict(rounding=Rounding.RND_CONV, overflow=Overflow.SAT)
 ACT_MODES = dict(rounding=Rounding.RND, overflow=Overflow.SAT)
 
@@ -182,7 +183,8 @@ def _layer_impl(layer: L.Layer, x_t: FixedType, in_types: list[FixedType], out: 
                        modes=WEIGHT_MODES)
         b_t = bias_type(layer.bias, w_t.frac + x_t.frac)
         return LayerImpl(result=fit_type(out, widths.a(name), signed=True, range_fn=range_fn),
-                         weight=w_t, bias=b_t, accum=lossless_accum(w_t, x_t, b_t, layer.terms))
+                         weight=w_t, bias=b_t,
+                         accum=lossless_accum(w_t, x_t, b_t, layer.terms, layer=name))
     if isinstance(layer, L.ReLU):
         return LayerImpl(result=fit_type(out, widths.a(name), signed=False, range_fn=range_fn))
     if isinstance(layer, L.MaxPool2d):

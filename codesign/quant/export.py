@@ -44,7 +44,8 @@ def derive_design(graph: Graph, base: DesignPoint, *, biases: Mapping[str, np.nd
             assert w_t is not None
             b_t = bias_type(np.asarray(biases[name]), w_t.frac + x_t.frac)
             new = dataclasses.replace(impl, weight=w_t, bias=b_t,
-                                      accum=lossless_accum(w_t, x_t, b_t, layer.terms),
+                                      accum=lossless_accum(w_t, x_t, b_t, layer.terms,
+                                                           layer=name),
                                       result=result_types.get(name, impl.result))
         elif isinstance(layer, (L.ReLU, L.Add)):
             new = dataclasses.replace(impl, result=result_types.get(name, impl.result))

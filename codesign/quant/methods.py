@@ -20,6 +20,7 @@ from torch import nn
 
 from codesign.data import Dataset
 from codesign.design import DesignPoint
+from codesign.emit.param_limits import check_param_types, check_weight_widths
 from codesign.errors import CodesignError
 from codesign.fixed import FixedType
 from codesign.ir import layers as L
@@ -416,11 +417,14 @@ TRAINED = ("lsq", "lsqplus", "dorefa", "hwgq", "binary", "noise", "transition")
 
 def run_method(name: str, job: QuantJob, settings: MethodSettings | None = None, *,
                progress: bool = False) -> MethodResult:
-    """Quantize job with method `name`; the design's notes record the method."""
+    """Quantize job with method `name`; the design's notes record the method. A design
+    some back end could not emit is refused here, by layer (codesign.emit.param_limits)."""
     fn = METHODS.get(name)
     if fn is None:
         raise CodesignError(f"unknown quantization method {name!r}; choose one of "
                             f"{', '.join(METHODS)}")
+    check_weight_widths(job.graph, {layer.name: job.widths.w(layer.name)
+                                    for layer in job.graph.weighted})
     settings = settings or MethodSettings()
     settings = replace(settings, calibration=calibration_for(name, settings))
     start = time.perf_counter()
@@ -438,6 +442,7 @@ def run_method(name: str, job: QuantJob, settings: MethodSettings | None = None,
     notes = {"method": name, "calibration": settings.calibration, **notes}
     design = replace(qnet.design, notes={**qnet.design.notes, **_plain(notes)})
     qnet = QuantizedNet(qnet.graph, design, qnet.weights, qnet.biases)
+    check_param_types(qnet.graph, design)
     return MethodResult(name, qnet, forward, seconds, notes)
 
 

@@ -97,6 +97,9 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
         raise CodesignError("synthesis needs a device (or asic=True)")
     if liberty is not None and not asic:
         raise CodesignError("a liberty file maps to standard cells: use it with --asic")
+    if liberty is not None and not Path(liberty).is_file():  # before anything is written
+        raise CodesignError(f"liberty file {liberty} does not exist; give the path of a "
+                            "standard-cell library (.lib) to --liberty")
     out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
     qnet = retarget(qnet, None if asic else device, clock_mhz)
@@ -105,8 +108,6 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
     lib_name = None
     if liberty is not None:
         liberty = Path(liberty)
-        if not liberty.is_file():
-            raise CodesignError(f"liberty file {liberty} does not exist")
         lib_name = "cells.lib"
         shutil.copy(liberty, rtl / lib_name)  # Yosys sees only files below its directory
     script = _script(files, device, asic, lib_name)

@@ -68,3 +68,31 @@ def test_cost_bad_input(digits_design, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["cost", str(digits_design), "--device", "xc7z999"]) == 1
     assert "known devices" in capsys.readouterr().err
+
+
+def _strict_json(text: str) -> dict:
+    def refuse(constant: str):
+        raise AssertionError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_part_without_dsps_gives_valid_json(digits_qnet8, tmp_path, capsys):
+    """A design using DSPs on a part with none: null and a warning, never Infinity (not
+    JSON); a part with no LUTs is refused when its file is read (issue 23, item 9)."""
+    first = digits_qnet8.graph.weighted[0].name
+    dsp = dataclasses.replace(digits_qnet8, design=digits_qnet8.design.with_layer(
+        first, reuse=3, multiplier="dsp")).save(tmp_path / "d")
+    parts = tmp_path / "parts.yaml"
+    parts.write_text("parts: {nodsp-1: {family: xc7, lut: 20000, ff: 40000, dsp: 0, bram: 0},"
+                     " nolut-1: {family: xc7, lut: 0, ff: 40000, dsp: 10, bram: 10}}")
+    assert main(["cost", str(dsp), "--device", "nodsp-1", "--device-file", str(parts),
+                 "--json", "--fast"]) == 1
+    err = _strict_json(capsys.readouterr().out)["error"]
+    assert "nolut-1: lut is 0" in err
+    parts.write_text("parts: {nodsp-1: {family: xc7, lut: 20000, ff: 40000, dsp: 0, bram: 0}}")
+    assert main(["cost", str(dsp), "--device", "nodsp-1", "--device-file", str(parts),
+                 "--json", "--fast"]) == 0
+    r = _strict_json(capsys.readouterr().out)
+    assert r["dsp"] > 0 and r["utilization"]["dsp"] is None
+    assert any(w.startswith("DSP: ") and "has none" in w for w in r["warnings"])

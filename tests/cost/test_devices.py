@@ -50,7 +50,7 @@ def test_shipped_parts(part, lut, dsp, lut_inputs, dsp_a):
 
 def test_unknown_part_lists_the_known_ones():
     with pytest.raises(DesignError, match=r"unknown device 'xc9z999'; known devices: xc7a35t, "
-                                          r".*lfe5u-85f.*--device-file"):
+                                          r".*lfe5u-85f.*device file shaped like"):
         get_device("xc9z999")
 
 

@@ -140,6 +140,13 @@ def test_section_must_be_a_mapping(tmp_path):
     assert ":1: model: expected a mapping of zoo, file, weights" in msg
 
 
+def test_a_list_for_a_section_is_named_in_yaml_terms(tmp_path):
+    """Not the loader's internal LocatedList (issue 23, item 9)."""
+    msg = error_of(tmp_path, "model: {zoo: digits_cnn}\nquantize:\n  - lsq\n")
+    assert ":3: quantize: expected a mapping of methods" in msg
+    assert "not a list (['lsq'])" in msg and "Located" not in msg
+
+
 def test_cli_reports_a_bad_flow_without_traceback(tmp_path, capsys):
     path = write_flow(tmp_path, "model: {zoo: digits_cnn}\nselect: {max_drop: 1}\n")
     assert main(["run", str(path), "--runs-dir", str(tmp_path / "runs")]) == 1

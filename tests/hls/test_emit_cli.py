@@ -67,3 +67,15 @@ def test_samples_write_tb_data_without_csim(capsys, tmp_path: Path, digits_qnet8
     lines = Path(out["tb_data"]["inputs"]).read_text().split("\n")[:-1]
     got = np.array([[np.float32(float(v)) for v in line.split(" ") if v] for line in lines])
     assert np.array_equal(got, digits_qnet8.design.input.quantize(x).reshape(7, -1))
+
+
+def test_part_is_validated_before_writing(capsys, tmp_path: Path, digits_qnet8) -> None:
+    """--part takes a Xilinx part number or a device of the table (issue 23, item 9)."""
+    design = str(digits_qnet8.save(tmp_path / "d8"))
+    for bad in ("lfe5u-25f", "foo", "xc7a35t cpg236"):
+        code, err = _run(capsys, "emit", design, "--out", str(tmp_path / "o"), "--part", bad)
+        assert code == 1 and f"--part {bad!r} is not a Xilinx part number" in err
+        assert not (tmp_path / "o").exists()
+    code, _ = _run(capsys, "emit", design, "--out", str(tmp_path / "o"), "--part", "xc7a100t")
+    assert code == 0
+    assert "xc7a100tcsg324-1" in (tmp_path / "o" / "hls4ml_config.yml").read_text()

@@ -68,3 +68,31 @@ def test_rtl_prefix(digits_qnet, tmp_path, capsys):
     assert main(["rtl", str(design), "--out", str(tmp_path / "r2"), "--prefix", "9x",
                  "--json"]) == 1
     assert "not a SystemVerilog identifier" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_rtl_sim_with_relative_paths_builds_uncached(tmp_path, monkeypatch, capsys):
+    """The documented `codesign rtl D --out DIR --sim` with relative DIR (and build
+    folder): Verilator runs in its build folder, so a relative path was joined twice
+    (issue 23, item 1). A tiny design in an empty build folder, so the build really runs."""
+    import torch
+    from torch import nn
+
+    from codesign.data import load_dataset
+    from codesign.ir import Graph
+    from codesign.qnet import QuantizedNet
+    from codesign.quant.calibrate import Widths, calibrate_design
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(18, 3)).eval()
+    graph = Graph.from_torch(net, (1, 8, 8))
+    design = calibrate_design(graph, load_dataset("digits").x_train[:64], Widths(4, 4))
+    QuantizedNet.from_float(graph, design).save(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    code = main(["rtl", "d/design.yaml", "--out", "r", "--sim", "--samples", "3",
+                 "--build-dir", "builds", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["ok"] and out["build_cached"] is False
+    assert out["runs"][0]["bit_exact"] == 3 and out["runs"][0]["cycles_equal"]
+    assert (tmp_path / "r" / "sim" / "timing" / "stim.npz").is_file()
+    assert any((tmp_path / "builds").iterdir())

@@ -102,6 +102,7 @@ def test_bad_synth_input(tiny_design, tmp_path, capsys):
     assert main(["synth", str(tiny_design), "--asic", "--liberty", str(tmp_path / "no.lib"),
                  "--out", str(tmp_path / "n")]) == 1
     assert "liberty file" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()  # inputs checked before anything is written
 
 
 # Held-out tolerance of the structural estimate on this design (its constants were fitted

@@ -8,6 +8,8 @@ integer weight/bias mantissas). Every later command takes the design.yaml.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -249,9 +251,7 @@ class QuantizedNet:
         if not npz.is_file():
             raise CodesignError(f"{design_path} names weights {design.weights}, but {npz} "
                                 "does not exist")
-        with np.load(npz, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        graph = Graph.from_arrays(arrays)
+        arrays, graph = _read_weights_file(npz)
         if STAMP_KEY in arrays:  # files written before the stamp existed load unchecked
             problem = _stamp_difference(json.loads(str(arrays[STAMP_KEY])),
                                         _stamp(graph, design))
@@ -265,3 +265,49 @@ class QuantizedNet:
         biases = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()
                   if k.startswith("int/") and k.endswith("/bias")}
         return cls(graph, design, weights, biases)
+
+
+def _read_weights_file(npz: Path) -> tuple[dict[str, np.ndarray], Graph]:
+    """The arrays of a quantized.npz and the graph they hold, or a DesignError naming the
+    file: an empty, truncated or foreign file must not end in numpy's or zipfile's
+    traceback in every command that loads a design."""
+    redo = "re-run `codesign quantize` to write it again"
+    try:
+        data = np.load(npz, allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise DesignError(f"{npz} is not an .npz archive: {_why(npz, exc)}; {redo}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise DesignError(f"{npz} holds a single array, not the .npz archive `codesign "
+                          f"quantize` writes; {redo}")
+    try:
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DesignError(f"{npz} is damaged: {_why(npz, exc)}; {redo}") from None
+    try:
+        if STAMP_KEY in arrays:
+            json.loads(str(arrays[STAMP_KEY]))
+        graph = Graph.from_arrays(arrays)
+    except CodesignError as exc:
+        raise DesignError(f"{npz}: {exc}; {redo}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # JSON errors included
+        raise DesignError(f"{npz} does not hold the graph `codesign quantize` writes "
+                          f"({type(exc).__name__}: {exc}); {redo}") from None
+    for layer in graph.weighted:
+        for what in ("weight", "bias"):
+            arr = arrays.get(f"int/{layer.name}/{what}")
+            if arr is None or arr.dtype.kind not in "iu":
+                raise DesignError(f"{npz} holds no integer {what} mantissas for layer "
+                                  f"{layer.name!r}; {redo}")
+    return arrays, graph
+
+
+def _why(npz: Path, exc: BaseException) -> str:
+    """numpy's and zipfile's reasons in the user's terms."""
+    if npz.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(exc, zipfile.BadZipFile | EOFError | zlib.error):
+        return f"it is truncated or damaged ({exc})"
+    if isinstance(exc, ValueError):
+        return "it is neither a zip archive nor a numpy array (another kind of file)"
+    return str(exc)

@@ -226,9 +226,7 @@ class QuantizedNet:
         """
         out_dir = Path(out_dir)
         yaml_path = out_dir / "design.yaml"
-        if not force and (yaml_path.exists() or (out_dir / WEIGHTS_FILE).exists()):
-            raise CodesignError(f"{yaml_path} already exists; choose another --out or pass "
-                                "--force to overwrite it")
+        check_save_dir(out_dir, force)
         out_dir.mkdir(parents=True, exist_ok=True)
         arrays = self.graph.to_arrays()
         arrays[STAMP_KEY] = np.array(json.dumps(_stamp(self.graph, self.design)))
@@ -265,6 +263,18 @@ class QuantizedNet:
         biases = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()
                   if k.startswith("int/") and k.endswith("/bias")}
         return cls(graph, design, weights, biases)
+
+
+def check_save_dir(out_dir: Path, force: bool) -> None:
+    """Refuse to overwrite a saved design unless force (commands check this before any
+    long computation, and before their output directory is set up)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CodesignError(f"--out {out_dir} is a file, not a directory; name a directory "
+                            "for design.yaml and its weights")
+    yaml_path = out_dir / "design.yaml"
+    if not force and (yaml_path.exists() or (out_dir / WEIGHTS_FILE).exists()):
+        raise CodesignError(f"{yaml_path} already exists; choose another --out or pass "
+                            "--force to overwrite it")
 
 
 def _read_weights_file(npz: Path) -> tuple[dict[str, np.ndarray], Graph]:

@@ -28,6 +28,7 @@ from codesign.cli.common import (
 )
 from codesign.devices import get_device
 from codesign.errors import CodesignError
+from codesign.outputs import check_dir_target, output_dir
 from codesign.quant.methods import METHODS as QUANTIZERS
 from codesign.sensitivity.table import METHODS as OBJECTIVES
 from codesign.sensitivity.table import SensitivityTable
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.calib_samples < 1:
         raise CodesignError("--epochs and --calib-samples must be positive")
     multipliers = tuple(m.strip() for m in args.multipliers.split(",") if m.strip())
-    out = args.out
+    out = check_dir_target(args.out)  # before minutes of solving, not after
     if (out / "frontier.json").exists() and not args.force:
         raise CodesignError(f"{out} holds an earlier allocation; pass --force to overwrite")
     tables = [SensitivityTable.load(t) for t in args.sensitivity]
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         calib_samples=args.calib_samples, evaluate=args.evaluate,
         quantizer=args.quantizer, epochs=args.epochs, seed=args.seed,
         progress=not args.json)
-    result = run_allocate(job, out)
+    with output_dir(out) as written:  # a failure leaves no half-written frontier
+        result = run_allocate(job, written)
     report(args, result, _text)
     return 0
 

@@ -4,6 +4,7 @@ for a directory, a directory for a file) is a named error before any work."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,26 @@ def test_failed_quantize_leaves_nothing(capsys, tmp_path: Path, monkeypatch) -> 
                   "--json")
     assert "No space left on device" in assert_named_error(outcome, json_mode=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_report_rebuild_keeps_the_earlier_report(tmp_path: Path, monkeypatch) -> None:
+    import codesign.report as rep
+    from codesign.report.blocks import Para, Section
+
+    monkeypatch.setattr(rep, "sections", lambda summary, run_dir: [
+        Section("a", "A", [Para(f"flow {summary['flow']}")])])
+    (tmp_path / "run.json").write_text(json.dumps({"flow": "f"}))
+    rep.rebuild_report(tmp_path)
+    before = _tree(tmp_path)
+    assert {"report.html", "report.md"} <= set(before)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a plot failed")
+
+    monkeypatch.setattr(rep, "to_markdown", crash)
+    (tmp_path / "run.json").write_text(json.dumps({"flow": "g"}))
+    with pytest.raises(RuntimeError):
+        rep.rebuild_report(tmp_path)
+    assert _tree(tmp_path) == before | {"run.json": json.dumps({"flow": "g"})}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.md",
+                                                          "report_files", "run.json"]

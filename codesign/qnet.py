@@ -8,8 +8,6 @@ integer weight/bias mantissas). Every later command takes the design.yaml.
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -282,9 +280,11 @@ def _read_weights_file(npz: Path) -> tuple[dict[str, np.ndarray], Graph]:
     file: an empty, truncated or foreign file must not end in numpy's or zipfile's
     traceback in every command that loads a design."""
     redo = "re-run `codesign quantize` to write it again"
+    # numpy and zipfile raise a dozen kinds of exception on a damaged file (BadZipFile,
+    # EOFError, zlib.error, NotImplementedError, tokenize's TokenError...): all mean that
     try:
         data = np.load(npz, allow_pickle=False)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 (see above)
         raise DesignError(f"{npz} is not an .npz archive: {_why(npz, exc)}; {redo}") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise DesignError(f"{npz} holds a single array, not the .npz archive `codesign "
@@ -292,7 +292,7 @@ def _read_weights_file(npz: Path) -> tuple[dict[str, np.ndarray], Graph]:
     try:
         with data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+    except Exception as exc:  # noqa: BLE001 (as above)
         raise DesignError(f"{npz} is damaged: {_why(npz, exc)}; {redo}") from None
     try:
         if STAMP_KEY in arrays:
@@ -316,8 +316,6 @@ def _why(npz: Path, exc: BaseException) -> str:
     """numpy's and zipfile's reasons in the user's terms."""
     if npz.stat().st_size == 0:
         return "the file is empty"
-    if isinstance(exc, zipfile.BadZipFile | EOFError | zlib.error):
-        return f"it is truncated or damaged ({exc})"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, ValueError) and "pickled" in str(exc):
         return "it is neither a zip archive nor a numpy array (another kind of file)"
-    return str(exc)
+    return f"it is truncated or damaged ({type(exc).__name__}: {exc})"

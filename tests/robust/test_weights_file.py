@@ -30,14 +30,17 @@ def _damage(npz: Path, how: str) -> None:
             np.save(f, np.arange(5))
     elif how == "bad graph json":
         np.savez(npz, **(_arrays(npz) | {"graph.json": np.array("{not json")}))
+    elif how == "unknown compression":  # zipfile's NotImplementedError (property tests)
+        at = data.index(b"PK\x01\x02") + 10  # the first central directory entry's method
+        npz.write_bytes(data[:at] + b"\x63\x00" + data[at + 2:])
     elif how == "no integer weights":
         np.savez(npz, **{k: v for k, v in _arrays(npz).items() if not k.startswith("int/")})
     else:
         raise AssertionError(how)
 
 
-DAMAGE = ["empty", "truncated", "garbage", "single array", "bad graph json",
-          "no integer weights"]
+DAMAGE = ["empty", "truncated", "garbage", "single array", "unknown compression",
+          "bad graph json", "no integer weights"]
 # every command that loads a design (the model-free ones first: no dataset is read)
 COMMANDS = {
     "cost": lambda d, tmp: ["cost", d],

@@ -10,6 +10,8 @@ managers:
   OutputDir, Verilator's makefiles) are the final ones. On failure what it wrote is
   removed and the earlier contents come back exactly; on success the earlier entries it
   did not rewrite come back beside the new ones (files of the user's it does not own).
+  The working directory (`--out .`) cannot move: there a failure removes only the
+  entries that were not there before.
 - `output_file(path)`: the command writes a temporary sibling (same suffix, so writers
   that pick a format by extension still do), renamed onto `path` on success.
 
@@ -35,11 +37,17 @@ def output_dir(path: str | Path, *, what: str = "--out", keep_old: bool = True
     keep_old=False: on success the earlier contents are dropped, not merged back (a
     command replacing its own earlier output, whose stale files must not linger)."""
     path = check_dir_target(path, what)
+    if path.is_dir() and _holds_cwd(path):
+        with _remove_new_entries(path):  # the working directory itself cannot move aside
+            yield path
+        return
     made = _missing_ancestors(path)
     backup = None
     if path.is_dir():
-        backup = path.with_name(f".{path.name}.codesign-old-{os.getpid()}")
-        path.rename(backup)
+        backup = path.resolve()  # a symlinked --out: its target's contents move aside
+        backup = backup.with_name(f".{backup.name}.codesign-old-{os.getpid()}")
+        path.resolve().rename(backup)
+        path = path.resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -98,6 +106,28 @@ def check_file_target(path: str | Path, what: str = "--out") -> Path:
     if path.is_dir():
         raise CodesignError(f"{what} {path} is a directory, not a file; name a file")
     return path
+
+
+def _holds_cwd(path: Path) -> bool:
+    cwd = Path.cwd().resolve()
+    return path.resolve() == cwd or path.resolve() in cwd.parents
+
+
+@contextmanager
+def _remove_new_entries(path: Path) -> Iterator[None]:
+    """On failure remove the entries of `path` that were not there before (what this
+    command wrote anew; a file it overwrote cannot be given back)."""
+    before = {p.name for p in path.iterdir()}
+    try:
+        yield
+    except BaseException:
+        for entry in path.iterdir():
+            if entry.name not in before:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
 
 
 def _missing_ancestors(path: Path) -> list[Path]:

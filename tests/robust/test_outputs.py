@@ -190,3 +190,32 @@ def test_failed_report_rebuild_keeps_the_earlier_report(tmp_path: Path, monkeypa
     assert _tree(tmp_path) == before | {"run.json": json.dumps({"flow": "g"})}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.md",
                                                           "report_files", "run.json"]
+
+
+def test_output_dir_in_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    """`--out .` cannot be moved aside: a failure removes only what was new."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.txt").write_text("the user's")
+    with pytest.raises(RuntimeError), output_dir(Path(".")) as out:
+        (out / "design.yaml").write_text("half")
+        (out / "sub").mkdir()
+        raise RuntimeError
+    assert _tree(tmp_path) == {"mine.txt": "the user's"} and Path.cwd() == tmp_path
+    with output_dir(Path(".")) as out:
+        (out / "design.yaml").write_text("whole")
+    assert _tree(tmp_path) == {"mine.txt": "the user's", "design.yaml": "whole"}
+
+
+def test_output_dir_through_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "old.txt").write_text("old")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(RuntimeError), output_dir(tmp_path / "link") as out:
+        (out / "old.txt").write_text("half")
+        raise RuntimeError
+    assert (tmp_path / "link").is_symlink() and _tree(tmp_path / "real") == {"old.txt": "old"}
+    with output_dir(tmp_path / "link") as out:
+        (out / "new.txt").write_text("new")
+    assert (tmp_path / "link").is_symlink()
+    assert _tree(tmp_path / "real") == {"old.txt": "old", "new.txt": "new"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]

@@ -1,5 +1,5 @@
-"""Design files the property tests found accepted although they mean nothing: named
-errors, not a result (an infinite clock printed `Infinity`, which is not JSON)."""
+"""Inputs the property tests found accepted although they mean nothing (an infinite
+clock or budget, printed as `Infinity`, which is not JSON): named errors, not a result."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def test_a_clock_that_is_not_a_positive_number_is_named(capsys, tmp_path: Path,
     outcome = cli(capsys, "rtl", design, "--out", tmp_path / "rtl", "--json")
     assert "clock_mhz must be a positive number" in assert_named_error(outcome, json_mode=True)
     assert not (tmp_path / "rtl").exists()
+
+
+@pytest.mark.parametrize("budget", ["lut=inf", "lut=nan", "latency=-inf", "size=inf"])
+def test_a_budget_that_is_not_finite_is_named(capsys, tmp_path: Path, budget: str) -> None:
+    """`lut=inf` was accepted and echoed as Infinity under --json; `nan` fitted nothing."""
+    outcome = cli(capsys, "allocate", "digits_cnn", "--sensitivity", tmp_path / "t.yaml",
+                  "--device", "xc7a35t", f"--budget={budget}", "--out", tmp_path / "a",
+                  "--json")
+    assert "is not a finite number" in assert_named_error(outcome, json_mode=True)
+    assert not (tmp_path / "a").exists()

@@ -22,7 +22,11 @@ class Outcome:
         """The one JSON object on stdout (asserts there is exactly one)."""
         lines = [line for line in self.out.splitlines() if line.strip()]
         assert len(lines) == 1, f"stdout is not one JSON object:\n{self.out}\n{self.err}"
-        return json.loads(lines[0])
+        return json.loads(lines[0], parse_constant=_not_json)
+
+
+def _not_json(name: str) -> None:
+    raise AssertionError(f"stdout holds {name}, which is not JSON (RFC 8259)")
 
 
 def cli(capsys, *argv: str) -> Outcome:

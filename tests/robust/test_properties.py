@@ -443,6 +443,30 @@ def test_damaged_yaml(capsys, tiny, tiny_table, text: str, which: str) -> None:
         assert not (tmp / "a").exists() and not (tmp / "runs").exists()
 
 
+def test_one_odd_design_in_three_views(capsys, tiny) -> None:
+    """The one real (cached) Verilator build of this layer: a design of the kind the
+    properties draw (wrapping and truncating results, odd widths, reuse 2) computes in RTL
+    the integers of the bit-accurate model, in the cycles `cost` predicts."""
+    doc = copy.deepcopy(tiny["doc"])
+    doc["layers"]["conv2d_0"]["result"] = "ap_fixed<5,2,AP_TRN,AP_WRAP>"
+    doc["layers"]["relu_1"]["result"] = "ap_ufixed<3,1,AP_RND_ZERO,AP_SAT>"
+    doc["layers"]["dense_4"]["result"] = "ap_fixed<7,4,AP_RND_CONV,AP_WRAP>"
+    doc["layers"]["dense_4"]["reuse"] = 2
+    with scratch() as tmp:
+        shutil.copytree(tiny["design"].parent, tmp / "d")
+        design = tmp / "d" / "design.yaml"
+        design.write_text(yaml.safe_dump(doc, sort_keys=False))
+        cost = check_contract(cli(capsys, "cost", design, "--json"))
+        rtl = check_contract(cli(capsys, "rtl", design, "--out", tmp / "rtl", "--sim",
+                                 "--samples", "20", "--json"))
+        assert cost is not None and rtl is not None and rtl["ok"], rtl
+        (run,) = rtl["runs"]
+        assert run["bit_exact"] == run["samples"] == 20 and run["cycles_equal"]
+        assert (rtl["predicted_latency"], rtl["predicted_interval"]) == \
+            (cost["latency"], cost["interval"])
+        _arithmetic_agrees(design, tiny["x"])
+
+
 def test_property_fixtures_are_sound(capsys, tiny) -> None:
     """The unchanged tiny design passes every check the properties make (so a property
     that only ever sees errors would be noticed)."""

@@ -42,29 +42,28 @@ def output_dir(path: str | Path, *, what: str = "--out", keep_old: bool = True
             yield path
         return
     made = _missing_ancestors(path)
-    backup = None
-    if path.is_dir():
-        backup = path.resolve()  # a symlinked --out: its target's contents move aside
-        backup = backup.with_name(f".{backup.name}.codesign-old-{os.getpid()}")
-        path.resolve().rename(backup)
-        path = path.resolve()
+    target = path.resolve() if path.is_symlink() else path  # a symlink stays; its target
+    backup = None                                            # directory's contents move
+    if target.is_dir():
+        backup = target.with_name(f".{target.name}.codesign-old-{os.getpid()}")
+        target.rename(backup)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _restore(path, backup)
+        _restore(target, backup)
         raise CodesignError(f"cannot create {what} directory {path}: {exc.strerror}") from None
     try:
         yield path
     except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        _restore(path, backup)
+        shutil.rmtree(target, ignore_errors=True)
+        _restore(target, backup)
         for parent in made:  # the folders above it that this call created, innermost first
             _rmdir_if_empty(parent)
         raise
     if backup is not None:
         for entry in backup.iterdir() if keep_old else ():
-            if not (path / entry.name).exists() and not (path / entry.name).is_symlink():
-                entry.rename(path / entry.name)
+            if not (target / entry.name).exists() and not (target / entry.name).is_symlink():
+                entry.rename(target / entry.name)
         shutil.rmtree(backup, ignore_errors=True)
 
 

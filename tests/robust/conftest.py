@@ -11,6 +11,8 @@ import pytest
 
 from codesign.cli.main import main
 
+QUICKSTART_FLOW = Path(__file__).parents[2] / "flows" / "digits.yaml"
+
 
 @dataclass(frozen=True)
 class Outcome:

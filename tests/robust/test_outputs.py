@@ -11,7 +11,7 @@ import pytest
 
 from codesign.errors import CodesignError
 from codesign.outputs import output_dir, output_file
-from tests.robust.conftest import assert_named_error, cli
+from tests.robust.conftest import QUICKSTART_FLOW, assert_named_error, cli
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -87,7 +87,7 @@ def _file_outs(design: Path) -> dict[str, list]:
         "synth": ["synth", design, "--out", "{F}"],
         "allocate": ["allocate", "digits_cnn", "--sensitivity", "{F}", "--device",
                      "xc7a100t", "--budget", "lut=0.5", "--out", "{F}"],
-        "run": ["run", "flows/digits.yaml", "--runs-dir", "{F}"],
+        "run": ["run", QUICKSTART_FLOW, "--runs-dir", "{F}"],
     }
 
 

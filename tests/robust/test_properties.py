@@ -39,7 +39,7 @@ from hypothesis import (
 from hypothesis import strategies as st
 
 from codesign.errors import CodesignError
-from tests.robust.conftest import Outcome, assert_named_error, cli
+from tests.robust.conftest import QUICKSTART_FLOW, Outcome, assert_named_error, cli
 
 TINY = """
 import torch
@@ -341,7 +341,7 @@ FLOW_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 40), st.text(m
 
 @st.composite
 def flow_docs(draw) -> dict:
-    doc = yaml.safe_load(Path("flows/digits.yaml").read_text())
+    doc = yaml.safe_load(QUICKSTART_FLOW.read_text())
     for _ in range(draw(st.integers(1, 3))):
         section = draw(st.sampled_from(sorted(doc) + ["bogus"]))
         if draw(st.booleans()) and isinstance(doc.get(section), dict) and doc[section]:

@@ -89,8 +89,10 @@ class DesignPoint:
 
     def __post_init__(self) -> None:
         get_device(self.device)
-        if not isinstance(self.clock_mhz, (int, float)) or not self.clock_mhz > 0:
-            raise DesignError(f"clock_mhz must be a positive number, not {self.clock_mhz!r}")
+        clock = self.clock_mhz
+        if (not isinstance(clock, (int, float)) or isinstance(clock, bool)
+                or not (clock > 0 and math.isfinite(clock))):
+            raise DesignError(f"clock_mhz must be a positive number, not {clock!r}")
 
     def __getitem__(self, name: str) -> LayerImpl:
         try:

@@ -230,9 +230,7 @@ class QuantizedNet:
         """
         out_dir = Path(out_dir)
         yaml_path = out_dir / "design.yaml"
-        if not force and (yaml_path.exists() or (out_dir / WEIGHTS_FILE).exists()):
-            raise CodesignError(f"{yaml_path} already exists; choose another --out or pass "
-                                "--force to overwrite it")
+        check_save_dir(out_dir, force)
         out_dir.mkdir(parents=True, exist_ok=True)
         arrays = self.graph.to_arrays()
         arrays[STAMP_KEY] = np.array(json.dumps(_stamp(self.graph, self.design)))
@@ -255,9 +253,7 @@ class QuantizedNet:
         if not npz.is_file():
             raise CodesignError(f"{design_path} names weights {design.weights}, but {npz} "
                                 "does not exist")
-        with np.load(npz, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        graph = Graph.from_arrays(arrays)
+        arrays, graph = _read_weights_file(npz)
         if STAMP_KEY not in arrays:  # nothing to check the design's types against
             raise DesignError(f"{npz} has no {STAMP_KEY!r} record of the design its integer "
                               f"weights were made under, so nothing shows they belong to "
@@ -275,3 +271,61 @@ class QuantizedNet:
         biases = {k.split("/")[1]: v.astype(np.int64) for k, v in arrays.items()
                   if k.startswith("int/") and k.endswith("/bias")}
         return cls(graph, design, weights, biases)
+
+
+def check_save_dir(out_dir: Path, force: bool) -> None:
+    """Refuse to overwrite a saved design unless force (commands check this before any
+    long computation, and before their output directory is set up)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CodesignError(f"--out {out_dir} is a file, not a directory; name a directory "
+                            "for design.yaml and its weights")
+    yaml_path = out_dir / "design.yaml"
+    if not force and (yaml_path.exists() or (out_dir / WEIGHTS_FILE).exists()):
+        raise CodesignError(f"{yaml_path} already exists; choose another --out or pass "
+                            "--force to overwrite it")
+
+
+def _read_weights_file(npz: Path) -> tuple[dict[str, np.ndarray], Graph]:
+    """The arrays of a quantized.npz and the graph they hold, or a DesignError naming the
+    file: an empty, truncated or foreign file must not end in numpy's or zipfile's
+    traceback in every command that loads a design."""
+    redo = "re-run `codesign quantize` to write it again"
+    # numpy and zipfile raise a dozen kinds of exception on a damaged file (BadZipFile,
+    # EOFError, zlib.error, NotImplementedError, tokenize's TokenError...): all mean that
+    try:
+        data = np.load(npz, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 (see above)
+        raise DesignError(f"{npz} is not an .npz archive: {_why(npz, exc)}; {redo}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise DesignError(f"{npz} holds a single array, not the .npz archive `codesign "
+                          f"quantize` writes; {redo}")
+    try:
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:  # noqa: BLE001 (as above)
+        raise DesignError(f"{npz} is damaged: {_why(npz, exc)}; {redo}") from None
+    try:
+        if STAMP_KEY in arrays:
+            json.loads(str(arrays[STAMP_KEY]))
+        graph = Graph.from_arrays(arrays)
+    except CodesignError as exc:
+        raise DesignError(f"{npz}: {exc}; {redo}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # JSON errors included
+        raise DesignError(f"{npz} does not hold the graph `codesign quantize` writes "
+                          f"({type(exc).__name__}: {exc}); {redo}") from None
+    for layer in graph.weighted:
+        for what in ("weight", "bias"):
+            arr = arrays.get(f"int/{layer.name}/{what}")
+            if arr is None or arr.dtype.kind not in "iu":
+                raise DesignError(f"{npz} holds no integer {what} mantissas for layer "
+                                  f"{layer.name!r}; {redo}")
+    return arrays, graph
+
+
+def _why(npz: Path, exc: BaseException) -> str:
+    """numpy's and zipfile's reasons in the user's terms."""
+    if npz.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(exc, ValueError) and "pickled" in str(exc):
+        return "it is neither a zip archive nor a numpy array (another kind of file)"
+    return f"it is truncated or damaged ({type(exc).__name__}: {exc})"

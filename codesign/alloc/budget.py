@@ -12,6 +12,7 @@ needs more of the part than it has, whatever resources the user named.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from codesign.alloc.candidates import AllocationError
@@ -131,6 +132,9 @@ def _value(key: str, value: str, dev: Device | None) -> float:
         number = float(value.rstrip("%"))
     except ValueError:
         raise AllocationError(f"budget {key}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise AllocationError(f"budget {key}={value} is not a finite number; leave {key} out "
+                              "of --budget for no limit on it")
     if fraction:
         number /= 100
     elif key in RESOURCES and "." in value and number <= 1:

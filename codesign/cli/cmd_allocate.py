@@ -29,6 +29,7 @@ from codesign.cli.common import (
 from codesign.cost.bands import check_confidence
 from codesign.devices import get_device
 from codesign.errors import CodesignError
+from codesign.outputs import check_dir_target, output_dir
 from codesign.quant.methods import METHODS as QUANTIZERS
 from codesign.sensitivity.table import METHODS as OBJECTIVES
 from codesign.sensitivity.table import SensitivityTable
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"--synth-check must be 0 or more and --workers positive, not "
                             f"{args.synth_check} and {args.workers}")
     multipliers = tuple(m.strip() for m in args.multipliers.split(",") if m.strip())
-    out = args.out
+    out = check_dir_target(args.out)  # before minutes of solving, not after
     if (out / "frontier.json").exists() and not args.force:
         raise CodesignError(f"{out} holds an earlier allocation; pass --force to overwrite")
     tables = [SensitivityTable.load(t) for t in args.sensitivity]
@@ -147,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json, confidence=check_confidence(args.confidence, planning=True),
         synth_check=args.synth_check, workers=args.workers,
         client=_client(args.scheduler) if args.synth_check else None)
-    result = run_allocate(job, out)
+    with output_dir(out) as written:  # a failure leaves no half-written frontier
+        result = run_allocate(job, written)
     report(args, result, _text)
     return 0
 

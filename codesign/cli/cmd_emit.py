@@ -13,6 +13,7 @@ import numpy as np
 
 from codesign.cli.common import add_json_arg, report
 from codesign.errors import CodesignError
+from codesign.outputs import output_dir
 from codesign.qnet import QuantizedNet
 
 NAME = "emit"
@@ -51,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codesign.emit.hls import emit_hls
+    from codesign.emit.hls import check_out_dir, emit_hls
 
     if args.samples is not None and args.samples < 1:
         raise CodesignError(f"--samples must be positive, not {args.samples}")
@@ -60,14 +61,17 @@ def run(args: argparse.Namespace) -> int:
     if args.samples is not None or args.csim:
         x = _samples(qnet, args.dataset, args.samples or CSIM_SAMPLES)
     start = time.perf_counter()
-    project = emit_hls(qnet, args.out, io=args.io, backend=args.backend.capitalize(),
-                       part=args.part, force=args.force)
+    ours = check_out_dir(args.out, args.force)  # before anything is moved or written
+    with output_dir(args.out, keep_old=not ours) as out:  # a failure leaves nothing
+        project = emit_hls(qnet, out, io=args.io, backend=args.backend.capitalize(),
+                           part=args.part, force=args.force)
+        if x is not None:
+            tb = project.write_tb_data(x)
     result: dict = {"design": str(args.design), "out": str(project.out_dir), "io": args.io,
                     "backend": project.backend,
                     "part": project.hls_model.config.get_config_value("Part"),
                     "emit_seconds": round(time.perf_counter() - start, 2)}
     if x is not None:
-        tb = project.write_tb_data(x)
         result["tb_data"] = {"inputs": str(tb.inputs), "outputs": str(tb.outputs),
                              "samples": tb.samples}
     if args.csim:

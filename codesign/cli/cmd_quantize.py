@@ -28,6 +28,8 @@ from codesign.design import DesignPoint
 from codesign.devices import get_device
 from codesign.emit.param_limits import check_param_types
 from codesign.errors import CodesignError
+from codesign.outputs import output_dir
+from codesign.qnet import check_save_dir
 from codesign.quant.adaround import DEFAULT_ITERS
 from codesign.quant.binary import save_packed
 from codesign.quant.calibrate import CALIBRATIONS, Widths
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError("--keep-types quantizes onto the design's own types; it does not "
                             f"combine with --method {args.method} or --data-free, which "
                             "choose types")
+    check_save_dir(args.out, args.force)  # before minutes of training, not after
     settings = _settings(args)
     base = DesignPoint.load(args.design) if args.design is not None else None
     device = args.device or (base.device if base else "xc7a35t")
@@ -157,10 +160,11 @@ def run(args: argparse.Namespace) -> int:
     verified = verify_export(res.qnet, res.forward, data.x_test)
     qnet = res.qnet
     changes = type_changes(base, qnet.design) if base is not None else []
-    path = qnet.save(args.out, force=args.force)
     packed = None
-    if res.method == "binary":  # S5's storage: 1 bit per weight + a scale per channel
-        packed = save_packed(qnet, res.notes["binary_layers"], path.parent / BINARY_FILE)
+    with output_dir(args.out) as out:  # a failure leaves nothing half-written
+        path = qnet.save(out, force=args.force)
+        if res.method == "binary":  # S5's storage: 1 bit per weight + a scale per channel
+            packed = save_packed(qnet, res.notes["binary_layers"], path.parent / BINARY_FILE)
     accuracy = float((qnet.predict(data.x_test) == data.y_test).mean())
     design = qnet.design
     result = {"design": str(path), "weights": str(path.parent / design.weights)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from codesign.data import dataset_for_shape
 from codesign.emit.rtl import TOP, generate_rtl, plan_network
 from codesign.errors import CodesignError
 from codesign.latency import engine_table, network_timing
+from codesign.outputs import output_dir
 from codesign.qnet import QuantizedNet
 
 NAME = "rtl"
@@ -99,11 +101,20 @@ def run(args: argparse.Namespace) -> int:
         if (args.testbench / SUITE_FILE).exists():
             raise CodesignError(f"{args.testbench} already holds a regression suite; choose "
                                 "another --testbench or pass --force to overwrite it")
-    # the samples first: a dataset that cannot be used (missing, NaN) then writes nothing
-    x = (_samples(qnet, args.dataset, args.samples)
-         if args.sim or args.testbench is not None else None)
+    x = None  # samples: loaded before writing, so a missing dataset writes nothing
+    if args.testbench is not None or args.sim:
+        x = _samples(qnet, args.dataset, args.samples)
     start = time.perf_counter()
-    generate_rtl(qnet, out, prefix=args.prefix)
+    with ExitStack() as outputs:  # a failure leaves neither the RTL nor the suite half-written
+        if args.testbench is not None:
+            outputs.enter_context(output_dir(args.testbench, what="--testbench"))
+        outputs.enter_context(output_dir(out))
+        generate_rtl(qnet, out, prefix=args.prefix)
+        if args.testbench is not None:
+            from codesign.emit.rtl_testbench import write_testbench
+
+            suite = write_testbench(qnet, out, args.testbench, x, sources=args.rtl,
+                                    top=args.top, seed=args.seed, force=args.force)
     plan = plan_network(qnet)
     result: dict = {"design": str(args.design), "out": str(out), "top": args.prefix + TOP,
                     "clock_mhz": qnet.design.clock_mhz, "engines": engine_table(plan),
@@ -118,11 +129,7 @@ def run(args: argparse.Namespace) -> int:
     result["predicted_interval"] = one["interval"]
     status = 0
     if args.testbench is not None:
-        from codesign.emit.rtl_testbench import write_testbench
-
-        assert x is not None
-        result["testbench"] = write_testbench(qnet, out, args.testbench, x, sources=args.rtl,
-                                              top=args.top, seed=args.seed, force=args.force)
+        result["testbench"] = suite
     if args.sim:
         from codesign.rtlsim import build, verify_rtl
 

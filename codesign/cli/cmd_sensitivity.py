@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 from codesign.cli.common import (
@@ -21,6 +22,7 @@ from codesign.cli.common import (
     table,
 )
 from codesign.errors import CodesignError
+from codesign.outputs import check_file_target, output_file
 from codesign.sensitivity.hutchinson import HutchinsonSettings, UnconvergedWarning
 from codesign.sensitivity.measure import sensitivity_table
 from codesign.sensitivity.table import METHODS, SensitivityTable
@@ -73,8 +75,8 @@ def parse_bits(text: str) -> tuple[int, ...]:
 
 def run(args: argparse.Namespace) -> int:
     bits = parse_bits(args.bits)
-    for path in (args.out, args.plot):
-        if path is not None and path.exists() and not args.force:
+    for path, what in ((args.out, "--out"), (args.plot, "--plot")):
+        if path is not None and check_file_target(path, what).exists() and not args.force:
             raise CodesignError(f"{path} exists; pass --force to overwrite it")
     settings = HutchinsonSettings(min_iters=args.min_iters, max_iters=args.max_iters,
                                   tol=args.tol, batches=args.batches,
@@ -96,12 +98,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if args.out is not None:
-        result.save(args.out, force=args.force)
-    if args.plot is not None:
-        from codesign.sensitivity.plot import plot_table
+    with ExitStack() as outputs:  # the table and the plot appear together or not at all
+        if args.out is not None:
+            result.save(outputs.enter_context(output_file(args.out)))
+        if args.plot is not None:
+            from codesign.sensitivity.plot import plot_table
 
-        plot_table(result, args.plot, force=args.force)
+            plot_table(result, outputs.enter_context(output_file(args.plot, what="--plot")))
     out = result.to_dict()
     out["out"] = str(args.out) if args.out else None
     out["plot"] = str(args.plot) if args.plot else None

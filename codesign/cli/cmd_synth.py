@@ -26,6 +26,7 @@ from codesign.devices import get_device
 from codesign.emit.rtl import plan_network
 from codesign.errors import CodesignError
 from codesign.latency import network_timing
+from codesign.outputs import check_dir_target, output_dir
 from codesign.qnet import QuantizedNet
 from codesign.synth.run import RESULT, retarget, synthesize
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.liberty is not None and not args.asic:
         raise CodesignError("--liberty maps to standard cells: add --asic")
     qnet = QuantizedNet.load(args.design)
-    if (args.out / RESULT).exists() and not args.force:
+    if (check_dir_target(args.out) / RESULT).exists() and not args.force:
         raise CodesignError(f"{args.out} already holds a synthesis result; choose another "
                             "--out or pass --force to overwrite it")
     device = get_device(args.device or qnet.design.device)
@@ -69,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
     eprint(f"synthesizing {args.design} for {'ASIC' if args.asic else device.part} "
            f"with Yosys (minutes on large designs)...")
     start = time.perf_counter()
-    result = synthesize(qnet, args.out, None if args.asic else device, asic=args.asic,
-                        liberty=args.liberty, clock_mhz=clock, use_cache=not args.no_cache)
+    with output_dir(args.out) as out:  # a failure (a tool, a missing file) leaves nothing
+        result = synthesize(qnet, out, None if args.asic else device, asic=args.asic,
+                            liberty=args.liberty, clock_mhz=clock,
+                            use_cache=not args.no_cache)
     timing = network_timing(plan_network(qnet), 2).summary()
     out = {"design": str(args.design), "source": "synthesis", "device": result["target"],
            "out": str(args.out), "seconds": round(time.perf_counter() - start, 1),

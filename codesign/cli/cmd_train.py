@@ -17,6 +17,7 @@ from codesign.cli.common import (
 )
 from codesign.errors import CodesignError
 from codesign.models import load_model
+from codesign.outputs import check_file_target, output_file
 from codesign.train import evaluate, get_trained, train_model, weights_path
 from codesign.zoo import ZOO, get_entry
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.out is None:
             raise CodesignError("say where to save the trained weights with --out FILE.pt")
-        if args.out.exists() and not args.force:
+        if check_file_target(args.out).exists() and not args.force:
             raise CodesignError(f"{args.out} exists; pass --force to overwrite it")
         model = load_model(args.model, weights=args.weights, input_shape=args.input_shape,
                            cache=args.cache_dir, progress=progress)
@@ -58,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
         data = dataset_from_args(args, model)
         train_model(module, data, epochs=epochs, lr=args.lr, batch_size=args.batch_size,
                     seed=args.seed, progress=progress)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(module.state_dict(), args.out)
+        with output_file(args.out) as tmp:  # an interrupted save leaves no truncated .pt
+            torch.save(module.state_dict(), tmp)
         saved = args.out
     data = dataset_from_args(args, model)
     result = {

@@ -42,11 +42,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def _fail(argv: list[str], command: str, message: str, code: int) -> int:
+def _fail(wants_json: bool, command: str, message: str, code: int) -> int:
     """Report an error: the message on stderr and, with --json, one JSON object on stdout."""
     print(f"codesign {command}: error: {message}".replace("codesign : ", "codesign: "),
           file=sys.stderr)
-    if "--json" in argv:
+    if wants_json:
         print(json.dumps({"error": message, "exit_code": code}))
     return code
 
@@ -59,6 +59,19 @@ def _message(exc: CodesignError, args: argparse.Namespace) -> str:
         return f"{exc}: pass it with --device-file FILE.yaml"
     return (f"{exc}; `codesign {args.command}` knows only the parts listed (`codesign cost`, "
             "`synth` and `zoo` read a device file with --device-file FILE.yaml)")
+
+
+def _json_in(argv: list[str]) -> bool:
+    """--json, or an abbreviation argparse accepts (--js), before any `--`: for errors
+    found before the command line is parsed."""
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    return any(len(w) >= 4 and "--json".startswith(w) for w in words)
+
+
+def _os_message(exc: OSError) -> str:
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    return (f"{where}: {exc.strerror or exc}" if where else str(exc)) + \
+        "; nothing was left half-written, fix that and run the command again"
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -85,15 +98,17 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as exc:
         exc.parser.print_usage(sys.stderr)  # then exit 2, as argparse itself would
-        raise SystemExit(_fail(argv, exc.parser.prog.removeprefix("codesign").strip(),
+        raise SystemExit(_fail(_json_in(argv), exc.parser.prog.removeprefix("codesign").strip(),
                                str(exc), 2)) from None
+    wants_json = bool(getattr(args, "json", False))
     try:
         return int(runners[args.command](args) or 0)
     except CodesignError as exc:
-        return _fail(argv, args.command, _message(exc, args), 1)
+        return _fail(wants_json, args.command, _message(exc, args), 1)
+    except OSError as exc:  # the environment's (a full disk, a file removed meanwhile)
+        return _fail(wants_json, args.command, _os_message(exc), 1)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _fail(wants_json, args.command, "interrupted", 130)
 
 
 if __name__ == "__main__":

@@ -315,17 +315,26 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _prepare_dir(out_dir: Path, force: bool) -> None:
+def check_out_dir(out_dir: Path, force: bool) -> bool:
+    """Refuse a non-empty directory emit did not write, unless force; True when out_dir
+    holds an earlier project of ours (which emit replaces without --force)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise CodesignError(f"{out_dir} exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        ours = (out_dir / MARKER).exists()
-        if not ours and not force:
-            raise CodesignError(f"{out_dir} is not empty and was not written by codesign; "
-                                "choose another --out or pass --force to overwrite it")
+        raise CodesignError(f"--out {out_dir} is a file, not a directory; name a directory "
+                            "for the project")
+    if not (out_dir.is_dir() and any(out_dir.iterdir())):
+        return False
+    ours = (out_dir / MARKER).exists()
+    if not ours and not force:
+        raise CodesignError(f"{out_dir} is not empty and was not written by codesign; "
+                            "choose another --out or pass --force to overwrite it")
+    return ours
+
+
+def _prepare_dir(out_dir: Path, force: bool) -> None:
+    if check_out_dir(out_dir, force):
         # Our own project is cleared (no stale files); with --force hls4ml writes over
         # the user's directory and leaves files it does not write alone.
-        for child in out_dir.iterdir() if ours else ():
+        for child in out_dir.iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
             else:

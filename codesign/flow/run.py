@@ -26,6 +26,7 @@ from codesign.flow.nofit import why_none
 from codesign.flow.schema import Flow, load_flow
 from codesign.flow.stages import STAGES, Point, enabled
 from codesign.flow.sweep import connect, run_sweep
+from codesign.outputs import check_dir_target
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,11 @@ class RunResult:
 
 def new_run_dir(runs_dir: Path, title: str) -> Path:
     """A folder that did not exist before (mkdir is the arbiter between parallel runs)."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    check_dir_target(runs_dir, "--runs-dir")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CodesignError(f"cannot create --runs-dir {runs_dir}: {exc.strerror}") from None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     for n in range(1, 10_000):
         path = runs_dir / (f"{title}-{stamp}" + (f"-{n}" if n > 1 else ""))

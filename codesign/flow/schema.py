@@ -425,7 +425,9 @@ class _Builder:
             return dict(value)
         if origin is list:
             (item_tp,) = typing.get_args(tp)
-            items = value if isinstance(value, list) else [value]
+            if not isinstance(value, list):  # one item for a list of one; its own line
+                value = [value]
+            items = value
             item_lines = getattr(value, "lines", [line] * len(items))
             return [self.value(item_tp, v, key, ln) for v, ln in zip(items, item_lines,
                                                                      strict=True)]

@@ -4,9 +4,11 @@ summary (run.json)."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from codesign.outputs import output_dir, output_file
 from codesign.report.build import sections
 from codesign.report.render import to_html, to_markdown
 
@@ -17,8 +19,13 @@ def write_report(summary: dict[str, Any], run_dir: str | Path) -> tuple[Path, Pa
     secs = sections(summary, run_dir)
     title = f"codesign report: {summary['flow']}"
     html_path, md_path = run_dir / "report.html", run_dir / "report.md"
-    html_path.write_text(to_html(title, secs))
-    md_path.write_text(to_markdown(title, secs, run_dir / "report_files", "report_files"))
+    html = to_html(title, secs)
+    # a rebuild that fails half way leaves the earlier report, not half of a new one
+    with ExitStack() as outputs:
+        images = outputs.enter_context(output_dir(run_dir / "report_files", keep_old=False))
+        outputs.enter_context(output_file(html_path)).write_text(html)
+        outputs.enter_context(output_file(md_path)).write_text(
+            to_markdown(title, secs, images, "report_files"))
     return html_path, md_path
 
 

@@ -9,8 +9,6 @@ predicts the cycles `cost` reports. Never a traceback, never a partial output le
 
 Examples are bounded and derandomized (the same cases on every run: about 30 s on one
 core), on a tiny network so one cost estimate takes milliseconds rather than seconds.
-Cases found in areas this layer does not own are strict xfail tests, so they flip when
-fixed.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ import torch
 import yaml
 from hypothesis import (
     HealthCheck,
-    assume,
     currently_in_test_context,
     event,
     given,
@@ -206,22 +203,13 @@ def test_random_design_to_quantize_and_eval(capsys, tiny, data) -> None:
         if quantized is None:
             assert not (tmp / "q").exists()
             return
-        cost = cli(capsys, "cost", tmp / "q" / "design.yaml", "--json")
-        if cost.code != 0 and WIDE_WEIGHTS in cost.err:  # see the xfail test below
-            event("known: quantize wrote weights cost refuses")
-        else:
-            assert check_contract(cost)
+        assert check_contract(cli(capsys, "cost", tmp / "q" / "design.yaml", "--json"))
         _arithmetic_agrees(tmp / "q" / "design.yaml", tiny["x"][:16])
 
 
-WIDE_WEIGHTS = "adder graphs take weights of at most 24 bits"
-
-
-@pytest.mark.xfail(reason="issue 23 item 5 (not this layer's): `quantize --design` with "
-                   "26-bit weights writes a design `cost` refuses, naming no layer",
-                   strict=True)
 def test_quantize_writes_only_designs_cost_takes(capsys, tiny) -> None:
-    """The case test_random_design_to_quantize_and_eval found (and now lets pass)."""
+    """The case test_random_design_to_quantize_and_eval found: 26-bit weights, which
+    `cost` cannot take, are refused by quantize rather than written."""
     doc = copy.deepcopy(tiny["doc"])
     for impl in doc["layers"].values():
         if "weight" in impl:
@@ -266,15 +254,9 @@ def device_table_restored() -> Iterator[None]:
             table.update(before)
 
 
-ZERO_CAPACITY = "issue 23 item 9 (not this layer's): a part with 0 LUTs or FFs makes " \
-    "--json print Infinity, which is not JSON"
-
-
 @_settings(60)
 @given(doc=device_docs())
 def test_random_device_file(capsys, tiny, doc: dict) -> None:
-    # drop this assume() when test_zero_capacity_part_gives_json XPASSes
-    assume(all(doc["parts"]["propfpga"].get(k) != 0 for k in ("lut", "ff")))
     with scratch() as tmp, device_table_restored():
         (tmp / "dev.yaml").write_text(yaml.safe_dump(doc))
         outcome = cli(capsys, "cost", tiny["design"], "--device-file",
@@ -284,9 +266,8 @@ def test_random_device_file(capsys, tiny, doc: dict) -> None:
             assert cost["device"] == "propfpga"
 
 
-@pytest.mark.xfail(reason=ZERO_CAPACITY, strict=True)
 def test_zero_capacity_part_gives_json(capsys, tiny) -> None:
-    """The case test_random_device_file found (and now leaves out)."""
+    """The case test_random_device_file found: a part with 0 LUTs printed Infinity."""
     doc = {"parts": {"propfpga": {"family": "xc7", "lut": 0, "ff": 100, "dsp": 1, "bram": 1}}}
     with scratch() as tmp, device_table_restored():
         (tmp / "dev.yaml").write_text(yaml.safe_dump(doc))

@@ -60,11 +60,20 @@ def _deterministic(seed: int, threads: int) -> Iterator[None]:
             torch.set_num_threads(old_threads)
 
 
+ADAM_MAX_LR = float(np.finfo(np.float32).max) * (1 - 0.9)
+"""The largest rate whose first Adam step (lr over the first moment's bias correction,
+1 - beta1) is a float32; above it torch fails inside the optimizer."""
+
+
 def _check_settings(epochs: int, lr: float, batch_size: int, threads: int) -> None:
     if not isinstance(epochs, int) or epochs < 1:
         raise CodesignError(f"epochs must be a positive integer, not {epochs!r}")
     if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
         raise CodesignError(f"lr must be a positive finite number, not {lr!r}")
+    if lr > ADAM_MAX_LR:
+        raise CodesignError(f"lr {lr:g} is too large: Adam's first step, lr / (1 - 0.9), must "
+                            f"be a float32 (lr <= {ADAM_MAX_LR:.3g}); typical values are "
+                            "1e-4 .. 1e-2")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise CodesignError(f"batch_size must be a positive integer, not {batch_size!r}")
     if not isinstance(threads, int) or threads < 1:

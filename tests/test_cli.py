@@ -287,3 +287,16 @@ def test_commands_that_need_weights_or_data_say_which(capsys, no_data_no_cache: 
     code, _, err = run(capsys, "quantize", "cifar10_cnn", "--weights", str(weights),
                        "--uniform", "8", "--out", out)
     assert code == 1 and "dataset 'cifar10'" in err and "trained weights" not in err
+
+
+def test_train_zoo_model_saves_to_out(capsys, digits_cnn_trained, tmp_path: Path) -> None:
+    """`train ZOO --out FILE` gives the user the (cached) zoo weights there; --out was
+    silently ignored before."""
+    out = tmp_path / "cnn.pt"
+    result = run_json(capsys, "train", "digits_cnn", "--out", str(out))
+    assert result["weights"] == str(out)
+    saved = torch.load(out, weights_only=True)
+    for name, value in digits_cnn_trained.state_dict().items():
+        assert torch.equal(saved[name], value), name
+    code, _, err = run(capsys, "train", "digits_cnn", "--out", str(out))
+    assert code == 1 and "pass --force" in err

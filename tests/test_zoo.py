@@ -93,6 +93,8 @@ def test_train_settings_validated(digits) -> None:
         train_model(model, digits, epochs=0, lr=1e-3, batch_size=8, seed=0)
     with pytest.raises(CodesignError, match="lr must be a positive finite number, not -1"):
         train_model(model, digits, epochs=1, lr=-1, batch_size=8, seed=0)
+    with pytest.raises(CodesignError, match="lr 1e.38 is too large"):  # torch overflowed
+        train_model(model, digits, epochs=1, lr=1e38, batch_size=8, seed=0)
     with pytest.raises(CodesignError, match="batch_size must be a positive integer"):
         train_model(model, digits, epochs=1, lr=1e-3, batch_size=0, seed=0)
 

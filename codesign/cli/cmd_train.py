@@ -42,16 +42,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     progress = not args.json
     start = time.perf_counter()
+    if args.out is not None and check_file_target(args.out).exists() and not args.force:
+        raise CodesignError(f"{args.out} exists; pass --force to overwrite it")
     if args.model in ZOO and args.weights is None and args.dataset is None and args.epochs is None:
         module = get_trained(args.model, cache=args.cache_dir, retrain=args.retrain,
                              progress=progress)
         model = load_model(args.model, cache=args.cache_dir, progress=progress)
         saved = weights_path(args.model, args.cache_dir)
+        if args.out is not None:  # the cached zoo weights, also where the user asked
+            with output_file(args.out) as tmp:
+                torch.save(module.state_dict(), tmp)
+            saved = args.out
     else:
         if args.out is None:
             raise CodesignError("say where to save the trained weights with --out FILE.pt")
-        if check_file_target(args.out).exists() and not args.force:
-            raise CodesignError(f"{args.out} exists; pass --force to overwrite it")
         model = load_model(args.model, weights=args.weights, input_shape=args.input_shape,
                            cache=args.cache_dir, progress=progress)
         module = model.module

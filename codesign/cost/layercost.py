@@ -36,12 +36,15 @@ from typing import Any
 
 import numpy as np
 
+from codesign import bitaccurate as ba
 from codesign.alloc.candidates import tensor_groups
 from codesign.cost import structural as st
 from codesign.cost.fast import FastCostModel
+from codesign.cost.ranges import varying_bits
 from codesign.cost.weightstats import WeightTables
 from codesign.design import DesignPoint
 from codesign.devices import Device
+from codesign.emit.adder_graph import signed_width
 from codesign.emit.rtl import plan_layer, plan_timing
 from codesign.emit.rtl_engines import type_params
 from codesign.fixed import FixedType
@@ -50,7 +53,7 @@ from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, design_from_activations
 
-RULE_VERSION = 1
+RULE_VERSION = 3
 
 
 def _lut_ff(s: st.Structure, coef: dict) -> np.ndarray:
@@ -84,7 +87,14 @@ class StructuralLayerCosts:
         for e in plan_timing(graph).engines:
             if e.module == "cs_fifo" or e.kind == "fifo":
                 self.forks.setdefault(e.layers[0], []).append(int(e.timing["depth"]))
+        timing = plan_timing(graph)
+        self.readers: dict[str, list[dict[str, int]]] = {}  # stream's layer -> windows reading it
+        for e in timing.engines:
+            if e.kind == "window":
+                for sid in e.inputs:
+                    self.readers.setdefault(timing.streams[sid].layer, []).append(e.timing)
         self._tables: dict[str, dict[tuple, list]] = {}
+        self._zero_memo: dict[tuple, np.ndarray] = {}
         self.solved = 0  # adder graphs / MAC plans built (not from the cache)
 
     # -- designs ---------------------------------------------------------------------
@@ -106,11 +116,14 @@ class StructuralLayerCosts:
         return dict.fromkeys(self.groups[self.of_layer[layer]], int(bits))
 
     def _engine(self, name: str, acts: Mapping[str, int], weights=None, impl=None):
+        """The layer's engine planned on that design, the structure `codesign cost` gives
+        it with every input bit live (constant bits are the producer's term: _zeros), and
+        its output bits."""
         q = self.qnet(acts, weights, impl, name)
         plan = plan_layer(q, name)
         ctx = st.Context.of(plan, self.device, None)
         (e,) = plan.engines
-        return e, st.engine_structure(e, ctx)
+        return e, st.engine_structure(e, ctx), ctx.out_bits(e), q
 
     # -- cache -----------------------------------------------------------------------
     def _key(self, layer: L.Layer) -> str:
@@ -160,14 +173,10 @@ class StructuralLayerCosts:
     def _core(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool) -> list:
         """[LUT, FF, DSP, BRAM, SRL] of the engine without its output part, and the
         parameters of that part (post_structure) at this weight and input width."""
-        acts = self._tensor(layer.inputs[0], x)
         impl = {"reuse": int(r), "multiplier": "dsp" if d else "lut"}
-        q = self.qnet(acts, {layer.name: int(w)}, impl, layer.name)
-        plan = plan_layer(q, layer.name)
-        (e,) = plan.engines
-        s = st.engine_structure(e, st.Context.of(plan, self.device, None))
+        acts = self._tensor(layer.inputs[0], x)
+        e, s, out_bits, q = self._engine(layer.name, acts, {layer.name: int(w)}, impl)
         self.solved += 1
-        out_bits = plan.streams[e.output].bits
         core = _lut_ff(s, self.coef) - _lut_ff(st.post_structure(e.params, out_bits), self.coef)
         keep = {k: int(v) for k, v in e.params.items() if k in _POST_KEYS}
         keep["RFRAC"] = q.design[layer.name].result.frac
@@ -205,8 +214,11 @@ class StructuralLayerCosts:
         for (r, d), ks in by_rd.items():
             ws = sorted({k[0] for k in ks} | {k[0] for k in table if k[2:] == (r, d)})
             xs = sorted({k[1] for k in ks} | {k[1] for k in table if k[2:] == (r, d)})
-            gw = sorted({ws[0], ws[len(ws) // 2], ws[-1]})
-            gx = sorted({xs[0], xs[-1]})
+            if r > 1 or d:  # a MAC plan is cheap (tens of ms) and its DSP/BRAM are steps
+                gw, gx = ws, xs
+            else:  # adder graphs: slow to solve at wide weights, linear in the input width
+                gw = sorted({*ws[:len(ws) // 2 + 1], ws[-1]})
+                gx = sorted({xs[0], xs[-1]})
             solved = {}
             for w in gw:
                 for x in gx:
@@ -219,24 +231,36 @@ class StructuralLayerCosts:
             for w, x, _, _ in ks:
                 if (w, x, r, d) in table:
                     continue
+                near = [g for g in gw if g <= w][-1:] + [g for g in gw if g >= w][:1]
+                blocks = {tuple(solved[(g, gxi)][2:4]) for g in near for gxi in gx}
+                if len(blocks) > 1:  # DSP or BRAM change in between: counts are exact
+                    table[(w, x, r, d)] = [*self._core(layer, w, x, r, d), "exact"]
+                    continue
                 at_w = np.array([_interp(x, gx, [solved[(g, gxi)] for gxi in gx])
                                  for g in gw])
                 pos = stats.digits[w - 1] if r == 1 and not d else w
                 core = _interp(pos, axis, list(at_w))
-                core[2:4] = np.round(core[2:4] * 2) / 2  # DSP, BRAM: whole (half) blocks
+                core[2:4] = blocks.pop()
                 table[(w, x, r, d)] = [core.tolist(), self._keep_at(layer, w, x, r, d)]
 
     def _keep_at(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool) -> dict:
         """The output part's parameters of an engine not planned, from the types
-        calibration gives: the cast reads the lossless sum (the accumulator; an adder
-        graph's output in its grid, max(weight + input, bias) fraction bits)."""
-        q = self._design(self._tensor(layer.inputs[0], x), {layer.name: w})
-        impl = q[layer.name]
-        acc, res = impl.accum, impl.result
+        calibration gives: a MAC's cast reads its accumulator; an adder graph's reads
+        its outputs' field (AdderGraph.out_width: the exact range of x @ W + b over the
+        input's range, in the grid of max(weight + input, bias) fraction bits)."""
+        q = self.qnet(self._tensor(layer.inputs[0], x), {layer.name: w})
+        impl = q.design[layer.name]
+        acc, res, xt = impl.accum, impl.result, q.design.type_of(layer.inputs[0])
         base = {"COUT": layer.out_channels, "RFRAC": res.frac, **type_params("R", res, True)}
         if r == 1 and not d:
-            frac = max(impl.weight.frac + q.type_of(layer.inputs[0]).frac, impl.bias.frac)
-            return {**base, "YW": acc.width, "RSHIFT": res.frac - frac}
+            f0 = impl.weight.frac + xt.frac
+            frac = max(f0, impl.bias.frac)
+            k = ba.weight_matrix(layer, q.weights[layer.name]).astype(np.int64) << (frac - f0)
+            b = q.biases[layer.name].astype(np.int64) << (frac - impl.bias.frac)
+            lo = np.minimum(k * xt.min_int, k * xt.max_int).sum(axis=0) + b
+            hi = np.maximum(k * xt.min_int, k * xt.max_int).sum(axis=0) + b
+            yw = max(signed_width(min(int(a), -1), int(c)) for a, c in zip(lo, hi, strict=True))
+            return {**base, "YW": yw, "RSHIFT": res.frac - frac}
         return {**base, "AW": acc.width, "AS": int(acc.signed), "RSHIFT": res.frac - acc.frac}
 
     def _result_type(self, name: str, bits: int) -> FixedType:
@@ -263,6 +287,8 @@ class StructuralLayerCosts:
         elif not isinstance(node, (L.Input, L.Flatten)):
             c = self._plain(node, x, o)
             engine = 1.0
+        if self._streams(layer):
+            c = c + self._zeros(node, w, x, o)
         for depth in self.forks.get(layer, []):
             ch = self._channels(layer)
             c = c + np.array([_lut_ff(st.fifo_structure(ch * int(b), depth, self.device),
@@ -273,6 +299,50 @@ class StructuralLayerCosts:
         for k, v in (("lut", lut), ("ff", ff), ("dsp", c[:, 2]), ("bram", c[:, 3])):
             out[k] = v.reshape(shape)
         return out
+
+    def _streams(self, name: str) -> list[str]:
+        """The streams that carry this layer's tensor: its own (none when a ReLU is fused
+        into it: that is the ReLU's) and those of the pools that pass it on."""
+        if name in self.fused.values() or isinstance(self.graph[name], (L.Input, L.Flatten)):
+            return []
+        if isinstance(self.graph[name], L.Pool2d):
+            return []
+        out, todo = [], [name]
+        while todo:
+            n = todo.pop()
+            out.append(n)
+            todo += [c.name for c in self.graph.consumers(n)
+                     if isinstance(c, (L.Pool2d, L.Flatten))]
+        return [n for n in out if not isinstance(self.graph[n], L.Flatten)]
+
+    def _zeros(self, node: L.Layer, w, x, o) -> np.ndarray:
+        """What the engines reading this layer's tensor save on the bits its types make
+        constant (cost.ranges.varying_bits: low zeros a cast appends, constant channels):
+        their line buffers (window_structure) and a passing pool's output register hold
+        only the live bits. A term of this layer's choice, since its widths decide it."""
+        out = np.zeros((len(x), 5))
+        for i, key in enumerate(zip(w.tolist(), x.tolist(), o.tolist(), strict=True)):
+            memo = (node.name, *key)
+            if memo not in self._zero_memo:
+                self._zero_memo[memo] = self._zero_term(node, *key)
+            out[i] = self._zero_memo[memo]
+        return out
+
+    def _zero_term(self, node: L.Layer, w: int, x: int, o: int) -> np.ndarray:
+        acts = {**self._tensor(node.inputs[0], x), **self._tensor(node.name, o)}
+        q = self.qnet(acts, {node.name: w} if isinstance(node, L.WeightedLayer) else None)
+        vary = varying_bits(q)
+        term = np.zeros(5)
+        for n in self._streams(node.name):
+            full, live = q.design.type_of(n).width * len(vary[n]), int(vary[n].sum())
+            if live == full:
+                continue
+            for t in self.readers.get(n, []):
+                term += (_lut_ff(st.window_structure(t, live, self.device), self.coef)
+                         - _lut_ff(st.window_structure(t, full, self.device), self.coef))
+            if n != node.name:  # a pool: its output register
+                term[1] += self.coef["ff"].get("out", 0.0) * (live - full)
+        return term
 
     def _channels(self, layer: str) -> int:
         shape = self.graph[layer].out_shape
@@ -301,10 +371,10 @@ class StructuralLayerCosts:
         keys = sorted({(int(a), int(b)) for a, b in zip(x, o, strict=True)})
         missing = [k for k in keys if k not in table]
         for a, b in missing:
-            acts = {**self._tensor(node.inputs[0], a)}
+            acts = self._tensor(node.inputs[0], a)
             if not isinstance(node, L.Pool2d):
                 acts.update(self._tensor(node.name, b))
-            _, s = self._engine(node.name, acts)
+            _, s, _, _ = self._engine(node.name, acts)
             table[(a, b)] = [_lut_ff(s, self.coef).tolist(), {}]
         if missing:
             self._save(node)

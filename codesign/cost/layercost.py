@@ -3,33 +3,38 @@
 `StructuralLayerCosts.layer_costs` has the FastCostModel interface (codesign.alloc.
 candidates.CostFn) but its LUT, FF, DSP and BRAM are the structural estimate
 (codesign.cost.structural) of the layer's own engine, planned by the RTL planner
-(codesign.emit.rtl.plan_layer) on the design the allocator would write for that choice:
-the widths through calibration (codesign.quant.calibrate, max-abs ranges as
+(codesign.emit.rtl.plan_layer) on the design the allocator writes for that choice: the
+widths through calibration (codesign.quant.calibrate, max-abs ranges as
 codesign.alloc.design.to_design uses), the float weights rounded on that grid
-(QuantizedNet.from_float), the reuse factor and multiplier style set. So a design's
-estimate in the allocator and in `codesign cost` come from one model.
+(QuantizedNet.from_float), the reuse factor and multiplier style set. So the allocator
+and `codesign cost` estimate a design with one model.
 
-A weighted engine is planned once per (weight bits, input bits, reuse, multiplier): its
+A weighted engine is planned per (weight bits, input bits, reuse, multiplier): its
 result type only changes its output cast, fused ReLU and output register
-(structural.post_structure), which are re-costed per result width; the logic is linear
-in feature bits (structural.weighted_logic), so the parts add up. RF 1 adder graphs
-(da4ml) of large layers are slow to solve at every width: above SOLVE_BUDGET adders per
-solve, a few widths are solved and the rest interpolated on the weights' canonical
-signed digits (codesign.cost.weightstats) - a per-layer surrogate. Results are cached on
-disk per layer by a hash of everything they depend on (weights, ranges, device, clock,
-fit, RULE_VERSION).
+(structural.post_structure), re-costed per result width; LUT and FF are linear in the
+feature bits (structural.weighted_logic), so the parts add up. MAC engines are planned
+at every width (tens of ms each; their DSP and BRAM counts are steps). RF 1 adder graphs
+(da4ml) take seconds at wide weights: they are solved at the narrow half of the widths
+and the widest, at the narrowest and widest input, and the rest interpolated - linearly
+in the input width, on the weights' canonical signed digits (codesign.cost.weightstats)
+across weight widths: a surrogate calibrated on that layer's own solves. Results are
+cached on disk per layer (cache/layercost) by a hash of the weights, the ranges, the
+part, the clock, the fit, the rules' sources and RULE_VERSION.
 
-Inter-layer terms: a fork's FIFOs are costed exactly at the forking tensor's width
-(their depth from the timing plan: without the pipeline stages of adder graphs at fast
-clocks). Streams that are constant by their types (structural.Context) are not seen per
-layer: the full structural model on the returned design is the reference
-(bench/alloc_vs_cost.py measures the gap). Cycles come from FastCostModel (closed form).
+Inter-layer terms, exact per candidate: a fork's FIFOs at the forking tensor's width
+(their depth from the timing plan, without the pipeline stages of adder graphs at fast
+clocks); the low bits a tensor's types make constant (cost.ranges.varying_bits), which
+its readers' line buffers and a passing pool's register do not hold, as a term of the
+layer whose widths decide them. Cycles come from FastCostModel (closed form).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -83,14 +88,13 @@ class StructuralLayerCosts:
             if (len(users) == 1 and isinstance(users[0], L.ReLU)
                     and layer is not graph.output):
                 self.fused[users[0].name] = layer.name
-        self.forks: dict[str, list[int]] = {}  # layer -> depths of the FIFOs its stream feeds
-        for e in plan_timing(graph).engines:
-            if e.module == "cs_fifo" or e.kind == "fifo":
-                self.forks.setdefault(e.layers[0], []).append(int(e.timing["depth"]))
         timing = plan_timing(graph)
-        self.readers: dict[str, list[dict[str, int]]] = {}  # stream's layer -> windows reading it
+        self.forks: dict[str, list[int]] = {}  # layer -> depths of the FIFOs its stream feeds
+        self.readers: dict[str, list[dict[str, int]]] = {}  # stream's layer -> its windows
         for e in timing.engines:
-            if e.kind == "window":
+            if e.kind == "fifo":
+                self.forks.setdefault(e.layers[0], []).append(int(e.timing["depth"]))
+            elif e.kind == "window":
                 for sid in e.inputs:
                     self.readers.setdefault(timing.streams[sid].layer, []).append(e.timing)
         self._tables: dict[str, dict[tuple, list]] = {}
@@ -128,8 +132,8 @@ class StructuralLayerCosts:
     # -- cache -----------------------------------------------------------------------
     def _key(self, layer: L.Layer) -> str:
         h = hashlib.sha256()
-        parts: list[Any] = [RULE_VERSION, self.device.part, self.clock_mhz, repr(layer),
-                            json.dumps(st.fit_file(), sort_keys=True, default=str),
+        parts: list[Any] = [RULE_VERSION, _rules_digest(), self.device.part, self.clock_mhz,
+                            repr(layer), json.dumps(st.fit_file(), sort_keys=True, default=str),
                             list(self.fused.items())]
         for i in (*layer.inputs, layer.name, *[r for r, p in self.fused.items()
                                                if p == layer.name]):
@@ -379,6 +383,21 @@ class StructuralLayerCosts:
         if missing:
             self._save(node)
         return np.array([table[(int(a), int(b))][0] for a, b in zip(x, o, strict=True)])
+
+
+@functools.cache
+def _rules_digest() -> str:
+    """The sources that decide an engine's plan and structure, and da4ml's version: a
+    change to any of them is another cache entry."""
+    import da4ml
+
+    from codesign import hwrules
+    from codesign.emit import adder_graph, pipeline, rtl, rtl_mac
+
+    h = hashlib.sha256(getattr(da4ml, "__version__", "?").encode())
+    for mod in (st, rtl, rtl_mac, adder_graph, pipeline, hwrules, sys.modules[__name__]):
+        h.update(Path(inspect.getfile(mod)).read_bytes())
+    return h.hexdigest()[:16]
 
 
 _POST_KEYS = ("YW", "AW", "AS", "COUT", "RSHIFT", "RW", "RS", "RRND", "ROVF")

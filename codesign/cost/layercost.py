@@ -58,7 +58,9 @@ from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, design_from_activations
 
-RULE_VERSION = 3
+RULE_VERSION = 4
+MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
+SOLVE_DIGITS = 4000  # CSD digits up to which an adder graph is solved (seconds, not minutes)
 
 
 def _lut_ff(s: st.Structure, coef: dict) -> np.ndarray:
@@ -206,11 +208,14 @@ class StructuralLayerCosts:
 
     def _fill(self, layer: L.WeightedLayer, keys: list[tuple], table: dict) -> None:
         """Cores of these (w, x, r, d): per (r, d), the engine is planned at a grid of
-        weight widths (GRID_W: smallest, middle, largest asked) by input widths (smallest
-        and largest asked); the rest are interpolated, linearly in the input width and,
-        across weight widths, on the weights' CSD digits at RF 1 LUT style (the adder
-        graph's adders) or on the width (ROM and product bits). The output part
-        (post_structure) is exact at every width."""
+        widths and the rest interpolated, linearly in the input width and, across weight
+        widths, on the weights' CSD digits at RF 1 LUT style (the adder graph's adders)
+        or on the width (ROM and product bits). MACs: every weight width, every input
+        width up to MAC_EXACT_PARAMS weights (else the narrowest, middle and widest).
+        Adder graphs: the narrow half of the weight widths and the widest, those whose
+        solve stays within SOLVE_DIGITS digits (wider ones extrapolated), at the narrowest
+        and widest input. Where a DSP or BRAM count differs across the grid cell, that
+        point is planned: counts are exact. The output part (post_structure) is exact."""
         stats = WeightTables.of(layer.weight)
         by_rd: dict[tuple[int, bool], list[tuple]] = {}
         for k in keys:
@@ -220,8 +225,12 @@ class StructuralLayerCosts:
             xs = sorted({k[1] for k in ks} | {k[1] for k in table if k[2:] == (r, d)})
             if r > 1 or d:  # a MAC plan is cheap (tens of ms) and its DSP/BRAM are steps
                 gw, gx = ws, xs
+                if layer.params > MAC_EXACT_PARAMS:
+                    gx = sorted({xs[0], xs[len(xs) // 2], xs[-1]})
             else:  # adder graphs: slow to solve at wide weights, linear in the input width
                 gw = sorted({*ws[:len(ws) // 2 + 1], ws[-1]})
+                within = [w for w in gw if stats.digits[w - 1] <= SOLVE_DIGITS]
+                gw = within if len(within) >= 2 else gw[:2]
                 gx = sorted({xs[0], xs[-1]})
             solved = {}
             for w in gw:
@@ -413,10 +422,12 @@ def _retyped(keep: dict, res) -> dict:
 
 
 def _interp(v: float, at: list | np.ndarray, values: list) -> np.ndarray:
-    """Piecewise-linear interpolation of vectors `values` given at increasing `at`
-    (held constant outside; equal positions: the first)."""
+    """Piecewise-linear interpolation of vectors `values` given at increasing `at`,
+    extended linearly past the ends (equal or single positions: the nearest)."""
     at = np.asarray(at, dtype=float)
     vals = np.stack([np.asarray(x, dtype=float) for x in values])
     if len(at) == 1 or np.any(np.diff(at) <= 0):
         return vals[int(np.argmin(np.abs(at - v)))].copy()
-    return np.array([np.interp(v, at, vals[:, j]) for j in range(vals.shape[1])])
+    i = int(np.clip(np.searchsorted(at, v) - 1, 0, len(at) - 2))
+    t = (v - at[i]) / (at[i + 1] - at[i])
+    return vals[i] + t * (vals[i + 1] - vals[i])

@@ -34,6 +34,7 @@ import functools
 import hashlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -170,7 +171,7 @@ class StructuralLayerCosts:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # another process may write it too
         tmp.write_text(json.dumps({json.dumps(list(k)): v
                                    for k, v in self._tables[layer.name].items()}))
         tmp.replace(path)

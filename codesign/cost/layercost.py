@@ -59,7 +59,7 @@ from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, design_from_activations
 
-RULE_VERSION = 4
+RULE_VERSION = 5
 MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
 SOLVE_DIGITS = 4000  # CSD digits up to which an adder graph is solved (seconds, not minutes)
 
@@ -330,10 +330,11 @@ class StructuralLayerCosts:
         return [n for n in out if not isinstance(self.graph[n], L.Flatten)]
 
     def _zeros(self, node: L.Layer, w, x, o) -> np.ndarray:
-        """What the engines reading this layer's tensor save on the bits its types make
-        constant (cost.ranges.varying_bits: low zeros a cast appends, constant channels):
-        their line buffers (window_structure) and a passing pool's output register hold
-        only the live bits. A term of this layer's choice, since its widths decide it."""
+        """What the engines writing and reading this layer's tensor save on the bits its
+        types make constant (cost.ranges.varying_bits: low zeros a cast appends, constant
+        channels): output registers (this layer's, a passing pool's) and the readers'
+        line buffers (window_structure) hold only the live bits. A term of this layer's
+        choice, since its widths decide it."""
         out = np.zeros((len(x), 5))
         for i, key in enumerate(zip(w.tolist(), x.tolist(), o.tolist(), strict=True)):
             memo = (node.name, *key)
@@ -354,8 +355,8 @@ class StructuralLayerCosts:
             for t in self.readers.get(n, []):
                 term += (_lut_ff(st.window_structure(t, live, self.device), self.coef)
                          - _lut_ff(st.window_structure(t, full, self.device), self.coef))
-            if n != node.name:  # a pool: its output register
-                term[1] += self.coef["ff"].get("out", 0.0) * (live - full)
+            # the output register of the engine that writes it (this layer's, a pool's)
+            term[1] += self.coef["ff"].get("out", 0.0) * (live - full)
         return term
 
     def _channels(self, layer: str) -> int:

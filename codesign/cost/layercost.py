@@ -21,12 +21,11 @@ across weight widths: a surrogate calibrated on that layer's own solves. Results
 cached on disk per layer (cache/layercost) by a hash of the weights, the ranges, the
 part, the clock, the fit, the rules' sources and RULE_VERSION.
 
-Inter-layer terms, per candidate of the layer whose widths decide them: a fork's FIFOs
-at the forking tensor's width, as deep as the timing plan with the pipeline stages the
-adder graphs downstream get at that width (exact when they are RF 1 LUT-style at it); the
-low bits a tensor's types make constant (cost.ranges.varying_bits), which the registers
-writing it and the line buffers reading it do not hold. Cycles come from FastCostModel
-(closed form).
+Inter-layer terms, exact per candidate: a fork's FIFOs at the forking tensor's width
+(their depth from the timing plan, without the pipeline stages of adder graphs at fast
+clocks); the low bits a tensor's types make constant (cost.ranges.varying_bits), which
+its readers' line buffers and a passing pool's register do not hold, as a term of the
+layer whose widths decide them. Cycles come from FastCostModel (closed form).
 """
 
 from __future__ import annotations

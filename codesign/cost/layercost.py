@@ -59,7 +59,7 @@ from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, design_from_activations
 
-RULE_VERSION = 6
+RULE_VERSION = 5
 MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
 SOLVE_DIGITS = 4000  # CSD digits up to which an adder graph is solved (seconds, not minutes)
 
@@ -187,7 +187,6 @@ class StructuralLayerCosts:
         core = _lut_ff(s, self.coef) - _lut_ff(st.post_structure(e.params, out_bits), self.coef)
         keep = {k: int(v) for k, v in e.params.items() if k in _POST_KEYS}
         keep["RFRAC"] = q.design[layer.name].result.frac
-        keep["PIPE"] = e.stages.stages if e.stages is not None else 0
         return [core.tolist(), keep]
 
     def _weighted(self, layer: L.WeightedLayer, w, x, o, r, d) -> np.ndarray:
@@ -304,51 +303,16 @@ class StructuralLayerCosts:
             engine = 1.0
         if self._streams(layer):
             c = c + self._zeros(node, w, x, o)
-        if layer in self.forks:
+        for depth in self.forks.get(layer, []):
             ch = self._channels(layer)
-            fifo = {b: sum(_lut_ff(st.fifo_structure(ch * b, depth, self.device), self.coef)
-                           for depth in self._fork_depths(layer, b))
-                    for b in set(o.tolist())}
-            c = c + np.array([fifo[b] for b in o.tolist()])
-            engine += len(self.forks[layer])
+            c = c + np.array([_lut_ff(st.fifo_structure(ch * int(b), depth, self.device),
+                                      self.coef) for b in o.tolist()])
+            engine += 1.0
         lut = np.round(c[:, 0] + engine * self.const[0]) + c[:, 4]
         ff = np.round(c[:, 1] + engine * self.const[1])
         for k, v in (("lut", lut), ("ff", ff), ("dsp", c[:, 2]), ("bram", c[:, 3])):
             out[k] = v.reshape(shape)
         return out
-
-    def _fork_depths(self, name: str, bits: int) -> list[int]:
-        """Depths of the FIFOs this layer's stream forks into (the planner's rule: all
-        that the engines downstream hold, plus two), with the pipeline stages the adder
-        graphs downstream get at the clock when they are RF 1 LUT-style at this width
-        (solved once per width; a graph past SOLVE_DIGITS counts none)."""
-        pipe = {}
-        for d in self.graph.weighted:
-            if d.name in self._downstream(name):
-                pipe[d.name] = self._stages(d, bits)
-        plan = plan_timing(self.graph, None, pipe)
-        return [int(e.timing["depth"]) for e in plan.engines
-                if e.kind == "fifo" and e.layers[0] == name]
-
-    def _downstream(self, name: str) -> set[str]:
-        seen: set[str] = set()
-        todo = [c.name for c in self.graph.consumers(name)]
-        while todo:
-            n = todo.pop()
-            if n not in seen:
-                seen.add(n)
-                todo += [c.name for c in self.graph.consumers(n)]
-        return seen
-
-    def _stages(self, layer: L.WeightedLayer, bits: int) -> int:
-        if WeightTables.of(layer.weight).digits[bits - 1] > SOLVE_DIGITS:
-            return 0
-        table = self._load(layer)
-        key = (bits, bits, 1, False)
-        if key not in table or len(table[key]) < 3:
-            table[key] = [*self._core(layer, bits, bits, 1, False), "exact"]
-            self._save(layer)
-        return int(table[key][1].get("PIPE", 0))
 
     def _streams(self, name: str) -> list[str]:
         """The streams that carry this layer's tensor: its own (none when a ReLU is fused
@@ -453,7 +417,7 @@ _POST_KEYS = ("YW", "AW", "AS", "COUT", "RSHIFT", "RW", "RS", "RRND", "ROVF")
 def _retyped(keep: dict, res) -> dict:
     """The output part's parameters (no fused ReLU: that is the ReLU layer's cost) at
     another result type: the shift from the sum moves with its fraction bits."""
-    p = {k: v for k, v in keep.items() if k not in ("RFRAC", "PIPE")}
+    p = {k: v for k, v in keep.items() if k != "RFRAC"}
     p["RSHIFT"] = keep["RSHIFT"] + res.frac - keep["RFRAC"]
     p.update(type_params("R", res, True))
     return p

@@ -39,7 +39,7 @@ from codesign.quant.qat import TrainSettings
 from codesign.sensitivity.table import SensitivityTable
 
 ROW_COSTS = ("lut", "ff", "dsp", "bram", "latency", "interval", "size", "wbits")
-COST_MODEL = "fast"  # the model candidates_for's costs come from: its error band plans
+COST_MODEL = "structural"  # the model candidates_for's costs come from: its error band plans
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,9 +85,12 @@ def tables_by_method(job: AllocateJob) -> tuple[dict[str, SensitivityTable], Sen
 
 
 def candidates_for(job: AllocateJob, table: SensitivityTable) -> Candidates:
-    from codesign.cost.fast import FastCostModel
+    from codesign.cost.layercost import StructuralLayerCosts
+    from codesign.train import cache_dir
 
-    costs = FastCostModel(job.graph, job.device)
+    # the structural rules `codesign cost` applies, on the design each choice writes
+    costs = StructuralLayerCosts(job.graph, job.device, job.data.x_train[: job.calib_samples],
+                                 cache=cache_dir())
     accum = accum_widths(job.graph, job.data.x_train[: job.calib_samples])
     cands = build_candidates(job.graph, table, costs.layer_costs, bits=job.bits,
                              reuse=job.reuse, multipliers=job.multipliers,

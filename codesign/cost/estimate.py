@@ -1,9 +1,10 @@
 """The estimate of one whole design, in the fields `codesign synth` prints.
 
-estimate_structural (the default of `codesign cost`): the RTL plan, engine by engine
-(codesign.cost.structural). estimate_design (`codesign cost --fast`): every layer through
-the allocator's fast model at the widths, reuse and multiplier style its DesignPoint
-gives, summed into the network's totals. Both give the exact closed-form latency and
+estimate_structural (the default of `codesign cost`, and what the allocator's candidate
+costs follow: codesign.cost.layercost): the RTL plan, engine by engine
+(codesign.cost.structural). estimate_design (`codesign cost --fast`, a first screen):
+every layer through the fast model at the widths, reuse and multiplier style its
+DesignPoint gives, summed into the network's totals. Both give the exact closed-form latency and
 interval of the whole network (in the fast rows, a layer's latency is its share along
 the critical path; the shares add up to the total)."""
 

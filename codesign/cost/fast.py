@@ -1,4 +1,8 @@
-"""Fast cost estimate for the allocator: whole candidate tables at once, no RTL built.
+"""Fast cost estimate: whole candidate tables at once, no RTL built.
+
+A first screen (`codesign cost --fast`) and the allocator's source of cycles (closed
+form, exact); the allocator's LUT/FF/DSP/BRAM come from the structural rules instead
+(codesign.cost.layercost), so no "fits" rests on this model alone.
 
 For every layer of a Graph, `FastCostModel.layer_costs` takes numpy arrays of candidate
 weight bits, input bits, output bits, reuse factors and multiplier styles (broadcast

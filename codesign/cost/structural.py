@@ -270,9 +270,7 @@ def _graph_engine(e: Engine, ctx: Context) -> Structure:
     bits, const = graph_adder_bits(g)
     s.add(Structure(lut={"adder": float(sum(bits)), "constadd": float(sum(const))},
                     carry_bits=bits + const))
-    s.add(_cast_of(e, p["COUT"], p["YW"], 1, "R", "RSHIFT"))
-    s.add(_relu(e, p["COUT"]))
-    s.ff["out"] = s.ff.get("out", 0.0) + ctx.out_bits(e)
+    s.add(post_structure(p, ctx.out_bits(e)))
     if e.stages is not None and e.stages.stages > 0:
         s.ff["pipe"] = float(pipeline_register_bits(g, e.stages.node_stage, e.stages.stages,
                                                     p["XW"], read))
@@ -310,8 +308,7 @@ def _out_width(e: Engine) -> int:
     return p["QW"] if p.get("RELU") else p["RW"]
 
 
-def _relu(e: Engine, c: int) -> Structure:
-    p = e.params
+def _relu_params(p: dict[str, Any], c: int) -> Structure:
     if not p.get("RELU"):
         return Structure()
     s = cast_structure(c, p["RW"], p["RS"], p["QSHIFT"], p["QW"], p["QS"], p["QRND"], p["QOVF"])
@@ -478,9 +475,20 @@ def _mac_engine(e: Engine, ctx: Context) -> Structure:
     x_live = ctx.in_bits(e) > 0
     s = window_structure(e.timing, ctx.in_bits(e), ctx.device, _slot_reads(mac))
     s.add(mac_structure(mac, ctx.device, x_live))
-    s.add(_cast_of(e, p["COUT"], p["AW"], p["AS"], "R", "RSHIFT"))
-    s.add(_relu(e, p["COUT"]))
-    s.ff["out"] = s.ff.get("out", 0.0) + ctx.out_bits(e)
+    s.add(post_structure(p, ctx.out_bits(e)))
+    return s
+
+
+def post_structure(p: dict[str, Any], out_bits: int) -> Structure:
+    """cs_post of a weighted engine with parameters p: the result cast from its sum (an
+    adder graph's YW-bit output, a MAC's accumulator), the fused ReLU and the output
+    register of out_bits. The only part of the engine that depends on the result's type:
+    the allocator re-costs it per result width (codesign.cost.layercost)."""
+    iw, is_signed = (p["YW"], 1) if "YW" in p else (p["AW"], p["AS"])
+    s = cast_structure(p["COUT"], iw, is_signed, p["RSHIFT"], p["RW"], p["RS"], p["RRND"],
+                       p["ROVF"])
+    s.add(_relu_params(p, p["COUT"]))
+    s.ff["out"] = s.ff.get("out", 0.0) + out_bits
     return s
 
 
@@ -539,14 +547,17 @@ def fifo_address_dsp(w: int, depth: int, device: Device) -> int:
 
 
 def _fifo(e: Engine, ctx: Context) -> Structure:
-    p = e.params
-    bits = p["W"] * p["DEPTH"]  # a constant input too: the memory is written under a mask
-    ab = max(math.ceil(math.log2(p["DEPTH"])), 1)
-    cb = math.ceil(math.log2(p["DEPTH"] + 1))
+    return fifo_structure(e.params["W"], e.params["DEPTH"], ctx.device)
+
+
+def fifo_structure(w: int, depth: int, device: Device) -> Structure:
+    """cs_fifo of w bits and depth words (a fork's copy of one stream)."""
+    bits = w * depth  # a constant input too: the memory is written under a mask
+    ab = max(math.ceil(math.log2(depth)), 1)
+    cb = math.ceil(math.log2(depth + 1))
     return Structure(lut={"fifo": float(bits), "ctrl": float(2 * ab + cb)},
                      ff={"fifo": float(bits), "ctrl": float(2 * ab + cb)},
-                     dsp=fifo_address_dsp(p["W"], p["DEPTH"], ctx.device),
-                     carry_bits=[ab, ab, cb])
+                     dsp=fifo_address_dsp(w, depth, device), carry_bits=[ab, ab, cb])
 
 
 Rule = Callable[[Engine, Context], Structure]
@@ -578,11 +589,17 @@ def engine_structure(e: Engine, ctx: Context) -> Structure:
     return rule(e, ctx)
 
 
+def weighted_logic(s: Structure, coef: dict) -> tuple[float, float]:
+    """LUT and FF of a structure's feature bits before the per-engine constant, the SRLs
+    and the rounding: linear, so the parts of an engine can be costed apart and added."""
+    return (sum(coef["lut"].get(k, 0.0) * v for k, v in s.lut.items()),
+            sum(coef["ff"].get(k, 0.0) * v for k, v in s.ff.items()))
+
+
 def resources(s: Structure, device: Device, coef: dict | None = None) -> dict[str, Any]:
     """LUT, FF, DSP, BRAM, CARRY, SRL, LUTRAM of a structure on a device."""
     coef = coef or coefficients(device.family)
-    logic = sum(coef["lut"].get(k, 0.0) * v for k, v in s.lut.items())
-    ff = sum(coef["ff"].get(k, 0.0) * v for k, v in s.ff.items())
+    logic, ff = weighted_logic(s, coef)
     return {"lut": int(round(logic + coef["lut"].get("const", 0.0))) + s.srl + s.lutram,
             "ff": int(round(ff + coef["ff"].get("const", 0.0))),
             "dsp": int(s.dsp), "bram": float(s.bram),

@@ -406,6 +406,23 @@ def plan_network(qnet: QuantizedNet) -> Plan:
     return _Planner(qnet).plan()
 
 
+def plan_layer(qnet: QuantizedNet, name: str) -> Plan:
+    """The engine of one layer (a weighted layer with the ReLU fused into it, as the full
+    plan fuses it) reading fresh streams of its inputs' types: what the allocator costs a
+    layer by, without planning (and solving the adder graphs of) the rest of the network.
+    No fork FIFOs: they belong to the stream that forks."""
+    p = _Planner(qnet)
+    layer = p.g[name]
+    for i in layer.inputs:
+        src = i
+        while isinstance(p.g[src], L.Flatten):  # a flatten re-reads its input's stream
+            src = p.g[src].inputs[0]
+        shape = p.g.input.out_shape if src == "input" else p.g[src].out_shape
+        p.stream_of[i] = p.new_stream(src, src, shape, p.d.type_of(i))
+    p._engine_for(layer, p._fusable_relu(layer))
+    return Plan(p.streams, p.engines, p.stream_of[layer.inputs[0]], p.engines[-1].output)
+
+
 def plan_timing(graph: Graph, reuse: dict[str, int] | None = None,
                 pipe: dict[str, int] | None = None) -> Plan:
     """The accelerator's streams and engines for a float Graph at per-layer reuse

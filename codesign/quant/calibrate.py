@@ -157,6 +157,18 @@ def calibrate_design(graph: Graph, calib_x: np.ndarray, widths: Widths, *,
         raise DesignError(f"calibration inputs have shape {list(calib_x.shape[1:])}, the "
                           f"network takes {list(graph.input_shape)}")
     acts = {k: v.numpy() for k, v in graph.forward(calib_x, return_all=True).items()}
+    return design_from_activations(graph, acts, widths, range_fn=range_fn,
+                                   weight_range_fn=weight_range_fn, device=device,
+                                   clock_mhz=clock_mhz, model=model, base=base)
+
+
+def design_from_activations(graph: Graph, acts: Mapping[str, np.ndarray], widths: Widths, *,
+                            range_fn: RangeFn = max_abs, weight_range_fn: RangeFn = max_abs,
+                            device: str = "xc7a35t", clock_mhz: float = 100.0,
+                            model: str | None = None,
+                            base: DesignPoint | None = None) -> DesignPoint:
+    """calibrate_design on activations already computed (layer name -> values), so a
+    caller that needs the design at many widths runs the forward pass once."""
     types: dict[str, FixedType] = {}
     input_t = fit_type(acts["input"], widths.a("input"), range_fn=range_fn)
     types["input"] = input_t

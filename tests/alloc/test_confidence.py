@@ -15,7 +15,9 @@ def test_allocate_plans_against_the_upper_band(with_bands, tmp_path, cnn_job):  
     tight = run_allocate(job, tmp_path / "a")
     (p,) = tight["points"]
     limit = tight["limits"]["lut"]
-    assert tight["margins"] == {"lut": 0.19, "ff": 0.09}
+    # the structural model's band (the allocator's costs are its rules'); the fixture
+    # measured no FF band for it, so FF is planned on the estimate
+    assert tight["margins"] == {"lut": 0.19}
     assert p["lut_high"] == round(p["lut"] * 1.19) and p["lut_high"] <= limit
     loose = run_allocate(replace(job, confidence=0), tmp_path / "b")
     (q,) = loose["points"]

@@ -44,7 +44,8 @@ def series(point: dict[str, Any]) -> str:
 def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float | None,
              x_key: str = "weight_bits", x_label: str = "total weight bits") -> bytes:
     """Validation accuracy against size, one marker per method (allocator + quantizer for
-    allocated points), the Pareto front as a step line, the chosen point starred."""
+    allocated points), the Pareto front as a step line, the uniform-precision points
+    joined as the baseline, the chosen point starred."""
     plt = _plt()
     ok = [r for r in records if r.get("eval")]
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -65,6 +66,12 @@ def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float
             ax.scatter([r["eval"][x_key]], [100 * r["eval"]["bit_accurate_val_accuracy"]],
                        marker="*", s=260, facecolors="none", edgecolors="crimson",
                        linewidths=1.6, zorder=4, label=f"chosen: {chosen}")
+    base = sorted((r for r in ok if r["point"].get("alloc_method") == "uniform"),
+                  key=lambda r: r["eval"][x_key])
+    if len(base) > 1:
+        ax.plot([r["eval"][x_key] for r in base],
+                [100 * r["eval"]["bit_accurate_val_accuracy"] for r in base],
+                color="0.35", ls=":", lw=1.4, zorder=2, label="uniform precision (baseline)")
     if float_acc is not None:
         ax.axhline(100 * float_acc, color="0.3", ls="--", lw=1, label="float model")
     ax.set_xlabel(x_label)

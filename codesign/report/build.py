@@ -23,8 +23,8 @@ def sections(s: dict[str, Any], run_dir: Path) -> list[Section]:
     """The answers first (answer.py), then the figures to read them by, then the detail."""
     out = [sec for sec in (answer_section(s, run_dir), _figures(s, run_dir)) if sec]
     out += [_overview(s), _accuracy(s)]
-    for build in (_chosen, _resources, _verification, _sensitivity, _allocate, _failures,
-                  _times):
+    for build in (_compare, _chosen, _resources, _verification, _sensitivity, _allocate,
+                  _failures, _times):
         section = build(s, run_dir)
         if section is not None:
             out.append(section)
@@ -134,6 +134,15 @@ def _sensitivity_image(s: dict[str, Any], run_dir: Path) -> Image | None:
         return None
     return Image("sensitivity", png.read_bytes(),
                  f"Sensitivity per layer ({sens['method']}): Omega at each width")
+
+
+def _compare(s: dict[str, Any], run_dir: Path) -> Section | None:
+    """This run and the flow's report.compare runs on one frontier plot."""
+    if not s.get("compare"):
+        return None
+    from codesign.report.compare import compare_runs, compare_section, run_name
+
+    return compare_section([(run_name(s, run_dir), s), *compare_runs(s["compare"])])
 
 
 def _chosen_record(s: dict[str, Any]) -> dict[str, Any] | None:

@@ -43,6 +43,8 @@ def uniform_comparison(s: dict[str, Any], chosen: dict[str, Any]) -> dict[str, A
     p = chosen["point"]
     uniform = [r for r in _ok(s) if r["point"].get("alloc_method") == UNIFORM
                and r["point"]["device"] == p["device"] and r["point"]["method"] == p["method"]]
+    if p.get("alloc") is None:
+        return {"kind": "uniform_sweep", "uniform": None}
     if p.get("alloc_method") == UNIFORM:
         return {"kind": "chosen_is_uniform", "uniform": None}
     if not uniform:
@@ -78,7 +80,8 @@ def _clock(chosen: dict[str, Any], syn: dict[str, Any] | None, run_dir: Path) ->
         target = (yaml.safe_load(design.read_text()) or {}).get("clock_mhz")
     if target is None:
         target = get_device(chosen["point"]["device"]).default_clock_mhz
-    out: dict[str, Any] = {"target_mhz": float(target), "met": None, "fmax_mhz": None}
+    out: dict[str, Any] = {"target_mhz": float(target), "met": None, "fmax_mhz": None,
+                           "logic_depth": (syn or {}).get("logic_depth")}
     if syn and syn.get("fmax_mhz") is not None:
         out.update(met=bool(syn["fmax_mhz"] >= target), fmax_mhz=syn["fmax_mhz"])
     return out
@@ -178,6 +181,10 @@ def uniform_text(u: dict[str, Any], f: dict[str, Any]) -> str:
     if kind == "chosen_is_uniform":
         return ("the chosen design IS uniform precision: the allocator's designs do not "
                 "beat it here")
+    if kind == "uniform_sweep":
+        return ("the chosen design is uniform precision: this flow sweeps uniform widths "
+                "(an `allocate:` section with methods [exact, uniform] compares the "
+                "allocator with it)")
     if kind == "no_uniform":
         return ("not measured: the flow has no uniform-precision points (add `uniform` to "
                 "allocate.methods)")
@@ -197,8 +204,12 @@ def _clock_text(c: dict[str, Any]) -> str:
     if c["met"] is not None:
         return (f"{'met' if c['met'] else 'NOT met'}: Fmax {c['fmax_mhz']} MHz (nextpnr) "
                 f"against {c['target_mhz']:g} MHz")
-    return (f"not measured: the RTL is pipelined for {c['target_mhz']:g} MHz, but Yosys "
+    text = (f"not measured: the RTL is pipelined for {c['target_mhz']:g} MHz, but Yosys "
             "does no timing for this part (place and route runs for ECP5 parts only)")
+    if c["logic_depth"] is not None:
+        text += (f"; its longest path is {c['logic_depth']} cells (LUT/carry, Yosys ltp), "
+                 "a depth, not a delay")
+    return text
 
 
 def _further_text(f: dict[str, Any]) -> str:

@@ -197,7 +197,8 @@ def uniform_text(u: dict[str, Any], f: dict[str, Any]) -> str:
     verdict = ("better" if dv > 0 else "no better" if dv == 0 else "WORSE")
     return (f"{verdict} than uniform: {dv:+.2f} points validation ({dt:+.2f} test) against "
             f"{r['label']}, the most accurate uniform design at equal or fewer LUTs "
-            f"({_lut(r):,.0f} est. vs {f['lut']:,})")
+            f"({_lut(r):,.0f} est. vs {f['lut']:,}; estimates, as only the chosen design "
+            "is synthesized)")
 
 
 def _clock_text(c: dict[str, Any]) -> str:

@@ -101,6 +101,9 @@ def stage_lines(stages: list[dict]) -> list[str]:
             lines.append(f"{name}{where}: {how}")
             continue
         cached = sum(bool(st["cached"]) for st in runs)
+        if cached == len(runs):
+            lines.append(f"{name}: {len(runs)} points, cached")
+            continue
         seconds = sum(st["seconds"] for st in runs if not st["cached"])
         lines.append(f"{name}: {len(runs)} points, {seconds:.1f} s"
                      + (f" ({cached} cached)" if cached else ""))

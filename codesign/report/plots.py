@@ -86,7 +86,7 @@ def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float
 def layer_bits(layers: list[dict[str, Any]]) -> bytes:
     """Weight and result widths per layer of the chosen design."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(layers) + 2), 3.4))
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.55 * len(layers) + 1.5), 3.6))
     xs = range(len(layers))
     ax.bar([x - 0.2 for x in xs], [r.get("weight_bits", 0) for r in layers], 0.4,
            label="weight bits")

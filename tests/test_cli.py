@@ -67,7 +67,7 @@ def test_console_script_help() -> None:
         assert cmd in proc.stdout
 
 
-@pytest.mark.parametrize("cmd", ["train", "graph", "quantize", "eval", "zoo"])
+@pytest.mark.parametrize("cmd", ["train", "graph", "quantize", "eval", "zoo", "report"])
 def test_every_command_has_help(capsys, cmd: str) -> None:
     code, out, _ = run(capsys, cmd, "--help")
     assert code == 0 and "usage: codesign " + cmd in out

@@ -20,6 +20,9 @@ from codesign.flow.schema import load_flow
 from codesign.flow.stages import enabled
 from tests.flow.conftest import LINEAR_NET, linear_flow, write_flow
 
+# one worker runs the module, so its loop runs once (about 60 s of CPU)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("answer_loop")]
+
 LOOP = """
     sensitivity:
       method: hessian
@@ -33,7 +36,7 @@ LOOP = """
     allocate:
       methods: [exact, uniform]
       budget: {lut: 0.55, dsp: 0}
-      points: 3
+      points: 2
       reuse: [1]
     quantize: {methods: [lsq], epochs: 1}
     hls: {csim_samples: 5}
@@ -176,6 +179,12 @@ def test_report_command_compares_runs_and_refuses_non_runs(loop_run, tmp_path, c
     assert not other.exists()
     assert main(["report", str(tmp_path / "missing")]) == 1
     assert "does not exist" in capsys.readouterr().err
+    (bad / "run.json").write_text('{"flow": "x"}')
+    assert main(["report", str(bad)]) == 1
+    assert "is not a codesign run summary" in capsys.readouterr().err
+    (bad / "run.json").write_text("{not json")
+    assert main(["report", str(bad)]) == 1
+    assert "is not valid JSON" in capsys.readouterr().err
     # one run: its report rebuilt in place
     assert main(["report", str(run_dir)]) == 0
     assert capsys.readouterr().out.strip() == f"report: {run_dir / 'report.html'}"

@@ -119,6 +119,7 @@ def facts(s: dict[str, Any], run_dir: Path) -> dict[str, Any] | None:
         "lut": int(est["lut"]), "band_low": band.get("low"), "band_high": band.get("high"),
         "confidence": (est.get("band") or {}).get("confidence"),
         "yosys_lut": yosys_lut, "yosys_timed_out": bool(syn and syn.get("timed_out")),
+        "yosys_failed": bool(syn and "error" in syn),
         "budget_lut": budget,
         "fits_estimate": bool(est["fits"]),
         "fits_yosys": None if yosys_lut is None else yosys_lut <= device.lut,
@@ -168,6 +169,8 @@ def _cost_text(f: dict[str, Any]) -> str:
                  f"{100 * f['confidence']:.0f}% confidence)")
     if f["yosys_lut"] is not None:
         text += f"; {f['yosys_lut']:,} LUTs by Yosys"
+    elif f["yosys_failed"]:
+        text += "; Yosys synthesis FAILED (see Resources)"
     elif f["yosys_timed_out"]:
         text += "; Yosys timed out before counting (see Resources)"
     else:

@@ -67,7 +67,7 @@ def test_console_script_help() -> None:
         assert cmd in proc.stdout
 
 
-@pytest.mark.parametrize("cmd", ["train", "graph", "quantize", "eval", "zoo"])
+@pytest.mark.parametrize("cmd", ["train", "graph", "quantize", "eval", "zoo", "report"])
 def test_every_command_has_help(capsys, cmd: str) -> None:
     code, out, _ = run(capsys, cmd, "--help")
     assert code == 0 and "usage: codesign " + cmd in out
@@ -300,3 +300,11 @@ def test_train_zoo_model_saves_to_out(capsys, digits_cnn_trained, tmp_path: Path
         assert torch.equal(saved[name], value), name
     code, _, err = run(capsys, "train", "digits_cnn", "--out", str(out))
     assert code == 1 and "pass --force" in err
+
+
+def test_text_table_without_rows_is_its_header() -> None:
+    """`codesign allocate` printing a frontier with no design (every method refused) raised
+    TypeError from inside the table helper."""
+    from codesign.cli.common import table
+
+    assert table([], ["method", "lut"]).splitlines() == ["method  lut", "------  ---"]

@@ -6,7 +6,9 @@ the hardware (reuse, multiplier style) is fitted to the budget by the same solve
 the widths fixed; under a budget each method gets its best member that fits. So every
 method is compared at equal or lower cost, with Omega from the same table.
 
-  uniform         every weight and activation at one width (the usual baseline)
+  uniform         every weight and activation at one width (the usual baseline); with a
+                  weights-only table (activations held at one width), every weight at
+                  one width, each width the table has
   ascend-descend  S1: from a uniform weight width, lower the least Hessian-trace-sensitive
                   layers and raise the most sensitive, one step at a time, while the
                   average weight width holds
@@ -78,9 +80,13 @@ def _w_omega(layer: LayerCandidates, b: int) -> float:
 
 
 def family_uniform(cands: Candidates, tables: Mapping[str, SensitivityTable]) -> list[Member]:
+    """One member per width any tensor or weight may take: weights and activations at
+    that width, or the nearest they allow. Activation widths alone would leave a
+    weights-only table (activations held at 8 bits) a single, 8-bit uniform design."""
+    widths = set(_act_widths(cands)) | {b for x in _weighted(cands) for b in _w_options(x)}
     return [Member({x.name: _nearest(_w_options(x), b) for x in _weighted(cands)},
                    _uniform_tensors(cands, b), f"uniform {b}")
-            for b in _act_widths(cands)]
+            for b in sorted(widths)]
 
 
 def _trace_table(tables: Mapping[str, SensitivityTable], name: str) -> SensitivityTable:

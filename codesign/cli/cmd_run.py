@@ -69,13 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(r: dict) -> str:
-    lines = []
-    for st in r["stages"]:
-        where = f" [{st['point']}]" if st["point"] else ""
-        how = ("cached" if st["cached"] else
-               f"timed out after {st['seconds']:.1f} s" if st.get("timed_out") else
-               f"{st['seconds']:.1f} s")
-        lines.append(f"  {st['stage']}{where}: {how}")
+    lines = [f"  {line}" for line in stage_lines(r["stages"])]
     failed = [p for p in r["points"] if p["error"]]
     for p in failed:
         lines.append(f"  point {p['label']} FAILED: {p['error']}")
@@ -88,3 +82,29 @@ def _text(r: dict) -> str:
     lines.append(("PASS" if r["ok"] else "FAIL") + f" in {r['seconds']:.1f} s")
     lines.append(f"report: {r['report']}")
     return "\n".join(lines)
+
+
+def stage_lines(stages: list[dict]) -> list[str]:
+    """One line per stage: a stage that ran for every sweep point is summed over them
+    (how many points, how many came from the cache), the chosen design's stages name it."""
+    groups: dict[str, list[dict]] = {}
+    for st in stages:
+        groups.setdefault(st["stage"], []).append(st)
+    lines = []
+    for name, runs in groups.items():
+        if len(runs) == 1:
+            st = runs[0]
+            where = f" [{st['point']}]" if st["point"] else ""
+            how = ("cached" if st["cached"] else
+                   f"timed out after {st['seconds']:.1f} s" if st.get("timed_out") else
+                   f"{st['seconds']:.1f} s")
+            lines.append(f"{name}{where}: {how}")
+            continue
+        cached = sum(bool(st["cached"]) for st in runs)
+        if cached == len(runs):
+            lines.append(f"{name}: {len(runs)} points, cached")
+            continue
+        seconds = sum(st["seconds"] for st in runs if not st["cached"])
+        lines.append(f"{name}: {len(runs)} points, {seconds:.1f} s"
+                     + (f" ({cached} cached)" if cached else ""))
+    return lines

@@ -23,6 +23,7 @@ COMMANDS = [
     "codesign.cli.cmd_cost",
     "codesign.cli.cmd_synth",
     "codesign.cli.cmd_run",
+    "codesign.cli.cmd_report",
 ]
 
 

@@ -117,6 +117,15 @@ def rerun_from(flow: Flow, stage: str | None) -> frozenset[str]:
     return frozenset(names[names.index(stage):])
 
 
+def compare_dirs(flow: Flow) -> list[str]:
+    """The run directories of `report.compare`, resolved and checked (CodesignError)."""
+    from codesign.report.compare import compare_runs
+
+    dirs = [str(flow.resolve(d)) for d in flow.report.compare]
+    compare_runs(dirs, what="report.compare:")
+    return dirs
+
+
 def run_flow(flow_path: str | Path, runs_dir: str | Path = "runs", *, workers: int | None = None,
              scheduler: str | None = None, quiet: bool = False,
              from_stage: str | None = None) -> RunResult:
@@ -124,6 +133,7 @@ def run_flow(flow_path: str | Path, runs_dir: str | Path = "runs", *, workers: i
     and the ones after it even when cached (their new results replace the cached ones)."""
     flow = load_flow(flow_path)
     force = rerun_from(flow, from_stage)
+    compare_dirs(flow)  # refused by name before any work
     client = connect(scheduler) if scheduler is not None else None
     try:
         return _run(flow, Path(flow_path), Path(runs_dir), workers, client, quiet, force)
@@ -151,7 +161,9 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
     summary: dict[str, Any] = {"flow": flow.title, "flow_file": str(Path(flow_path)),
                                "run_dir": str(run_dir), "started": _iso(started),
                                "points": [], "stages": runs,
-                               "rerun": sorted(force, key=list(STAGES).index)}
+                               "rerun": sorted(force, key=list(STAGES).index),
+                               **({"compare": compare_dirs(flow)} if flow.report.compare
+                                  else {})}
     current = "sweep"  # what a failure escaping the body below is a failure of
     try:
         for s in stages:

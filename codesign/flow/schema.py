@@ -299,6 +299,18 @@ class RtlSpec:
 
 
 @dataclass(frozen=True)
+class ReportSpec:
+    """The report: `compare` names earlier run directories (relative to the flow file)
+    drawn with this run on one frontier plot, as `codesign report DIR...`."""
+
+    compare: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if any(not d.strip() for d in self.compare):
+            raise _Invalid("compare", f"{self.compare} must be run directories")
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     """How sweep points run: worker processes (default: min(points, CPUs))."""
 
@@ -327,6 +339,7 @@ class Flow:
     rtl: RtlSpec | None = field(default_factory=RtlSpec)
     synth: SynthSpec | None = None
     sweep: SweepSpec = field(default_factory=SweepSpec)
+    report: ReportSpec = field(default_factory=ReportSpec)
     source: Path | None = field(default=None, metadata={"internal": True})
 
     def check(self) -> None:

@@ -25,7 +25,14 @@ class Image:
     alt: str
 
 
-Block = Para | Table | Image
+@dataclass(frozen=True)
+class Row:
+    """Images side by side (so one can be read against the other)."""
+
+    images: list[Image]
+
+
+Block = Para | Table | Image | Row
 
 
 @dataclass

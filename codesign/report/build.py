@@ -11,7 +11,8 @@ from typing import Any
 
 from codesign.cost.bands import band_summary
 from codesign.report import plots
-from codesign.report.blocks import Image, Para, Section, Table
+from codesign.report.answer import answer_section
+from codesign.report.blocks import Image, Para, Row, Section, Table
 
 
 def pct(x: float | None) -> str:
@@ -19,9 +20,11 @@ def pct(x: float | None) -> str:
 
 
 def sections(s: dict[str, Any], run_dir: Path) -> list[Section]:
-    out = [_overview(s), _accuracy(s)]
-    for build in (_chosen, _resources, _verification, _sensitivity, _allocate, _failures,
-                  _times):
+    """The answers first (answer.py), then the figures to read them by, then the detail."""
+    out = [sec for sec in (answer_section(s, run_dir), _figures(s, run_dir)) if sec]
+    out += [_overview(s), _accuracy(s)]
+    for build in (_compare, _chosen, _resources, _verification, _sensitivity, _allocate,
+                  _failures, _times):
         section = build(s, run_dir)
         if section is not None:
             out.append(section)
@@ -59,7 +62,7 @@ def timed_out_text(syn: dict[str, Any]) -> str:
 
 def _accuracy(s: dict[str, Any]) -> Section:
     m = s.get("model", {})
-    sec = Section("accuracy", "Accuracy of every design point")
+    sec = Section("accuracy", "Accuracy of every design point")  # the plot: _figures
     sec.blocks.append(Para(
         f"Float model: validation {pct(m.get('float_val_accuracy'))}, test "
         f"{pct(m.get('float_test_accuracy'))}. Bit-accurate figures are the integers the "
@@ -83,18 +86,63 @@ def _accuracy(s: dict[str, Any]) -> Section:
         cols += ["LUT (est.)", "FF (est.)", "DSP (est.)", "BRAM (est.)", "latency (cycles)",
                  "fits"]
     sec.blocks.append(Table(cols + ["status"], rows))
-    if any(r.get("eval") for r in s["points"]):
-        if with_cost:
-            points = [{**r, "eval": {**r["eval"], "lut": r["cost"]["lut"]}}
-                      for r in s["points"] if r.get("eval") and r.get("cost")]
-            png = plots.frontier(points, s.get("chosen"), m.get("float_val_accuracy"),
-                                 x_key="lut", x_label="estimated LUTs")
-            alt = "Frontier: bit-accurate validation accuracy against estimated LUTs"
-        else:
-            png = plots.frontier(s["points"], s.get("chosen"), m.get("float_val_accuracy"))
-            alt = "Frontier: bit-accurate validation accuracy against total weight bits"
-        sec.blocks.append(Image("frontier", png, alt))
     return sec
+
+
+def frontier_image(s: dict[str, Any]) -> Image | None:
+    """Every evaluated point of every method on one plot (estimated LUTs when costed)."""
+    if not any(r.get("eval") for r in s["points"]):
+        return None
+    float_acc = s.get("model", {}).get("float_val_accuracy")
+    if any(r.get("cost") for r in s["points"]):
+        points = [{**r, "eval": {**r["eval"], "lut": r["cost"]["lut"]}}
+                  for r in s["points"] if r.get("eval") and r.get("cost")]
+        png = plots.frontier(points, s.get("chosen"), float_acc, x_key="lut",
+                             x_label="estimated LUTs")
+        alt = "Frontier: bit-accurate validation accuracy against estimated LUTs"
+    else:
+        png = plots.frontier(s["points"], s.get("chosen"), float_acc)
+        alt = "Frontier: bit-accurate validation accuracy against total weight bits"
+    return Image("frontier", png, alt)
+
+
+def _figures(s: dict[str, Any], run_dir: Path) -> Section | None:
+    """The frontier of all methods, then the chosen design's per-layer widths beside the
+    sensitivity they were allocated against."""
+    sec = Section("figures", "Frontier and allocation")
+    front = frontier_image(s)
+    if front is not None:
+        sec.blocks.append(front)
+    pair = [img for img in (_bits_image(s), _sensitivity_image(s, run_dir)) if img]
+    if pair:
+        sec.blocks.append(Row(pair))
+    return sec if sec.blocks else None
+
+
+def _bits_image(s: dict[str, Any]) -> Image | None:
+    r = _chosen_record(s)
+    if r is None or not r.get("eval"):
+        return None
+    return Image("layer_bits", plots.layer_bits(r["eval"]["layers"]),
+                 f"Weight and result bits per layer of the chosen design ({r['label']})")
+
+
+def _sensitivity_image(s: dict[str, Any], run_dir: Path) -> Image | None:
+    sens = s.get("sensitivity")
+    png = run_dir / sens["folder"] / sens["plot"] if sens else None
+    if png is None or not png.is_file():
+        return None
+    return Image("sensitivity", png.read_bytes(),
+                 f"Sensitivity per layer ({sens['method']}): Omega at each width")
+
+
+def _compare(s: dict[str, Any], run_dir: Path) -> Section | None:
+    """This run and the flow's report.compare runs on one frontier plot."""
+    if not s.get("compare"):
+        return None
+    from codesign.report.compare import compare_runs, compare_section, run_name
+
+    return compare_section([(run_name(s, run_dir), s), *compare_runs(s["compare"])])
 
 
 def _chosen_record(s: dict[str, Any]) -> dict[str, Any] | None:
@@ -121,8 +169,6 @@ def _chosen(s: dict[str, Any], run_dir: Path) -> Section | None:
             for L in e["layers"]]
     sec.blocks.append(Table(["layer", "kind", "weight type", "result type", "accum bits",
                              "reuse (RF)", "multiplier"], rows))
-    sec.blocks.append(Image("layer_bits", plots.layer_bits(e["layers"]),
-                            "Weight and result bits per layer of the chosen design"))
     return sec
 
 
@@ -259,10 +305,8 @@ def _sensitivity(s: dict[str, Any], run_dir: Path) -> Section | None:
     sec = Section("sensitivity", f"Layer sensitivity ({sens['method']})")
     widths = ", ".join(map(str, sens["bits"]))
     sec.blocks.append(Para(f"Omega per layer per candidate width ({widths} bits); the table "
-                           f"is {sens['folder']}/{sens['table']}."))
-    png = run_dir / sens["folder"] / sens["plot"]
-    if png.is_file():
-        sec.blocks.append(Image("sensitivity", png.read_bytes(), "Sensitivity per layer"))
+                           f"is {sens['folder']}/{sens['table']}; its chart is under "
+                           "Frontier and allocation."))
     return sec
 
 

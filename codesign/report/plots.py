@@ -44,10 +44,11 @@ def series(point: dict[str, Any]) -> str:
 def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float | None,
              x_key: str = "weight_bits", x_label: str = "total weight bits") -> bytes:
     """Validation accuracy against size, one marker per method (allocator + quantizer for
-    allocated points), the Pareto front as a step line, the chosen point starred."""
+    allocated points), the Pareto front as a step line, the uniform-precision points
+    joined as the baseline, the chosen point starred."""
     plt = _plt()
     ok = [r for r in records if r.get("eval")]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(9.5, 4.2))
     methods = list(dict.fromkeys(series(r["point"]) for r in ok))  # the flow's order
     markers = "osD^v<>ph"
     for k, m in enumerate(methods):
@@ -65,12 +66,19 @@ def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float
             ax.scatter([r["eval"][x_key]], [100 * r["eval"]["bit_accurate_val_accuracy"]],
                        marker="*", s=260, facecolors="none", edgecolors="crimson",
                        linewidths=1.6, zorder=4, label=f"chosen: {chosen}")
+    base = sorted((r for r in ok if r["point"].get("alloc_method") == "uniform"),
+                  key=lambda r: r["eval"][x_key])
+    if len(base) > 1:
+        ax.plot([r["eval"][x_key] for r in base],
+                [100 * r["eval"]["bit_accurate_val_accuracy"] for r in base],
+                color="0.35", ls=":", lw=1.4, zorder=2, label="uniform precision (baseline)")
     if float_acc is not None:
         ax.axhline(100 * float_acc, color="0.3", ls="--", lw=1, label="float model")
     ax.set_xlabel(x_label)
     ax.set_ylabel("bit-accurate validation accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    # beside the axes, not over the points
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _png(fig)
 
@@ -78,7 +86,7 @@ def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float
 def layer_bits(layers: list[dict[str, Any]]) -> bytes:
     """Weight and result widths per layer of the chosen design."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(layers) + 2), 3.4))
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.55 * len(layers) + 1.5), 3.6))
     xs = range(len(layers))
     ax.bar([x - 0.2 for x in xs], [r.get("weight_bits", 0) for r in layers], 0.4,
            label="weight bits")
@@ -110,5 +118,34 @@ def stage_times(rows: list[tuple[str, float, str]]) -> bytes:
         label += "\n(orange: stopped at its time limit)"
     ax.set_xlabel(label)
     ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def compare(runs: list[tuple[str, list[dict[str, Any]], str | None]]) -> bytes:
+    """Several runs on one frontier plot: (name, costed points, chosen label) each, one
+    colour per run, its Pareto front as a step line, its chosen design starred."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9.5, 4.6))
+    for k, (name, points, chosen) in enumerate(runs):
+        colour = f"C{k % 10}"
+        xy = [(float(r["cost"]["lut"]), 100 * r["eval"]["bit_accurate_val_accuracy"])
+              for r in points]
+        if not xy:
+            continue
+        ax.scatter([p[0] for p in xy], [p[1] for p in xy], color=colour, s=36, zorder=3,
+                   label=name)
+        front = pareto(xy)
+        if len(front) > 1:
+            ax.step([xy[i][0] for i in front], [xy[i][1] for i in front], where="post",
+                    color=colour, lw=1, zorder=2)
+        for r, (x, y) in zip(points, xy, strict=True):
+            if r["label"] == chosen:
+                ax.scatter([x], [y], marker="*", s=260, facecolors="none",
+                           edgecolors=colour, linewidths=1.6, zorder=4)
+    ax.set_xlabel("estimated LUTs (star: each run's chosen design)")
+    ax.set_ylabel("bit-accurate validation accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _png(fig)

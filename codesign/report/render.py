@@ -8,7 +8,7 @@ import base64
 import html
 from pathlib import Path
 
-from codesign.report.blocks import Image, Para, Section, Table
+from codesign.report.blocks import Image, Para, Row, Section, Table
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2330;
@@ -24,6 +24,7 @@ p.pass{border-left:5px solid #2e8b57;background:#e9f6ee;padding:6px 10px}
 p.fail{border-left:5px solid #c0392b;background:#fbeaea;padding:6px 10px}
 figure{margin:.8rem 0}figure img{max-width:100%;border:1px solid #d7dbe2;background:#fff}
 figcaption{font-size:.85rem;color:#555}
+div.row{display:flex;gap:12px;align-items:flex-start}div.row figure{flex:1;min-width:0}
 """
 
 
@@ -42,7 +43,9 @@ def to_html(title: str, secs: list[Section]) -> str:
     return "\n".join(parts)
 
 
-def _html_block(b: Para | Table | Image) -> str:
+def _html_block(b: Para | Table | Image | Row) -> str:
+    if isinstance(b, Row):
+        return '<div class="row">' + "".join(_html_block(i) for i in b.images) + "</div>"
     if isinstance(b, Para):
         cls = {True: ' class="pass"', False: ' class="fail"', None: ""}[b.status]
         return f"<p{cls}>{html.escape(b.text)}</p>"
@@ -74,8 +77,9 @@ def to_markdown(title: str, secs: list[Section], image_dir: Path, rel: str) -> s
                 lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in b.rows]
                 lines.append("")
             else:
-                (image_dir / f"{b.name}.png").write_bytes(b.png)
-                lines += [f"![{b.alt}]({rel}/{b.name}.png)", ""]
+                for image in b.images if isinstance(b, Row) else [b]:
+                    (image_dir / f"{image.name}.png").write_bytes(image.png)
+                    lines += [f"![{image.alt}]({rel}/{image.name}.png)", ""]
     return "\n".join(lines)
 
 

@@ -100,3 +100,23 @@ def test_chain_dynamic_program_equals_the_solver_at_every_cap(seed):
         best = min(a.omega for a in front if a.cost["lut"] <= cap)
         assert best == pytest.approx(solver.solve(budget.with_limit("lut", cap)).omega,
                                      rel=1e-9)
+
+
+def test_uniform_sweeps_weight_widths_when_activations_are_held_at_one_width():
+    """A weights-only table (activations fixed at 8 bits, as the Quickstart flow's) still
+    gives uniform precision at every weight width, not only the 8-bit design."""
+    from dataclasses import replace
+
+    from codesign.alloc.methods import members
+
+    cands = synthetic_chain(3, bits=(2, 4, 8), reuse=(1,), seed=1, dsp=False)
+    held = replace(cands, tensors=[replace(t, bits=np.array([8]), omega=np.zeros(1))
+                                   for t in cands.tensors])
+    family = members(held, "uniform", _tables(held))
+    assert sorted({b for m in family for b in m.weight_bits.values()}) == [2, 4, 8]
+    assert all(len(set(m.weight_bits.values())) == 1 and set(m.tensor_bits) == {8}
+               for m in family)
+    solver = Solver(held, ("lut", "dsp"))
+    mine = method_frontier("uniform", held, Budget({"dsp": 0}), "lut", 6, _tables(held),
+                           solver=solver)
+    assert len(mine) >= 2  # the baseline has a frontier, not one point

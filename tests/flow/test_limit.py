@@ -98,7 +98,9 @@ def test_a_synthesis_past_its_limit_is_recorded_not_failed(tmp_path, capsys):
     text = (run_dir / "report.html").read_text()
     page = Page()
     page.feed(text)
-    assert page.sections == ["overview", "accuracy", "chosen", "resources", "times"]
+    assert page.sections == ["answer", "figures", "overview", "accuracy", "chosen",
+                             "resources", "times"]
+    assert "Yosys timed out before counting" in text  # the top section says so too
     assert "Yosys synthesis timed out after 0.5 s (synth.timeout_s); it reached: " in text
     assert "<td>timed out (limit 0.5 s)</td>" in text
     assert "<th>estimate error</th>" not in text  # no figures: only the estimate

@@ -92,8 +92,8 @@ def test_report_structure_and_images(full_run):
     text = full_run.report_html.read_text()
     page = Page()
     page.feed(text)
-    assert page.sections == ["overview", "accuracy", "chosen", "resources", "verification",
-                             "sensitivity", "times"]
+    assert page.sections == ["answer", "figures", "overview", "accuracy", "chosen",
+                             "resources", "verification", "sensitivity", "times"]
     assert not page.tags & {"script", "link", "iframe"}  # self-contained
     assert not re.search(r'src="(?!data:)', text)
     assert len(page.images) == 4  # frontier, layer bits, sensitivity, stage times

@@ -1,0 +1,49 @@
+"""The report's comparison with uniform precision, on hand-made summaries: only uniform
+points at equal or fewer estimated LUTs count, a loss is said as plainly as a win."""
+
+from __future__ import annotations
+
+from codesign.report.answer import next_point, uniform_comparison, uniform_text
+
+
+def _rec(method: str, i: int, val: float, lut: int, test: float | None = None) -> dict:
+    point = {"device": "xc7a100t", "method": "lsq", "bits": None, "alloc": i,
+             "alloc_method": method}
+    return {"label": f"{method}-{i}", "point": point, "error": None,
+            "eval": {"bit_accurate_val_accuracy": val,
+                     "bit_accurate_test_accuracy": val if test is None else test},
+            "cost": {"lut": lut}}
+
+
+def test_only_uniform_points_as_small_count_and_the_difference_is_in_points():
+    chosen = _rec("exact", 0, 0.95, 1000, test=0.94)
+    s = {"points": [chosen, _rec("uniform", 0, 0.90, 900, test=0.91),
+                    _rec("uniform", 1, 0.93, 1000), _rec("uniform", 2, 0.99, 1001)]}
+    u = uniform_comparison(s, chosen)
+    assert u["uniform"]["label"] == "uniform-1"  # 0.99 costs one LUT more: not compared
+    assert u["delta_val"] == 2.0
+    text = uniform_text(u, {"lut": 1000})
+    assert text.startswith("better than uniform: +2.00 points validation")
+
+
+def test_a_loss_and_a_missing_baseline_are_said_plainly():
+    chosen = _rec("exact", 0, 0.90, 1000)
+    s = {"points": [chosen, _rec("uniform", 0, 0.92, 800)]}
+    assert uniform_text(uniform_comparison(s, chosen), {"lut": 1000}).startswith(
+        "WORSE than uniform: -2.00 points validation")
+    s = {"points": [chosen, _rec("uniform", 0, 0.80, 1200)]}
+    assert uniform_text(uniform_comparison(s, chosen), {"lut": 1000}).startswith(
+        "no uniform design is as small: the smallest, uniform-0, needs 1,200 LUTs")
+    s = {"points": [chosen]}
+    assert "not measured" in uniform_text(uniform_comparison(s, chosen), {"lut": 1000})
+    uni = _rec("uniform", 3, 0.9, 900)
+    assert "IS uniform precision" in uniform_text(
+        uniform_comparison({"points": [uni]}, uni), {"lut": 900})
+
+
+def test_next_point_is_the_cheapest_more_accurate_one():
+    chosen = _rec("exact", 0, 0.95, 1000)
+    s = {"points": [chosen, _rec("exact", 1, 0.97, 1500), _rec("uniform", 0, 0.96, 1200),
+                    _rec("uniform", 1, 0.99, 900)]}  # cheaper: not a step further
+    assert next_point(s, chosen)["label"] == "uniform-0"
+    assert next_point({"points": [chosen]}, chosen) is None

@@ -96,3 +96,17 @@ def test_the_figures_a_user_reads_are_the_whole_estimate(resnet_run):
     assert p["allocator_dsp"] == est["dsp"] and p["allocator_bram"] == est["bram"]
     for key in ("lut", "ff"):
         assert p[f"allocator_{key}"] == pytest.approx(est[key], rel=0.05), key
+
+
+def test_the_output_shows_each_whole_check_iteration(resnet_run):
+    from codesign.cli.cmd_allocate import whole_lines
+
+    _, _, result = resnet_run
+    check = result["whole_check"]
+    first = check["iterations"][0]["designs"][0]
+    lines = whole_lines(check)
+    assert lines[0] == "whole check 1:"
+    assert (f"exact point 0: allocator/whole lut {first['estimate']['lut']:.0f}/"
+            f"{first['whole']['lut']:.0f}") in lines[1] and lines[1].endswith("misses lut")
+    assert lines[2].startswith("  -> correct the costs by lut x1.0")
+    assert lines[-1] == check["claim"] and check["claim"].startswith("fits by the whole")

@@ -67,7 +67,7 @@ def synth_loop(cands: Candidates, limits: Budget, k: int | None, axis: str, solv
     every measured design fits. Returns the last designs, refused methods, the corrected
     table and the record: iterations (estimate, measured, misses, correction), fits, and
     the claim a user reads."""
-    key, _ = by
+    by_key, _ = by
     factors = {key: 1.0 for key in RESOURCES}
     iterations: list[dict[str, Any]] = []
     table = cands
@@ -80,7 +80,7 @@ def synth_loop(cands: Candidates, limits: Budget, k: int | None, axis: str, solv
             miss = misses(figures, limits)
             rows.append({"method": method, "point": point,
                          "estimate": {r: alloc.cost[r] for r in RESOURCES},
-                         key: {r: figures.get(r) for r in RESOURCES}, "over": miss})
+                         by_key: {r: figures.get(r) for r in RESOURCES}, "over": miss})
             for r in miss:
                 if alloc.cost[r] > 0:
                     over[r] = max(over.get(r, 1.0), figures[r] / alloc.cost[r])

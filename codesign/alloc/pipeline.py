@@ -27,7 +27,8 @@ from codesign.alloc.design import accum_widths, to_design
 from codesign.alloc.frontier import axis_range
 from codesign.alloc.methods import method_frontier, run
 from codesign.alloc.solver import Allocation, InfeasibleBudget, Solver
-from codesign.alloc.synthcheck import Measure, synth_figures, synth_loop
+from codesign.alloc.synthcheck import WHOLE, Measure, synth_figures, synth_loop
+from codesign.alloc.whole import WholeEstimate, whole_fields
 from codesign.cost.bands import DEFAULT_CONFIDENCE, planning_margins, provenance
 from codesign.data import Dataset
 from codesign.design import DesignPoint
@@ -153,8 +154,10 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     tables, table = tables_by_method(job)
     cands = candidates_for(job, table)
     calib_x = job.data.x_train[: job.calib_samples]
-    found, refused, cands, check = _solve(job, cands, tables, asked, limits, margins,
-                                            calib_x, out)
+    whole = WholeEstimate(job.graph, cands, calib_x, job.device, job.model_name)
+    found, refused, cands, whole_check, check = _solve(job, cands, tables, asked, limits,
+                                                       margins, whole, out)
+    whole_factors = whole_check["iterations"][-1]["correction"]
     measured = {(r["method"], r["point"]): r
                 for r in (check["iterations"][-1]["designs"] if check else [])}
     cycles_model = FastCostModel(job.graph, job.device)
@@ -164,12 +167,16 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
         design = to_design(job.graph, cands, alloc, calib_x, device=job.device.part,
                            clock_mhz=job.device.default_clock_mhz, model=job.model_name)
         path = design.save(out / method / f"point_{i:02d}.yaml")
+        # the figures a user reads are the whole design's structural estimate (what
+        # `codesign cost` says), the allocator's per-layer sums beside them
+        cost = {**alloc.cost, **whole.figures(alloc)}
         row: dict[str, Any] = {"method": method, "point": i, "omega": alloc.omega,
-                               **{k: alloc.cost[k] for k in ROW_COSTS},
+                               **{k: cost[k] for k in ROW_COSTS},
+                               **whole_fields(alloc, cost, whole_factors),
                                "knob": alloc.notes.get("knob", ""), "design": str(path),
                                "val_accuracy": None,
-                               **binding_fields(limits, alloc.cost, job.budget),
-                               **{f"{k}_high": round(alloc.cost[k] * (1 + m))
+                               **binding_fields(limits, cost, job.budget),
+                               **{f"{k}_high": round(cost[k] * (1 + m))
                                   for k, m in margins.items()}}
         # the budget rows add per-layer latencies (an estimate, linear for the solver);
         # the point reports the network's exact cycles (closed form, as `codesign cost`)
@@ -195,6 +202,7 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
               "budget_notes": clamped,
               "confidence": job.confidence, "margins": margins,
               "band_source": provenance(),
+              "whole_check": whole_check,
               **({"synth_check": check} if check is not None else {}),
               "objective": table.method, "axis": job.axis, "methods": list(found),
               "candidates": cands.size, "points": rows, "infeasible": refused,
@@ -204,17 +212,25 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
 
 
 def _solve(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTable],
-           asked: Budget, limits: Budget, margins: dict[str, float], calib_x: Any, out: Path
-           ) -> tuple[dict[str, list[Allocation]], dict[str, str], Candidates,
-                      dict[str, Any] | None]:
-    """The designs under the job's planned budget; with synth_check, the loop that makes
-    them fit `limits` by Yosys (and its record)."""
+           asked: Budget, limits: Budget, margins: dict[str, float], whole: WholeEstimate,
+           out: Path) -> tuple[dict[str, list[Allocation]], dict[str, str], Candidates,
+                               dict[str, Any], dict[str, Any] | None]:
+    """The designs under the job's planned budget, made to fit it by their whole
+    structural estimate (re-solved only where one breaks a limit; its record); with
+    synth_check, then the loop that makes them fit `limits` by Yosys (and its record)."""
+    def solve(c: Candidates) -> tuple[dict[str, list[Allocation]], dict[str, str]]:
+        return allocations(job, c, tables)
+
     try:
+        # the planned budget: the whole estimate's upper band must fit, as planned
+        found, refused, cands, whole_check = synth_loop(cands, job.budget, None, job.axis,
+                                                        solve, whole.measure, by=WHOLE)
         if job.synth_check:
-            return synth_loop(cands, limits, job.synth_check, job.axis,
-                              lambda c: allocations(job, c, tables),
-                              _measure(job, cands, calib_x, out))
-        return (*allocations(job, cands, tables), cands, None)
+            found, refused, cands, check = synth_loop(
+                cands, limits, job.synth_check, job.axis, solve,
+                _measure(job, cands, whole.calib_x, out))
+            return found, refused, cands, whole_check, check
+        return found, refused, cands, whole_check, None
     except InfeasibleBudget as exc:
         if not margins:
             raise
@@ -266,7 +282,7 @@ def write_outputs(result: dict[str, Any], out: Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, png = out / "frontier.csv", out / "frontier.json", out / "frontier.png"
     cols = ["method", "point", "omega", *ROW_COSTS, "lut_high", "ff_high", "latency_additive",
-            "binding", "slack",
+            "binding", "slack", *(f"allocator_{k}" for k in RESOURCES),
             *(f"yosys_{k}" for k in RESOURCES), "fits_by_yosys", "val_accuracy", "knob",
             "design"]
     with csv_path.open("w", newline="") as f:

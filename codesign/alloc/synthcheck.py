@@ -1,4 +1,6 @@
-"""Synthesis in the loop (`allocate --synth-check K`): the estimate proposes, Yosys decides.
+"""Measurement in the loop: the allocator's per-candidate costs propose, a measure of the
+whole design decides. Two measures share this loop: the whole structural estimate (always
+on: `codesign cost`'s figure, inter-layer effects included) and Yosys (`--synth-check K`).
 
 The K designs nearest the budget (the single design of each method, or the frontier points
 using most of the axis) are synthesized. When one misses a limit of the budget or the part
@@ -25,12 +27,18 @@ MAX_ITERATIONS = 4
 Found = dict[str, list[Allocation]]
 # solve(cands) -> (each method's designs, refused methods)
 Solve = Callable[[Candidates], tuple[Found, dict[str, str]]]
-# measure([(method, point, allocation)], iteration) -> Yosys figures (lut/ff/dsp/bram) each
+# measure([(method, point, allocation)], iteration) -> measured figures (lut/ff/dsp/bram) each
 Measure = Callable[[list[tuple[str, int, Allocation]], int], list[dict[str, float]]]
 
 
-def nearest(found: Found, k: int, axis: str) -> list[tuple[str, int, Allocation]]:
-    """The `k` designs nearest the budget: those using most of the axis, all methods."""
+# the two measures: row key in the record, and the name the claim gives it
+YOSYS = ("yosys", "Yosys")
+WHOLE = ("whole", "the whole structural estimate")
+
+
+def nearest(found: Found, k: int | None, axis: str) -> list[tuple[str, int, Allocation]]:
+    """The `k` designs nearest the budget: those using most of the axis, all methods (every
+    design with `k` None)."""
     pairs = [(m, i, a) for m, allocs in found.items() for i, a in enumerate(allocs)]
     pairs.sort(key=lambda t: (-t[2].cost.get(axis, 0.0), t[0], t[1]))
     return pairs[:k]
@@ -50,13 +58,16 @@ def corrected(cands: Candidates, factors: dict[str, float]) -> Candidates:
                       {**cands.notes, "correction": dict(factors)})
 
 
-def synth_loop(cands: Candidates, limits: Budget, k: int, axis: str, solve: Solve,
-               measure: Measure, max_iterations: int = MAX_ITERATIONS
+def synth_loop(cands: Candidates, limits: Budget, k: int | None, axis: str, solve: Solve,
+               measure: Measure, max_iterations: int = MAX_ITERATIONS,
+               by: tuple[str, str] = YOSYS
                ) -> tuple[Found, dict[str, str], Candidates, dict[str, Any]]:
-    """Solve, synthesize the `k` nearest designs, correct and re-solve until they fit by
-    Yosys (or the iterations run out). Returns the last designs, refused methods, the
-    corrected table and the record: iterations (estimate, Yosys, misses, correction),
-    fits, and the claim a user reads."""
+    """Solve, measure the `k` nearest designs (all with None) `by` YOSYS or WHOLE, correct
+    and re-solve until they fit (or the iterations run out); nothing is re-solved while
+    every measured design fits. Returns the last designs, refused methods, the corrected
+    table and the record: iterations (estimate, measured, misses, correction), fits, and
+    the claim a user reads."""
+    by_key, _ = by
     factors = {key: 1.0 for key in RESOURCES}
     iterations: list[dict[str, Any]] = []
     table = cands
@@ -69,7 +80,7 @@ def synth_loop(cands: Candidates, limits: Budget, k: int, axis: str, solve: Solv
             miss = misses(figures, limits)
             rows.append({"method": method, "point": point,
                          "estimate": {r: alloc.cost[r] for r in RESOURCES},
-                         "yosys": {r: figures.get(r) for r in RESOURCES}, "over": miss})
+                         by_key: {r: figures.get(r) for r in RESOURCES}, "over": miss})
             for r in miss:
                 if alloc.cost[r] > 0:
                     over[r] = max(over.get(r, 1.0), figures[r] / alloc.cost[r])
@@ -77,7 +88,7 @@ def synth_loop(cands: Candidates, limits: Budget, k: int, axis: str, solve: Solv
                                   "correction": {r: f for r, f in factors.items() if f != 1}}
         iterations.append(record)
         if not any(row["over"] for row in rows):
-            return found, refused, table, _record(iterations, True, limits)
+            return found, refused, table, _record(iterations, True, limits, by)
         uncorrectable = [r for row in rows for r in row["over"] if r not in over]
         if uncorrectable or n == max_iterations:
             break
@@ -90,13 +101,15 @@ def synth_loop(cands: Candidates, limits: Budget, k: int, axis: str, solve: Solv
             break
         table = corrected(cands, factors)
         found, refused = new
-    return found, refused, table, _record(iterations, False, limits)
+    return found, refused, table, _record(iterations, False, limits, by)
 
 
-def _record(iterations: list[dict[str, Any]], fits: bool, limits: Budget) -> dict[str, Any]:
+def _record(iterations: list[dict[str, Any]], fits: bool, limits: Budget,
+            by: tuple[str, str]) -> dict[str, Any]:
+    key, name = by
     last = iterations[-1]
     if fits:
-        claim = (f"fits by Yosys: the {len(last['designs'])} checked design(s) are within the "
+        claim = (f"fits by {name}: the {len(last['designs'])} checked design(s) are within the "
                  f"budget and the device (iteration {last['iteration']})")
     else:
         worst = []
@@ -105,13 +118,13 @@ def _record(iterations: list[dict[str, Any]], fits: bool, limits: Budget) -> dic
                 limit = limits.limits[r]
                 share = f", {100 * extra / limit:+.1f}%" if limit else ""
                 worst.append(f"{row['method']} point {row['point']}: {r} "
-                             f"{row['yosys'][r]:g} > {limit:g} "
+                             f"{row[key][r]:g} > {limit:g} "
                              f"({limits.origin(r).split()[0]}){share}")
         why = last.get("infeasible")
-        claim = ("does NOT fit by Yosys after "
+        claim = (f"does NOT fit by {name} after "
                  f"{len(iterations)} iteration(s): {'; '.join(worst)}"
-                 + (f" (and with Yosys' corrections no design fits: {why})" if why else ""))
-    return {"iterations": iterations, "fits": fits, "claim": claim}
+                 + (f" (and with its corrections no design fits: {why})" if why else ""))
+    return {"measure": key, "iterations": iterations, "fits": fits, "claim": claim}
 
 
 def synth_figures(qnet: Any, folder: str, device: Any) -> dict[str, float]:

@@ -226,7 +226,8 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
         devices[name.lower()] = {"budget": result["budget"], "limits": result["limits"],
                                  "limit_source": result["limit_source"],
                                  "budget_notes": result["budget_notes"],
-                                 **{k: result[k] for k in ("synth_check",) if k in result},
+                                 **{k: result[k] for k in ("whole_check", "synth_check")
+                                    if k in result},
                                  "objective": result["objective"], "axis": result["axis"],
                                  "points": rows, "infeasible": result["infeasible"],
                                  "csv": f"{name.lower()}/frontier.csv",

@@ -64,8 +64,8 @@ def test_summary_counts_misses_errors_and_model_agreement(fit):
                          [_measured(400, 480)])
     failed = fit.rows_for("net2", budget, DEVICE, "band", {"error": "x", "points": []}, [])
     s = fit.summary(band + check + failed)
-    assert s["fits_band"] == {"fit": 1, "of": 3, "share": pytest.approx(1 / 3)}
-    assert s["fits_synth-check"] == {"fit": 1, "of": 1, "share": 1.0}
+    assert s["fits_band"] == {"fit": 1, "of": 2, "share": 0.5, "refused": ["net2 lut=500"]}
+    assert s["fits_synth-check"] == {"fit": 1, "of": 1, "share": 1.0, "refused": []}
     assert check[0]["iterations"] == 2
     a = s["alloc_vs_cost"]
     assert a["of"] == 3 and a["lut_max_abs"] == pytest.approx(20 / 420)  # 400 vs 420
@@ -74,4 +74,5 @@ def test_summary_counts_misses_errors_and_model_agreement(fit):
     assert s["band_coverage"]["ff"] == {"covered": 3, "of": 3}
     assert s["omega_vs_exact"] == {"exact": 1.0, "uniform": 3.0}
     text = fit.summary_text(s)
-    assert "1/3 (33%)" in text and "1/1 (100%)" in text and "DSP exact 2/3" in text
+    assert "1/2 (50%); no design returned (refused) at 1: net2 lut=500" in text
+    assert "1/1 (100%)" in text and "DSP exact 2/3" in text

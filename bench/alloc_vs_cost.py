@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from codesign.alloc.budget import Budget, parse_budget
+from codesign.alloc.budget import Budget, on_device, parse_budget
 from codesign.alloc.candidates import tensor_groups
 from codesign.alloc.design import to_design
 from codesign.alloc.pipeline import AllocateJob, allocations, candidates_for
@@ -51,13 +51,15 @@ def synthetic_table(graph, model: str, bits: tuple[int, ...]) -> SensitivityTabl
 
 
 def lut_budget(text: str, device, cands) -> Budget:
-    """`--budget` text, with lut=min*K resolved against the candidates."""
+    """`--budget` text, with lut=min*K resolved against the candidates (the smallest LUT
+    under the budget's other limits and the part's, which the allocator always holds)."""
     items = text.split(",")
     lut = [i for i in items if i.startswith("lut=min*")]
     rest = parse_budget(",".join(i for i in items if i not in lut), device)
     if not lut:
         return rest
-    lo = Solver(cands, (*rest.limits, "lut")).minimum("lut", rest)
+    held = on_device(rest, device)[0].without("lut")
+    lo = Solver(cands, (*held.limits, "lut")).minimum("lut", held)
     if lo is None:
         return rest
     return rest.with_limit("lut", math.floor(lo * float(lut[0].split("*")[1])))

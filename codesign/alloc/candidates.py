@@ -224,8 +224,8 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
         if isinstance(layer, L.WeightedLayer):
             w_table = table.layers[layer.name].weight
             assert w_table is not None
-            max_reuse = layer.terms * layer.out_channels
-            r_opts = sorted({int(r) for r in reuse if int(r) <= max_reuse}) or [1]
+            # the RTL engines share multipliers over a layer's terms only
+            r_opts = sorted({int(r) for r in reuse if int(r) <= layer.terms}) or [1]
             combos = list(itertools.product(bits, x_opts, tensors[t_out].bits, r_opts,
                                             [m == "dsp" for m in multipliers]))
             w, x, o, r, d = (np.array(c) for c in zip(*combos, strict=True))

@@ -164,3 +164,19 @@ def test_exact_equals_brute_force_with_a_fan_out(seed):
     assert (got is None) == (expected is None)
     if got is not None:
         assert got.omega == pytest.approx(expected, rel=1e-9)
+
+
+def test_reuse_above_a_layers_terms_is_never_a_candidate(cnn_graph, make_table):
+    """The RTL engines share multipliers over a layer's terms only (rtl.py refuses a reuse
+    above them), so a candidate with more would be costed and returned but never built."""
+    from codesign.ir import layers as L
+
+    table = make_table(cnn_graph, "digits_cnn", bits=(2, 8))
+    cands = build_candidates(cnn_graph, table, _cost_fn, reuse=(1, 2, 16), model="digits_cnn")
+    weighted = [x for x in cnn_graph if isinstance(x, L.WeightedLayer)]
+    assert any(x.terms < 16 <= x.terms * x.out_channels for x in weighted)  # conv2d_0: 9
+    terms = {x.name: x.terms for x in weighted}
+    for layer in cands.layers:
+        if layer.name in terms:
+            assert layer.reuse.max() <= terms[layer.name], layer.name
+            assert {1, 2} <= set(layer.reuse.tolist())

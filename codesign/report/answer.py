@@ -152,13 +152,15 @@ def answer_section(s: dict[str, Any], run_dir: Path) -> Section | None:
 
 def _fits_text(f: dict[str, Any]) -> str:
     text = (f"{f['label']} ({f['method']} allocation, {f['quantizer']}) on {f['device']}: "
-            f"{'fits' if f['fits_estimate'] else 'does NOT fit'} by the estimate")
+            f"{'fits' if f['fits_estimate'] else 'does NOT fit'} the part by the estimate")
     if f["fits_yosys"] is not None:
-        text += (f", {'fits' if f['fits_yosys'] else 'does NOT fit'} by Yosys "
+        text += (f", {'fits' if f['fits_yosys'] else 'does NOT fit'} the part by Yosys "
                  f"({f['yosys_lut']:,} of {f['device_lut']:,} LUTs)")
     if f["within_budget_yosys"] is not None:
-        text += (f"; {'within' if f['within_budget_yosys'] else 'OVER'} the LUT budget "
-                 f"({f['budget_lut']:,.0f}) by Yosys")
+        over = f["yosys_lut"] - f["budget_lut"]
+        text += (f"; {'within' if f['within_budget_yosys'] else 'but OVER'} the LUT budget "
+                 f"of {f['budget_lut']:,.0f} by Yosys"
+                 + ("" if f["within_budget_yosys"] else f", by {over:,.0f} LUTs"))
     return text
 
 

@@ -102,7 +102,7 @@ def test_top_section_states_run_json_facts(loop_run):
     chosen = next(r for r in s["points"] if r["label"] == s["chosen"])
     e, c = chosen["eval"], chosen["cost"]
     assert rows["what fits"].startswith(f"{s['chosen']} (")
-    assert ("fits by the estimate" if c["fits"] else "does NOT fit") in rows["what fits"]
+    assert ("fits the part by the estimate" if c["fits"] else "does NOT fit") in rows["what fits"]
     assert rows["accuracy (bit-accurate)"] == (
         f"validation {_pct(e['bit_accurate_val_accuracy'])}, "
         f"test {_pct(e['bit_accurate_test_accuracy'])}")

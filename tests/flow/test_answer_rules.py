@@ -47,3 +47,15 @@ def test_next_point_is_the_cheapest_more_accurate_one():
                     _rec("uniform", 1, 0.99, 900)]}  # cheaper: not a step further
     assert next_point(s, chosen)["label"] == "uniform-0"
     assert next_point({"points": [chosen]}, chosen) is None
+
+
+def test_the_fit_line_says_the_budget_miss_by_yosys_and_by_how_much():
+    from codesign.report.answer import _fits_text
+
+    f = {"label": "p", "method": "exact", "quantizer": "lsq", "device": "xc7a100t",
+         "fits_estimate": True, "fits_yosys": True, "yosys_lut": 15862, "device_lut": 63400,
+         "within_budget_yosys": False, "budget_lut": 15850.0}
+    assert _fits_text(f).endswith("fits the part by Yosys (15,862 of 63,400 LUTs); but OVER "
+                                  "the LUT budget of 15,850 by Yosys, by 12 LUTs")
+    f.update(within_budget_yosys=True, yosys_lut=15000)
+    assert _fits_text(f).endswith("; within the LUT budget of 15,850 by Yosys")

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from codesign.emit.param_limits import PARAM_MAX_BITS
 from codesign.errors import CodesignError
 
 
@@ -260,8 +261,8 @@ def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> 
 
     kernel = np.asarray(kernel, dtype=np.int64)
     n_in, n_out = kernel.shape
-    if np.abs(kernel).max(initial=0) >= 1 << 24:
-        raise CodesignError("adder graphs take weights of at most 24 bits")
+    if np.abs(kernel).max(initial=0) >= 1 << PARAM_MAX_BITS:
+        raise CodesignError(f"adder graphs take weights of at most {PARAM_MAX_BITS} bits")
     b = _Builder(n_in, int(x_lo), int(x_hi))
     terms = [_Term(m if kernel[m].any() else None, 1, 0) for m in range(n_in)]
     outs: list[_Term] = [_Term(None, 1, 0)] * n_out

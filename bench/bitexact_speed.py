@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from codesign.data import load_dataset
-    from codesign.emit.hls import emit_hls
+    from codesign.hls.project import emit_hls
     from codesign.ir.graph import Graph
     from codesign.qnet import QuantizedNet
     from codesign.quant.calibrate import Widths, calibrate_design

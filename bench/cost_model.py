@@ -152,7 +152,7 @@ def smallest_first(todo: list[dict]) -> list[dict]:
 def pipeline_stages(plan) -> dict[str, int]:
     """Layer -> register stages of its adder graph in an RTL plan (what network_cycles
     cannot know without solving the graphs)."""
-    from codesign.emit.engine_kinds import pipe_stages
+    from codesign.rtl.engine_kinds import pipe_stages
 
     return {name: pipe_stages(e.timing) for e in plan.engines for name in e.layers
             if pipe_stages(e.timing)}
@@ -163,8 +163,8 @@ def measure(job: dict, out: Path, cache_only: bool = False) -> dict:
     from codesign.cost.fast import FEATURES, FastCostModel
     from codesign.cost.structural import design_structure, resources
     from codesign.devices import get_device
-    from codesign.emit.rtl import plan_network
-    from codesign.latency import simulate
+    from codesign.rtl.latency import simulate
+    from codesign.rtl.network import plan_network
     from codesign.synth import synthesize
 
     qnet, label = (layer_design if job["kind"] == "layer" else network_design)(job["seed"])
@@ -576,8 +576,8 @@ def cycles_report(todo: list[dict]) -> None:
     from codesign.cost.estimate import accum_args, layer_args
     from codesign.cost.fast import FastCostModel
     from codesign.devices import get_device
-    from codesign.emit.rtl import plan_network
-    from codesign.latency import simulate
+    from codesign.rtl.latency import simulate
+    from codesign.rtl.network import plan_network
 
     exact = additive = unstaged = staged = 0
     fast_s = sim_s = 0.0

@@ -110,8 +110,8 @@ def measure(net: Network, result: dict[str, Any], device: Any, workers: int,
     from codesign.alloc.synthcheck import synth_figures
     from codesign.cost.estimate import estimate_structural
     from codesign.design import DesignPoint
-    from codesign.flow.sweep import spread
     from codesign.qnet import QuantizedNet
+    from codesign.workers import spread
 
     qnets, costs = [], []
     for p in result["points"]:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from rtl_area import issue_row  # noqa: E402
 
 from codesign.devices import get_device  # noqa: E402
-from codesign.emit.rtl import plan_network  # noqa: E402
 from codesign.qnet import QuantizedNet  # noqa: E402
+from codesign.rtl.network import plan_network  # noqa: E402
 from codesign.synth.run import synthesize  # noqa: E402
 
 

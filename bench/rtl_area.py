@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from codesign.design import DesignPoint, LayerImpl
-from codesign.emit.rtl import generate_rtl, plan_network
-from codesign.emit.rtl_graph import render_graph_module
 from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
+from codesign.rtl.adder_sv import render_graph_module
+from codesign.rtl.network import generate_rtl, plan_network
 from codesign.synth.script import MAPPERS, synth_commands
 
 SYNTH = "synth_xilinx -family xc7 -noiopad -noclkbuf"

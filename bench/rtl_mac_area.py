@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from codesign.design import DesignPoint, LayerImpl, lossless_accum
-from codesign.emit.rtl import generate_rtl
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
+from codesign.rtl.network import generate_rtl
 
 SYNTH = "synth_xilinx -family xc7 -noiopad -noclkbuf"
 CELLS = {"LUT": r"LUT\d", "FF": r"FD[A-Z]*", "CARRY4": r"CARRY4", "DSP": r"DSP48E1",

@@ -15,8 +15,7 @@ from codesign.quant.calibrate import Widths, calibrate_design
 from codesign.quant.export import verify_export
 from codesign.quant.keep_types import keep_types, type_changes
 from codesign.quant.methods import METHODS, MethodSettings, QuantJob, run_method
-
-__version__ = "0.1.0"
+from codesign.version import __version__ as __version__
 
 __all__ = [
     "DEVICES", "METHODS", "CodesignError", "Dataset", "DesignPoint", "Device", "FixedType",

@@ -17,6 +17,7 @@ import numpy as np
 
 from codesign import bitaccurate as ba
 from codesign.design import DesignPoint
+from codesign.devices import Device
 from codesign.errors import CodesignError, DesignError
 from codesign.finite import describe_nonfinite
 from codesign.ir import layers as L
@@ -329,3 +330,18 @@ def _why(npz: Path, exc: BaseException) -> str:
     if isinstance(exc, ValueError) and "pickled" in str(exc):
         return "it is neither a zip archive nor a numpy array (another kind of file)"
     return f"it is truncated or damaged ({type(exc).__name__}: {exc})"
+
+
+def retarget(qnet: QuantizedNet, device: Device | None,
+                clock_mhz: float | None) -> QuantizedNet:
+    """qnet for the part and clock synthesized: its adder graphs are pipelined to them
+    (codesign.rtl.pipeline), whatever part and clock the design was made for."""
+    changes: dict[str, Any] = {}
+    if device is not None and device.part != qnet.design.device:
+        changes["device"] = device.part
+    if clock_mhz is not None and clock_mhz != qnet.design.clock_mhz:
+        changes["clock_mhz"] = clock_mhz
+    if not changes:
+        return qnet
+    return QuantizedNet(qnet.graph, replace(qnet.design, **changes), qnet.weights,
+                        qnet.biases)

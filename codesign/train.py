@@ -26,12 +26,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from codesign.cachedir import cache_dir
 from codesign.data import Dataset, load_dataset
 from codesign.errors import CodesignError, DatasetError
 from codesign.finite import check_state
 from codesign.zoo import build_model, get_entry
 
-CACHE_ENV = "CODESIGN_CACHE"
 """Environment variable overriding the cache directory (trained weights and the like)."""
 
 TRAIN_VERSION = 3
@@ -165,18 +165,6 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 5
     finally:
         model.train(was_training)
     return correct / len(x)
-
-
-def cache_dir(override: Path | None = None) -> Path:
-    """Where codesign caches things: override, $CODESIGN_CACHE, $XDG_CACHE_HOME/codesign,
-    or ~/.cache/codesign (not created here)."""
-    if override is not None:
-        return Path(override).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "codesign"
 
 
 def weights_key(name: str, model: nn.Module) -> str:

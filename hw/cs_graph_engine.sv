@@ -1,5 +1,5 @@
 // cs_graph_engine: a conv or dense engine at RF = 1 whose arithmetic is a generated
-// adder graph (codesign.emit.rtl_graph writes one module per layer; the top wires it to
+// adder graph (codesign.rtl.adder_sv writes one module per layer; the top wires it to
 // the win/y ports here).
 //
 // cs_window walks the padded image and presents each KHxKWxCIN window on win (stream
@@ -9,7 +9,7 @@
 // fused ReLU layer), clamped at zero and cast to the ReLU's type. One output pixel (all
 // COUT channels) leaves per transfer; timing is cs_window's at RF = 1.
 //
-// PIPE > 0: the graph module is pipelined (codesign.emit.pipeline) with PIPE register
+// PIPE > 0: the graph module is pipelined (codesign.rtl.pipeline) with PIPE register
 // stages, loaded by pipe_en. Stage 1 is loaded when the window loads (its valid is
 // cs_window's out_valid); stages 2..PIPE and the output register (stage PIPE+1) each hold
 // one value with a valid bit and load from the stage before when they are free (empty, or

@@ -1,5 +1,5 @@
 // cs_mac_engine: a conv or dense engine whose multiply-accumulate is a generated module
-// (codesign.emit.rtl_mac writes one per layer; the top wires it to the win/t/acc ports):
+// (codesign.rtl.mac writes one per layer; the top wires it to the win/t/acc ports):
 // reuse RF > 1 (weights in a ROM indexed by the cycle), a narrow accumulator the user
 // chose, or DSP multipliers.
 //

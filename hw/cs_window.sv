@@ -10,7 +10,7 @@
 // in the same cycle. At RF = 1 this sustains one position per cycle. t is 0 whenever
 // the engine is idle (a block-RAM weight ROM prefetches the value t takes next).
 //
-// Timing (codesign/latency.py mirrors this exactly): a step happens when the engine is
+// Timing (codesign/rtl/latency.py mirrors this exactly): a step happens when the engine is
 // not computing (or is loading) and, at interior positions, an input beat is valid.
 module cs_window #(
   parameter integer H = 4, parameter integer W = 4, parameter integer CIN = 1,

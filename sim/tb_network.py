@@ -1,14 +1,14 @@
-"""cocotb testbench for a generated accelerator (codesign.emit.rtl's cs_top).
+"""cocotb testbench for a generated accelerator (codesign.rtl.network's cs_top).
 
 Streams N samples back to back into the input and collects every output beat; the
 driver and the sink decide per clock edge, so the edge of every transfer is known.
 Two modes:
 - timing: input always valid, output always ready; the transfer edges are compared by
-  the runner with codesign.latency's prediction.
+  the runner with codesign.rtl.latency's prediction.
 - stress: random input gaps and random output backpressure (seeded); only the values
   matter, they must not change.
 Every output beat is compared with the bit-accurate model's; the first mismatch is
-named (sample, pixel, channel). The runner (codesign.rtlsim) prepares the stimulus file
+named (sample, pixel, channel). The runner (codesign.verify.rtlsim) prepares the stimulus file
 and reads back the JSON this writes.
 
 Configuration (environment, set by the runner): CS_STIM (npz: inputs, expected,

@@ -1,5 +1,5 @@
-"""The closed-form cycle model (codesign.latency.compose) against the per-edge handshake
-simulation (codesign.latency.simulate, itself checked edge for edge against Verilator in
+"""The closed-form cycle model (codesign.rtl.latency.compose) against the per-edge handshake
+simulation (codesign.rtl.latency.simulate, itself checked edge for edge against Verilator in
 tests/rtl): every input and output transfer edge equal, on the zoo networks at several
 reuse factors, on random qnets' plans and on hundreds of random timing plans (chains,
 strides, padding, pools, 1-D convs, residual forks and joins, three-way forks, a stream
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from rtl.randnet import random_qnet  # tests/ is on sys.path (rootdir conftest)
 
-from codesign.emit.engine_kinds import KINDS, NEG, scan, slope_max
-from codesign.emit.rtl import Plan, plan_network, plan_timing
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.ir.layers import pool_out
-from codesign.latency import NoFixpoint, compose, network_timing, simulate
+from codesign.rtl.engine_kinds import KINDS, NEG, scan, slope_max
+from codesign.rtl.latency import NoFixpoint, compose, network_timing, simulate
+from codesign.rtl.network import Plan, plan_network, plan_timing
 from codesign.zoo import ZOO, build_model
 
 

@@ -75,3 +75,10 @@ def frontier(cands: Candidates, budget: Budget, axis: str = "lut", points: int =
         if alloc is not None:
             found.append(alloc)
     return non_dominated(found, axis)
+
+
+def frontier_row(allocate_outputs: dict, device: str, method: str, index: int) -> dict:
+    """Frontier point `index` of `method` on `device` in an allocate stage's outputs
+    (what a flow's allocated sweep point and its report read back)."""
+    rows = allocate_outputs["devices"][device]["points"]
+    return next(r for r in rows if r["method"] == method and r["point"] == index)

@@ -68,7 +68,7 @@ class AllocateJob:
     confidence: float = DEFAULT_CONFIDENCE  # plan against the upper error band at this
     synth_check: int = 0  # K: synthesize the K designs nearest the budget, correct, re-solve
     workers: int = 1  # local processes for the syntheses
-    client: Any = None  # or a Dask client (codesign.flow.sweep.connect)
+    client: Any = None  # or a Dask client (codesign.workers.connect)
 
 
 def tables_by_method(job: AllocateJob) -> tuple[dict[str, SensitivityTable], SensitivityTable]:
@@ -86,8 +86,8 @@ def tables_by_method(job: AllocateJob) -> tuple[dict[str, SensitivityTable], Sen
 
 
 def candidates_for(job: AllocateJob, table: SensitivityTable) -> Candidates:
-    from codesign.cost.layercost import StructuralLayerCosts
-    from codesign.train import cache_dir
+    from codesign.alloc.layercost import StructuralLayerCosts
+    from codesign.cachedir import cache_dir
 
     # the structural rules `codesign cost` applies, on the design each choice writes
     costs = StructuralLayerCosts(job.graph, job.device, job.data.x_train[: job.calib_samples],
@@ -257,7 +257,7 @@ def _measure(job: AllocateJob, cands: Candidates, calib_x: Any, out: Path) -> Me
         workers = max(1, min(job.workers, len(calls)))
         if job.client is None and workers == 1:
             return [synth_figures(*call) for call in calls]
-        from codesign.flow.sweep import spread
+        from codesign.workers import spread
 
         return spread(synth_figures, calls, workers=workers, client=job.client,
                       failed=_synth_failed)

@@ -167,7 +167,7 @@ def _plan_line(r: dict) -> str:
 
 
 def _client(scheduler: str | None):
-    from codesign.flow.sweep import connect
+    from codesign.workers import connect
 
     return None if scheduler is None else connect(scheduler)
 

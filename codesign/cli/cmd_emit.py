@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codesign.emit.hls import check_out_dir, emit_hls
+    from codesign.hls.project import check_out_dir, emit_hls
 
     if args.samples is not None and args.samples < 1:
         raise CodesignError(f"--samples must be positive, not {args.samples}")

@@ -26,9 +26,9 @@ from codesign.cli.common import (
 )
 from codesign.design import DesignPoint
 from codesign.devices import get_device
-from codesign.emit.param_limits import check_param_types
 from codesign.errors import CodesignError
 from codesign.outputs import output_dir
+from codesign.param_limits import check_param_types
 from codesign.qnet import check_save_dir
 from codesign.quant.adaround import DEFAULT_ITERS
 from codesign.quant.binary import save_packed

@@ -7,7 +7,7 @@ edge the latency model's prediction (timing mode); --stress adds a run with rand
 gaps and output backpressure. Exits 1 on any difference.
 
 With --testbench DIR it also writes a self-contained regression suite for the RTL (or
-for the user's own sources, --rtl FILES.f --top NAME): codesign.emit.rtl_testbench.
+for the user's own sources, --rtl FILES.f --top NAME): codesign.verify.testbench.
 Without --out the RTL then goes to DIR/rtl.
 """
 
@@ -22,11 +22,11 @@ import numpy as np
 
 from codesign.cli.common import add_dataset_arg, add_json_arg, eprint, report
 from codesign.data import dataset_for_shape
-from codesign.emit.rtl import TOP, generate_rtl, plan_network
 from codesign.errors import CodesignError
-from codesign.latency import engine_table, network_timing
 from codesign.outputs import output_dir
 from codesign.qnet import QuantizedNet
+from codesign.rtl.latency import engine_table, network_timing
+from codesign.rtl.network import TOP, generate_rtl, plan_network
 
 NAME = "rtl"
 HELP = "generate the SystemVerilog accelerator of a design and verify it under Verilator"
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"{out} already holds generated RTL; choose another --out or "
                             "pass --force to overwrite it")
     if args.testbench is not None and not args.force:
-        from codesign.emit.rtl_testbench import SUITE_FILE
+        from codesign.verify.testbench import SUITE_FILE
 
         if (args.testbench / SUITE_FILE).exists():
             raise CodesignError(f"{args.testbench} already holds a regression suite; choose "
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         outputs.enter_context(output_dir(out))
         generate_rtl(qnet, out, prefix=args.prefix)
         if args.testbench is not None:
-            from codesign.emit.rtl_testbench import write_testbench
+            from codesign.verify.testbench import write_testbench
 
             suite = write_testbench(qnet, out, args.testbench, x, sources=args.rtl,
                                     top=args.top, seed=args.seed, force=args.force)
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if args.testbench is not None:
         result["testbench"] = suite
     if args.sim:
-        from codesign.rtlsim import build, verify_rtl
+        from codesign.verify.rtlsim import build, verify_rtl
 
         eprint(f"building {out} with Verilator...")
         start = time.perf_counter()

@@ -23,12 +23,12 @@ from codesign.cli.common import (
 )
 from codesign.cost.report import over_budget, utilization
 from codesign.devices import get_device
-from codesign.emit.rtl import plan_network
 from codesign.errors import CodesignError
-from codesign.latency import network_timing
 from codesign.outputs import check_dir_target, output_dir
-from codesign.qnet import QuantizedNet
-from codesign.synth.run import RESULT, retarget, synthesize
+from codesign.qnet import QuantizedNet, retarget
+from codesign.rtl.latency import network_timing
+from codesign.rtl.network import plan_network
+from codesign.synth.run import RESULT, synthesize
 
 NAME = "synth"
 HELP = "synthesize a design's RTL with Yosys (and nextpnr-ecp5) and report its resources"

@@ -1,7 +1,7 @@
 """The estimate of one whole design, in the fields `codesign synth` prints.
 
 estimate_structural (the default of `codesign cost`, and what the allocator's candidate
-costs follow: codesign.cost.layercost): the RTL plan, engine by engine
+costs follow: codesign.alloc.layercost): the RTL plan, engine by engine
 (codesign.cost.structural). estimate_design (`codesign cost --fast`, a first screen):
 every layer through the fast model at the widths, reuse and multiplier style its
 DesignPoint gives, summed into the network's totals. Both give the exact closed-form latency and
@@ -17,9 +17,9 @@ from codesign.cost.fast import FastCostModel, fit_file
 from codesign.cost.report import BUDGETED, fit_info, over_budget, utilization
 from codesign.design import is_lossless_accum
 from codesign.devices import Device
-from codesign.emit.rtl import plan_network
 from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
+from codesign.rtl.network import plan_network
 
 
 def layer_args(qnet: QuantizedNet, layer: L.Layer) -> tuple[int, int, int, int, bool]:
@@ -79,7 +79,7 @@ def estimate_structural(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     """Per-engine rows and totals from the RTL plan (codesign.cost.structural); cycles
     from the handshake simulation of the same plan (what `codesign synth` reports)."""
     from codesign.cost import structural as st
-    from codesign.latency import network_timing
+    from codesign.rtl.latency import network_timing
 
     qnet = st.on_device(qnet, device)
     plan = plan_network(qnet)

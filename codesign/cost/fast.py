@@ -2,7 +2,7 @@
 
 A first screen (`codesign cost --fast`) and the allocator's source of cycles (closed
 form, exact); the allocator's LUT/FF/DSP/BRAM come from the structural rules instead
-(codesign.cost.layercost), so no "fits" rests on this model alone.
+(codesign.alloc.layercost), so no "fits" rests on this model alone.
 
 For every layer of a Graph, `FastCostModel.layer_costs` takes numpy arrays of candidate
 weight bits, input bits, output bits, reuse factors and multiplier styles (broadcast
@@ -22,7 +22,7 @@ on a DSP. Features (bits of logic):
   table     product bits of those products when the input fits a LUT (x_bits <= LUT
             inputs): ABC makes each a table of the input, whatever the weight's digits
   graphadd  CSD digits x accumulator bits: the adder graph of an RF 1, LUT-style, lossless
-            layer (codesign.emit.adder_graph: products and their sum, shared by da4ml)
+            layer (codesign.rtl.adder_graph: products and their sum, shared by da4ml)
   accadd    adder bits summing the products (one accumulator-wide add per product)
   dspacc    the same for products on DSPs (Yosys may absorb the add into the DSP)
   lossy     accumulator bits cast after every add (only a narrow, lossy accumulator)
@@ -40,7 +40,7 @@ on a DSP. Features (bits of logic):
   fifo      bits held by the FIFOs of a fork (a residual skip)
   taps, out, acc  window-tap, output and accumulator register bits
   pipe      an adder graph's pipeline registers at the part's clock: estimated stages
-            (codesign.emit.pipeline's delay model along one output's adder tree) x the
+            (codesign.rtl.pipeline's delay model along one output's adder tree) x the
             outputs' accumulator bits
   const     one per engine (its control)
 
@@ -50,14 +50,14 @@ shift) on the products written with `*` (`multiplier:
 dsp`; LUT multipliers at RF > 1 are shift-and-add rows of the weights' bits, no DSP)
 and are not fitted; today's RTL infers no block RAM.
 
-Cycles are closed form in the layer's shape and reuse (codesign.emit.rtl_engines'
+Cycles are closed form in the layer's shape and reuse (codesign.rtl.engines'
 window timing): "interval" is the engine's cycles per image; "latency" is the delay it
 adds: the cycles from its last input to its last output, plus the cycles it holds its
 producer back (its walk over the input beyond the time its producer takes to deliver
 them at reuse 1). The Input layer contributes its beats - 1, so the sum over the layers
 estimates the network's first-input-to-last-output latency, per candidate, for the
 allocator's linear budget rows. `network_cycles` gives the exact latency and interval of
-a whole design (codesign.latency's closed form over the planner's timing-only plan:
+a whole design (codesign.rtl.latency's closed form over the planner's timing-only plan:
 equal to the handshake simulation and Verilator); `codesign cost` reports that one.
 """
 
@@ -73,12 +73,12 @@ import numpy as np
 from codesign.cost.report import family_coefficients, load_fit
 from codesign.cost.weightstats import MAX_BITS, WeightTables
 from codesign.devices import Device, get_device
-from codesign.emit.pipeline import delay_model
-from codesign.emit.rtl import plan_timing
 from codesign.errors import CodesignError
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
-from codesign.latency import latency_shares
+from codesign.rtl.latency import latency_shares
+from codesign.rtl.network import plan_timing
+from codesign.rtl.pipeline import delay_model
 
 DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits ...
 DSP_MIN_SUM = 9  # ... and their widths sum to >= 9
@@ -271,7 +271,7 @@ class FastCostModel:
 
     @staticmethod
     def _capacity(info: _LayerInfo) -> int:
-        """Beats an engine can hold (codesign.emit.rtl_engines.Engine.capacity)."""
+        """Beats an engine can hold (codesign.rtl.engines.Engine.capacity)."""
         if info.window is not None:
             return (info.kernel[0] - 1) * info.window.wp + info.kernel[1] + 2 + (
                 info.fifo_count * info.fifo_depth)
@@ -411,7 +411,7 @@ class FastCostModel:
 
     def _graph_stages(self, digits_per_out, aw, ob) -> np.ndarray:
         """Register stages an adder graph gets when pipelined to the part's clock
-        (codesign.emit.pipeline's delay model) along one output's adder graph: about
+        (codesign.rtl.pipeline's delay model) along one output's adder graph: about
         1.5 log2(digits) adder levels (da4ml's graphs are deeper than a balanced tree),
         two more for the bias adder and the cast, and the carry ripple of the
         accumulator and the output; a stage per period the path exceeds. On 74 RF 1
@@ -461,8 +461,8 @@ class FastCostModel:
     def network_cycles(self, reuse: Mapping[str, int] | None = None,
                        pipe: Mapping[str, int] | None = None) -> dict[str, Any]:
         """Exact cycles of the whole network at per-layer reuse factors (1 where not
-        given): the RTL planner's timing-only plan (codesign.emit.rtl.plan_timing)
-        through the closed-form cycle model (codesign.latency), so "latency" and
+        given): the RTL planner's timing-only plan (codesign.rtl.network.plan_timing)
+        through the closed-form cycle model (codesign.rtl.latency), so "latency" and
         "interval" are what the handshake simulation and Verilator count, backpressure and
         residual joins included; "layers" is every layer's share of the latency (its
         edges along the critical path; they add up to it). Milliseconds per network: for

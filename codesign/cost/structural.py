@@ -1,6 +1,6 @@
 """Structural cost estimate: the RTL generator's plan, read engine by engine.
 
-`codesign.emit.rtl.plan_network(qnet)` builds the same Plan `generate_rtl` writes (engines,
+`codesign.rtl.network.plan_network(qnet)` builds the same Plan `generate_rtl` writes (engines,
 adder graphs with every adder's width, line buffers, casts, FIFO depths) without writing
 a file. Each engine module has one rule here (RULES, keyed by the hw/ module the engine
 instantiates: one engine, one place), which turns the engine's parameters and graph into
@@ -42,13 +42,13 @@ from codesign.cost.ranges import varying_bits
 from codesign.cost.report import family_coefficients, load_fit
 from codesign.cost.weightstats import csd_digits
 from codesign.devices import Device
-from codesign.emit.adder_graph import AdderGraph, signed_width
-from codesign.emit.rtl import Plan, plan_network
-from codesign.emit.rtl_engines import Engine
-from codesign.emit.rtl_mac import MacPlan, Slot
 from codesign.errors import CodesignError
 from codesign.hwrules import BLOCK_BITS, dsp_mapped
-from codesign.qnet import QuantizedNet
+from codesign.qnet import QuantizedNet, retarget
+from codesign.rtl.adder_graph import AdderGraph, signed_width
+from codesign.rtl.engines import Engine
+from codesign.rtl.mac import MacPlan, Slot
+from codesign.rtl.network import Plan, plan_network
 
 SRL_MIN = 3  # synth_xilinx: shregmap -minlen 3
 SRL_DEPTH = 32  # SRLC32E
@@ -237,7 +237,7 @@ class Context:
 def graph_adder_bits(g: AdderGraph) -> tuple[list[int], list[int]]:
     """(carry-chain bits of every adder, of every output's bias adder) as the emitter
     writes them: a positive operand at offset 0 whose partner sits k bits higher passes
-    its low k bits through as wires (codesign.emit.rtl_graph._sum)."""
+    its low k bits through as wires (codesign.rtl.adder_sv._sum)."""
     bits = []
     for ad in g.adders:
         w = ad.width
@@ -281,7 +281,7 @@ def _graph_engine(e: Engine, ctx: Context) -> Structure:
 
 def pipeline_register_bits(g: AdderGraph, node_stage: tuple[int, ...], stages: int, xw: int,
                            read: np.ndarray) -> int:
-    """Flip-flops of a pipelined graph (codesign.emit.rtl_graph `_Registers`): a value
+    """Flip-flops of a pipelined graph (codesign.rtl.adder_sv `_Registers`): a value
     made in stage s and read in a later stage s' is registered at boundaries s+1..s', at
     its full width (an input field xw bits, an adder its width); the outputs read in the
     last stage."""
@@ -346,7 +346,7 @@ def table_product(mac: MacPlan, s: Slot, device: Device) -> bool:
 
 
 def mac_product(mac: MacPlan, s: Slot, device: Device) -> Structure:
-    """Slot s's product (codesign.emit.rtl_mac `_Writer.product`). A `*` (s.dsp) is a DSP
+    """Slot s's product (codesign.rtl.mac `_Writer.product`). A `*` (s.dsp) is a DSP
     when hwrules.dsp_mapped says Yosys maps it (one per multiplier tile of the device),
     else LUTs; at RF 1 a constant's canonical signed digits as shift-adds; at RF > 1
     partial products of the weight's bits; either at most the LUTs of a table of its
@@ -399,7 +399,7 @@ def rom_columns(mac: MacPlan) -> int:
 
 
 def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structure:
-    """The generated MAC module of a plan (codesign.emit.rtl_mac): per output, every
+    """The generated MAC module of a plan (codesign.rtl.mac): per output, every
     product, its cast where planned, the sequential sums at their planned widths (an
     add after a DSP product is `dspadd`: Xilinx folds it into the DSP's post-adder), the
     sums' overflow casts, the cycle's input selects and the accumulator-select at RF > 1,
@@ -483,7 +483,7 @@ def post_structure(p: dict[str, Any], out_bits: int) -> Structure:
     """cs_post of a weighted engine with parameters p: the result cast from its sum (an
     adder graph's YW-bit output, a MAC's accumulator), the fused ReLU and the output
     register of out_bits. The only part of the engine that depends on the result's type:
-    the allocator re-costs it per result width (codesign.cost.layercost)."""
+    the allocator re-costs it per result width (codesign.alloc.layercost)."""
     iw, is_signed = (p["YW"], 1) if "YW" in p else (p["AW"], p["AS"])
     s = cast_structure(p["COUT"], iw, is_signed, p["RSHIFT"], p["RW"], p["RS"], p["RRND"],
                        p["ROVF"])
@@ -618,8 +618,6 @@ def on_device(qnet: QuantizedNet, device: Device) -> QuantizedNet:
     """qnet as generated for this part (what `codesign synth --device` builds): the adder
     graphs' pipelines and the weight ROMs' placement follow the part, not the part the
     design was made for."""
-    from codesign.synth.run import retarget
-
     return retarget(qnet, device, None)
 
 

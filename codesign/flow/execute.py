@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codesign import __version__
 from codesign.errors import CodesignError
 from codesign.flow.cache import Entry, StageCache
 from codesign.flow.schema import Flow
 from codesign.flow.stages import STAGES, Point, StageContext
+from codesign.version import __version__
 
 
 @dataclass(frozen=True)

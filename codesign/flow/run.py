@@ -25,8 +25,9 @@ from codesign.flow.limit import StageTimeout
 from codesign.flow.nofit import why_none
 from codesign.flow.schema import Flow, load_flow
 from codesign.flow.stages import STAGES, Point, enabled
-from codesign.flow.sweep import connect, run_sweep
+from codesign.flow.sweep import run_sweep
 from codesign.outputs import check_dir_target
+from codesign.workers import connect
 
 
 @dataclass(frozen=True)

@@ -235,13 +235,6 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
     return {"methods": list(a.methods), "devices": devices}
 
 
-def allocated_row(allocate_outputs: dict[str, Any], point: Point) -> dict[str, Any]:
-    """The allocate stage's frontier row of an allocated sweep point."""
-    rows = allocate_outputs["devices"][point.device]["points"]
-    return next(r for r in rows if r["method"] == point.alloc_method
-                and r["point"] == point.alloc)
-
-
 # -- quantize and eval (per sweep point) --------------------------------------------------
 def quantize_config(flow: Flow, point: Point | None) -> dict[str, Any]:
     assert point is not None
@@ -266,10 +259,11 @@ def quantize(ctx: StageContext) -> dict[str, Any]:
                               train=train)
     base, widths = None, Widths(p.bits or 0, p.bits or 0)
     if p.alloc is not None:  # the allocator's design, as `codesign quantize --design`
+        from codesign.alloc.frontier import frontier_row
         from codesign.design import DesignPoint
 
         alloc = ctx.inputs["allocate"]
-        row = allocated_row(alloc.outputs, p)
+        row = frontier_row(alloc.outputs, p.device, p.alloc_method, p.alloc)
         base = DesignPoint.load(alloc.folder / row["design"])
         widths = Widths.from_design(base)
     job = QuantJob(model.graph(), data, widths, module=model.module, base=base,
@@ -352,7 +346,7 @@ def hls_config(flow: Flow, point: Point | None) -> dict[str, Any]:
 
 
 def hls(ctx: StageContext) -> dict[str, Any]:
-    from codesign.emit.hls import emit_hls
+    from codesign.hls.project import emit_hls
 
     h = ctx.flow.hls
     assert h is not None
@@ -374,8 +368,8 @@ def rtl_config(flow: Flow, point: Point | None) -> dict[str, Any]:
 
 
 def rtl(ctx: StageContext) -> dict[str, Any]:
-    from codesign.emit.rtl import generate_rtl, plan_network
-    from codesign.latency import engine_table, network_timing
+    from codesign.rtl.latency import engine_table, network_timing
+    from codesign.rtl.network import generate_rtl, plan_network
 
     r = ctx.flow.rtl
     assert r is not None
@@ -387,7 +381,7 @@ def rtl(ctx: StageContext) -> dict[str, Any]:
                            "predicted_latency": one["latency"],
                            "predicted_interval": one["interval"]}
     if r.sim:
-        from codesign.rtlsim import build, verify_rtl
+        from codesign.verify.rtlsim import build, verify_rtl
 
         start = time.perf_counter()
         build_dir, cached = build(ctx.out / "rtl")

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.design import DesignPoint, LayerImpl, lossless_accum, lossless_avg_accum
-from codesign.emit.param_limits import PARAM_MAX_BITS
 from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.param_limits import PARAM_MAX_BITS
 
 MAX_BIAS_BITS = PARAM_MAX_BITS  # wider is not exact in hls4ml's float32 (param_limits)
 WEIGHT_MODES = dict(rounding=Rounding.RND_CONV, overflow=Overflow.SAT)

@@ -20,11 +20,11 @@ from torch import nn
 
 from codesign.data import Dataset
 from codesign.design import DesignPoint
-from codesign.emit.param_limits import check_param_types, check_weight_widths
 from codesign.errors import CodesignError
 from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.param_limits import check_param_types, check_weight_widths
 from codesign.qnet import QuantizedNet
 from codesign.quant.adaround import DEFAULT_ITERS, adaround
 from codesign.quant.binary import compression_vs_float32
@@ -418,7 +418,7 @@ TRAINED = ("lsq", "lsqplus", "dorefa", "hwgq", "binary", "noise", "transition")
 def run_method(name: str, job: QuantJob, settings: MethodSettings | None = None, *,
                progress: bool = False) -> MethodResult:
     """Quantize job with method `name`; the design's notes record the method. A design
-    some back end could not emit is refused here, by layer (codesign.emit.param_limits)."""
+    some back end could not emit is refused here, by layer (codesign.param_limits)."""
     fn = METHODS.get(name)
     if fn is None:
         raise CodesignError(f"unknown quantization method {name!r}; choose one of "

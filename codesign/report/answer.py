@@ -90,9 +90,10 @@ def _clock(chosen: dict[str, Any], syn: dict[str, Any] | None, run_dir: Path) ->
 def _binding(s: dict[str, Any], chosen: dict[str, Any]) -> str | None:
     if not s.get("allocate") or chosen["point"].get("alloc") is None:
         return None
-    from codesign.flow.stages import Point, allocated_row
+    from codesign.alloc.frontier import frontier_row
 
-    row = allocated_row(s["allocate"], Point(**chosen["point"]))
+    p = chosen["point"]
+    row = frontier_row(s["allocate"], p["device"], p["alloc_method"], p["alloc"])
     return row.get("binding") or None
 
 

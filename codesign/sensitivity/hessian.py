@@ -188,7 +188,7 @@ def cached(key: str, cache: Path | None | bool, compute: Callable[[], TraceEstim
     """Load the estimate stored under `key`, or compute and store it (atomically)."""
     if cache is False:
         return compute()
-    from codesign.train import cache_dir
+    from codesign.cachedir import cache_dir
 
     root = cache_dir(None if cache is True or cache is None else Path(cache)) / "sensitivity"
     path = root / f"{key}.npz"

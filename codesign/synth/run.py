@@ -20,14 +20,13 @@ import hashlib
 import json
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from codesign.devices import Device
-from codesign.emit.rtl import TOP, generate_rtl
 from codesign.errors import CodesignError
-from codesign.qnet import QuantizedNet
+from codesign.qnet import QuantizedNet, retarget
+from codesign.rtl.network import TOP, generate_rtl
 from codesign.synth.cells import fpga_fields, read_stat
 from codesign.synth.script import synth_commands
 from codesign.synth.tools import run_nextpnr_ecp5, run_yosys, yosys_version
@@ -39,7 +38,7 @@ XILINX_PATH_ENDS = "t:FD* t:SRL* %u t:RAM* %u %n"
 
 
 def synth_cache_dir() -> Path:
-    from codesign.train import cache_dir
+    from codesign.cachedir import cache_dir
 
     return cache_dir() / "synth"
 
@@ -58,21 +57,6 @@ def _script(files: list[str], device: Device | None, asic: bool, liberty: str | 
     depth = f"; tee -q -o {LTP} ltp -noff {XILINX_PATH_ENDS}" if device.vendor == "xilinx" else ""
     return (read + synth_commands(device.synth_command, TOP) + netlist
             + "; tee -q -o stat.json stat -json" + depth)
-
-
-def retarget(qnet: QuantizedNet, device: Device | None,
-                clock_mhz: float | None) -> QuantizedNet:
-    """qnet for the part and clock synthesized: its adder graphs are pipelined to them
-    (codesign.emit.pipeline), whatever part and clock the design was made for."""
-    changes: dict[str, Any] = {}
-    if device is not None and device.part != qnet.design.device:
-        changes["device"] = device.part
-    if clock_mhz is not None and clock_mhz != qnet.design.clock_mhz:
-        changes["clock_mhz"] = clock_mhz
-    if not changes:
-        return qnet
-    return QuantizedNet(qnet.graph, replace(qnet.design, **changes), qnet.weights,
-                        qnet.biases)
 
 
 def _key(rtl: Path, files: list[str], script: str, extra: str) -> str:

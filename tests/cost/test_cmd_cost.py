@@ -9,8 +9,8 @@ import pytest
 
 from codesign.cli.main import main
 from codesign.cost import FastCostModel
-from codesign.emit.rtl import plan_network
-from codesign.latency import simulate
+from codesign.rtl.latency import simulate
+from codesign.rtl.network import plan_network
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ from rtl.randnet import random_qnet  # tests/ is on sys.path (rootdir of tests/c
 
 from codesign.cost import FastCostModel
 from codesign.cost.weightstats import csd_digits, quantize_weights
-from codesign.emit.rtl import plan_network
-from codesign.emit.rtl_engines import csd_masks
 from codesign.errors import CodesignError
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
-from codesign.latency import simulate
 from codesign.qnet import QuantizedNet
+from codesign.rtl.engines import csd_masks
+from codesign.rtl.latency import simulate
+from codesign.rtl.network import plan_network
 
 
 def test_csd_digits_match_the_rtl_generators_digits():
@@ -206,7 +206,7 @@ def test_dividers_are_counted_as_the_structural_model_counts_them():
 
 def test_lut_multipliers_at_reuse_take_no_dsp():
     """At RF > 1 `multiplier: lut` is written as shift-and-add rows of the ROM's weight
-    bits (codesign.emit.rtl_mac: no `*`, so no DSP whatever the widths); `dsp` writes
+    bits (codesign.rtl.mac: no `*`, so no DSP whatever the widths); `dsp` writes
     `*`, which Yosys maps to DSPs when both operands are wide enough. 8 outputs x 16
     terms at RF 4: 32 multipliers of 8-bit weights by the unsigned 8-bit input (9 bits
     as a signed operand)."""
@@ -225,13 +225,13 @@ def test_adder_graph_pipeline_registers_follow_the_planners_stages():
     """The `pipe` feature is an adder graph's estimated pipeline stages at the part's
     clock x its outputs' accumulator bits (the registers the structural model counts at
     every stage boundary). On the all-adder-graph random networks the estimated stages
-    are the planner's (codesign.emit.pipeline on the solved graph) within one on every
+    are the planner's (codesign.rtl.pipeline on the solved graph) within one on every
     layer and exactly on most: an xc7 graph at 100 MHz rarely needs a stage, an ECP5 one
     up to three."""
     from codesign.cost.estimate import accum_args, layer_args
     from codesign.cost.structural import on_device
     from codesign.devices import get_device
-    from codesign.emit.engine_kinds import pipe_stages
+    from codesign.rtl.engine_kinds import pipe_stages
 
     exact = total = 0
     for part in ("xc7a100t", "lfe5u-85f"):

@@ -1,4 +1,4 @@
-"""The allocator's per-candidate costs (codesign.cost.layercost) against `codesign cost`'s
+"""The allocator's per-candidate costs (codesign.alloc.layercost) against `codesign cost`'s
 structural estimate of the designs they describe, their disk cache, and the error of
 the interpolated widths against engines planned at those widths."""
 
@@ -11,8 +11,8 @@ import pytest
 
 from codesign.alloc.candidates import build_candidates
 from codesign.alloc.design import accum_widths
+from codesign.alloc.layercost import StructuralLayerCosts
 from codesign.cost.estimate import estimate_structural
-from codesign.cost.layercost import StructuralLayerCosts
 from codesign.data import load_dataset
 from codesign.devices import get_device
 from codesign.ir import Graph

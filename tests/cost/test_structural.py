@@ -15,12 +15,12 @@ from codesign.cli.main import main
 from codesign.cost import structural as st
 from codesign.design import lossless_accum
 from codesign.devices import get_device
-from codesign.emit.adder_graph import Adder, AdderGraph, Output, solve_cmvm
-from codesign.emit.rtl import plan_network
-from codesign.emit.rtl_engines import window_timing
-from codesign.emit.rtl_mac import plan_mac
 from codesign.fixed import FixedType
 from codesign.qnet import QuantizedNet
+from codesign.rtl.adder_graph import Adder, AdderGraph, Output, solve_cmvm
+from codesign.rtl.engines import window_timing
+from codesign.rtl.mac import plan_mac
+from codesign.rtl.network import plan_network
 from tests.synth.conftest import tiny_qnet
 
 XC7 = get_device("xc7a35t")

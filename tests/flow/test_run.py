@@ -121,7 +121,7 @@ def test_sweep_on_a_dask_cluster(tmp_path, linear_model):
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, linear_model, capsys,
                                                    monkeypatch):
-    monkeypatch.setattr("codesign.flow.sweep.CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr("codesign.workers.CONNECT_TIMEOUT", "2s")
     flow = write_flow(tmp_path, LINEAR_FLOW)
     code = main(["run", str(flow), "--runs-dir", str(tmp_path / "runs"),
                  "--scheduler", "tcp://127.0.0.1:9", "--json"])

@@ -68,7 +68,7 @@ def run_case(case: str, root: str, opt: str = "-Og") -> dict:
     import contextlib
     from unittest import mock
 
-    import codesign.emit.hls as hls
+    import codesign.hls.project as hls
 
     kind, ident, io = case.split(":")
     if kind == "cli":

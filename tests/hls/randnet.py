@@ -169,7 +169,7 @@ def set_strategies(qnet: QuantizedNet, seed: int) -> QuantizedNet:
     """Random Resource strategy / reuse factors hls4ml accepts, where the order of
     additions cannot matter (hls4ml's Resource order differs) and not on 1x1 convs (its
     io_parallel pointwise Resource conv is wrong): both refused by hls_checks."""
-    from codesign.emit.hls_checks import order_matters
+    from codesign.hls.checks import order_matters
 
     r = np.random.default_rng(seed + 7919)
     design = qnet.design

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from codesign.design import DesignPoint, LayerImpl
-from codesign.emit.hls import emit_hls
 from codesign.errors import CodesignError, UnsupportedLayerError
 from codesign.fixed import FixedType, Overflow
+from codesign.hls.project import emit_hls
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
@@ -131,7 +131,7 @@ def test_parallel_pointwise_resource_reuse_is_refused(tmp_path) -> None:
 
 
 def test_cast_can_overflow() -> None:
-    from codesign.emit.hls_checks import cast_can_overflow
+    from codesign.hls.checks import cast_can_overflow
 
     assert not cast_can_overflow(FixedType(2, 4), FixedType(4, 5))  # wider both ways
     assert cast_can_overflow(FixedType(8, 3), FixedType(6, 2))

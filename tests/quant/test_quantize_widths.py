@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from codesign.cli.main import main
-from codesign.emit.hls_checks import check_emittable
+from codesign.hls.checks import check_emittable
 from codesign.qnet import QuantizedNet
 
 REFUSAL = re.compile(r"layer '\w+'.*\b(weight|bias|accumulator)s?\b.*\b\d+\b")

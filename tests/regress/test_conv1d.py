@@ -72,8 +72,8 @@ def test_conv1d_bit_accurate_against_reference(conv1d_qnet) -> None:
 
 
 def test_conv1d_rtl_bit_and_cycle_exact(conv1d_qnet, tmp_path) -> None:
-    from codesign.emit.rtl import generate_rtl
-    from codesign.rtlsim import build, verify_rtl
+    from codesign.rtl.network import generate_rtl
+    from codesign.verify.rtlsim import build, verify_rtl
 
     qnet, x = conv1d_qnet
     generate_rtl(qnet, tmp_path / "rtl")

@@ -14,10 +14,10 @@ import pytest
 from small import small_qnet
 
 from codesign.cli.main import main
-from codesign.emit.rtl import generate_rtl
-from codesign.emit.rtl_testbench import write_testbench
 from codesign.fixed import Rounding
 from codesign.qnet import QuantizedNet
+from codesign.rtl.network import generate_rtl
+from codesign.verify.testbench import write_testbench
 
 FIRST = re.compile(r"first mismatch: sample (\d+), output index (\d+) \(beat \d+, channel \d+\): "
                    r"expected (-?\d+), actual (-?\d+)")

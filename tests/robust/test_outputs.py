@@ -130,7 +130,7 @@ def test_failed_emit_gives_back_the_earlier_project(capsys, tmp_path: Path,
     def crash(*args, **kwargs):
         raise CodesignError("hls4ml refused the part")
 
-    import codesign.emit.hls as hls
+    import codesign.hls.project as hls
 
     monkeypatch.setattr(hls, "exact_results_bench", crash)  # after hls4ml has written
     assert_named_error(cli(capsys, "emit", saved_design8, "--out", out, "--json"),

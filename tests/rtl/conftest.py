@@ -1,6 +1,6 @@
 """Shared RTL fixtures: quantized designs, generated RTL and Verilator builds.
 
-Builds are cached by content hash in the codesign cache (codesign.rtlsim), and every
+Builds are cached by content hash in the codesign cache (codesign.verify.rtlsim), and every
 build here is session-scoped, so each network is verilated once and reused for many
 samples and both simulation modes.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from codesign.data import load_dataset
-from codesign.emit.rtl import generate_rtl
 from codesign.qnet import QuantizedNet
+from codesign.rtl.network import generate_rtl
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def digits_qnet_rf(digits_qnet) -> QuantizedNet:
 
 
 def _built(qnet: QuantizedNet, tmp: Path):
-    from codesign.rtlsim import build
+    from codesign.verify.rtlsim import build
 
     rtl = tmp / "rtl"
     generate_rtl(qnet, rtl)

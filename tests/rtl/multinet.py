@@ -1,11 +1,11 @@
 """Many accelerators in one Verilator build: each network's RTL is generated with its own
 module prefix (`generate_rtl(..., prefix=)`), a wrapper `cs_multi` puts their tops side by
 side (ports <prefix>in_valid, ...), and one cocotb run (tb_multi.py) streams every
-network's samples at once. Each network is then judged as codesign.rtlsim.verify_rtl
+network's samples at once. Each network is then judged as codesign.verify.rtlsim.verify_rtl
 judges one: every output beat against the bit-accurate model (the first mismatch named by
 sample, pixel, channel and, from the network's stream trace, the first layer that
 differs) and, in timing mode, every input and output transfer edge against
-codesign.latency.
+codesign.rtl.latency.
 
 The build is cached by the content hash of all sources, so a rerun with unchanged RTL
 only simulates.
@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from codesign.emit.rtl import HW_FILES, HW_INCLUDES, TOP, Plan, generate_rtl
 from codesign.errors import CodesignError
-from codesign.latency import Timing, simulate
 from codesign.qnet import QuantizedNet
-from codesign.rtlsim import (
+from codesign.rtl.latency import Timing, simulate
+from codesign.rtl.network import HW_FILES, HW_INCLUDES, TOP, Plan, generate_rtl
+from codesign.verify.rtlsim import (
     build_sources,
     configure_verilator,
     first_layer_mismatch,
@@ -143,7 +143,7 @@ class Verdict:
                     f"differ; first mismatch {self.mismatch}; first layer that differs "
                     f"{self.layer_mismatch}")
         if self.cycles_equal is False:
-            return (f"{self.label}: cycles differ from codesign.latency: predicted "
+            return (f"{self.label}: cycles differ from codesign.rtl.latency: predicted "
                     f"{self.predicted}, measured {self.measured}")
         return f"{self.label}: ok"
 

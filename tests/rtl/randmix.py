@@ -281,7 +281,7 @@ def mixed_net(seed: int, samples: int = 64, draws: Draws = DRAWS) -> MixedNet:
 def features(net: MixedNet) -> set[str]:
     """What a network exercises (the many-network test asserts its group covers them)."""
     from codesign.design import is_lossless_accum
-    from codesign.emit.rtl import plan_network
+    from codesign.rtl.network import plan_network
 
     q, d = net.qnet, net.qnet.design
     out = {net.family, "signed input" if d.input.signed else "unsigned input"}

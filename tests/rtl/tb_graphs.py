@@ -1,4 +1,4 @@
-"""cocotb testbench for generated adder-graph modules (codesign.emit.rtl_graph): the top
+"""cocotb testbench for generated adder-graph modules (codesign.rtl.adder_sv): the top
 `tb_graphs` holds one module per case, ports x<k> / y<k>. For every vector the inputs are
 set, the logic settles, and every output is read back; the runner (test_adder_graph.py)
 compares them with numpy's x @ K + b.

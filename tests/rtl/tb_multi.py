@@ -2,7 +2,7 @@
 `cs_multi`: ports <prefix>in_valid, <prefix>in_ready, ... per network, one clock and
 reset). Each network is driven as codesign.sim.tb_network drives one: in timing mode
 the input is always valid and the output always ready, so every transfer edge can be
-compared with codesign.latency; in stress mode random input gaps and output backpressure
+compared with codesign.rtl.latency; in stress mode random input gaps and output backpressure
 (seeded per network) must not change a value. All networks start on the same edge.
 
 Configuration (environment, set by multinet.py): CS_MULTI (JSON: mode, seed, max_edges,

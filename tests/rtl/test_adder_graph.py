@@ -1,4 +1,4 @@
-"""Adder graphs (codesign.emit.adder_graph) and their SystemVerilog (rtl_graph).
+"""Adder graphs (codesign.rtl.adder_graph) and their SystemVerilog (rtl_graph).
 
 The oracle is numpy's x @ K + b on the raw integers. The plan is checked in Python
 (outputs, every node inside its stated range, zero weights free, JSON round trip); the
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesign.emit.adder_graph import AdderGraph, signed_width, solve_cmvm, wrapped
-from codesign.emit.rtl_graph import render_graph_module
 from codesign.errors import CodesignError
-from codesign.rtlsim import configure_verilator, default_build_root
+from codesign.rtl.adder_graph import AdderGraph, signed_width, solve_cmvm, wrapped
+from codesign.rtl.adder_sv import render_graph_module
+from codesign.verify.rtlsim import configure_verilator, default_build_root
 
 KINDS = ("binary", "ternary", "bits", "zero_rows", "zero_col", "zero", "one_in")
 

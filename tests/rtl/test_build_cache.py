@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from codesign.rtlsim import missing_libraries
+from codesign.verify.rtlsim import missing_libraries
 
 
 def test_a_build_linked_to_a_removed_library_is_stale(tmp_path):

@@ -11,10 +11,10 @@ import subprocess
 
 import numpy as np
 
-from codesign.emit.rtl import hw_dir
-from codesign.emit.rtl_engines import OVERFLOW_CODES, ROUNDING_CODES
 from codesign.fixed import FixedType, Overflow, Rounding
-from codesign.rtlsim import configure_verilator, verilator_root
+from codesign.rtl.engines import OVERFLOW_CODES, ROUNDING_CODES
+from codesign.rtl.network import hw_dir
+from codesign.verify.rtlsim import configure_verilator, verilator_root
 
 IW, IN_FRAC, OW = 8, 4, 5
 CONFIGS = list(itertools.product((0, 1), (-1, -3, -10, 0, 2), (0, 1), list(Rounding),

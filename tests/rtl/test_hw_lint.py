@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from codesign.emit.rtl import HW_FILES, generate_rtl, hw_dir
-from codesign.rtlsim import configure_verilator, verilator_root
+from codesign.rtl.network import HW_FILES, generate_rtl, hw_dir
+from codesign.verify.rtlsim import configure_verilator, verilator_root
 
 CASES = [
     ("cs_cast", {}),

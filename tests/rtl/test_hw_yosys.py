@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codesign.emit.rtl import HW_FILES, generate_rtl, hw_dir
+from codesign.rtl.network import HW_FILES, generate_rtl, hw_dir
 
 CASES = [
     ("cs_cast", {"SHIFT": -3, "RND": 5, "OVF": 3}),

@@ -1,4 +1,4 @@
-"""Pipelining adder graphs to the design's clock (codesign.emit.pipeline).
+"""Pipelining adder graphs to the design's clock (codesign.rtl.pipeline).
 
 The stage assignment is checked against the delay bound by an independent walk of every
 same-stage path; a low clock leaves the RTL as it was (no registers, no PIPE); a random
@@ -13,12 +13,12 @@ from functools import cache
 
 import pytest
 
-from codesign.emit.adder_graph import AdderGraph, solve_cmvm
-from codesign.emit.pipeline import DelayModel, assign_stages, delay_model
-from codesign.emit.rtl import generate_rtl, plan_network
-from codesign.emit.rtl_graph import render_graph_module
 from codesign.qnet import QuantizedNet
-from codesign.rtlsim import verify_rtl
+from codesign.rtl.adder_graph import AdderGraph, solve_cmvm
+from codesign.rtl.adder_sv import render_graph_module
+from codesign.rtl.network import generate_rtl, plan_network
+from codesign.rtl.pipeline import DelayModel, assign_stages, delay_model
+from codesign.verify.rtlsim import verify_rtl
 
 from .randnet import random_qnet
 from .test_adder_graph import random_case
@@ -111,7 +111,7 @@ def test_high_clock_pipelines_network(built, tmp_path):
     r = verify_rtl(fast, rtl, build_dir, x[:60], mode="timing", work_dir=tmp_path / "t")
     assert r.equal == 60 and r.mismatch is None, r.to_dict()
     assert r.cycles_equal, (r.predicted, r.measured)
-    from codesign.latency import simulate
+    from codesign.rtl.latency import simulate
 
     slow_latency = simulate(plan_network(_with_clock(qnet, 10)), 2).summary()["latency"]
     assert r.predicted["latency"] > slow_latency  # the stages are counted
@@ -123,9 +123,9 @@ def test_high_clock_pipelines_network(built, tmp_path):
 def test_closed_forms_count_the_stages():
     """Alone, each pipelined engine follows its closed form: outputs PIPE edges later,
     the same interval (the handshake model, which Verilator confirms above)."""
-    from codesign.emit.rtl import Plan
-    from codesign.emit.rtl_engines import isolated_window_cycles
-    from codesign.latency import simulate
+    from codesign.rtl.engines import isolated_window_cycles
+    from codesign.rtl.latency import simulate
+    from codesign.rtl.network import Plan
 
     qnet, _ = random_qnet(22, False, True)
     fast = plan_network(_with_clock(qnet, 450))

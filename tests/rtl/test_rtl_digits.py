@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesign.emit.rtl import plan_network
-from codesign.latency import simulate
-from codesign.rtlsim import verify_rtl
+from codesign.rtl.latency import simulate
+from codesign.rtl.network import plan_network
+from codesign.verify.rtlsim import verify_rtl
 
 
 def _check(result, samples: int) -> None:
@@ -69,8 +69,8 @@ def test_mismatch_names_first_layer(digits_qnet, digits_build, digits_data, tmp_
 def test_latency_model_closed_form_per_engine(digits_qnet):
     """Alone, each window engine follows its closed form; the network's interval is
     the slowest engine's when nothing else interferes (digits RF 1)."""
-    from codesign.emit.rtl import Plan
-    from codesign.emit.rtl_engines import isolated_window_cycles
+    from codesign.rtl.engines import isolated_window_cycles
+    from codesign.rtl.network import Plan
 
     plan = plan_network(digits_qnet)
     for e in plan.engines:

@@ -1,4 +1,4 @@
-"""Generated MAC modules (codesign.emit.rtl_mac) and the memory/DSP rule (codesign.hwrules).
+"""Generated MAC modules (codesign.rtl.mac) and the memory/DSP rule (codesign.hwrules).
 
 In Python: the plan of random layers (lossy accumulators of every rounding and overflow
 mode, narrow and wide, RF 1 and RF > 1) replayed in hls4ml's sequential order equals the
@@ -19,13 +19,13 @@ import pytest
 from codesign import bitaccurate as ba
 from codesign.design import DesignPoint, LayerImpl, lossless_accum
 from codesign.devices import get_device
-from codesign.emit.rtl_mac import MacPlan, plan_mac
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.hwrules import dsp_inferred, rom_blocks, rom_plan
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
-from codesign.rtlsim import verify_rtl
+from codesign.rtl.mac import MacPlan, plan_mac
+from codesign.verify.rtlsim import verify_rtl
 
 XC7 = get_device("xc7a35t")
 
@@ -179,7 +179,7 @@ def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_mac_network_bit_and_cycle_exact(seed, built, tmp_path):
-    from codesign.emit.rtl import Plan, plan_network
+    from codesign.rtl.network import Plan, plan_network
 
     qnet, x = mac_network(seed)
     plan = plan_network(qnet)
@@ -205,8 +205,8 @@ def _synth_cells(plan: MacPlan, tmp_path) -> dict[str, int]:
     """synth_xilinx (xc7) of one generated MAC module; its cell counts."""
     import shutil
 
-    from codesign.emit.rtl import hw_dir
-    from codesign.emit.rtl_mac import render_mac_module
+    from codesign.rtl.mac import render_mac_module
+    from codesign.rtl.network import hw_dir
 
     from .test_hw_yosys import yosys
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from codesign.emit.rtl import HW_FILES, generate_rtl
 from codesign.errors import CodesignError
+from codesign.rtl.network import HW_FILES, generate_rtl
 
 from .randmix import mixed_net
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from codesign.rtlsim import verify_rtl
+from codesign.verify.rtlsim import verify_rtl
 
 from .randnet import random_qnet
 
@@ -19,7 +19,7 @@ from .randnet import random_qnet
 def test_random_network(seed, residual, graphs, built, tmp_path):
     qnet, x = random_qnet(seed, residual, graphs)
     if graphs:  # every weighted layer became an adder graph
-        from codesign.emit.rtl import plan_network
+        from codesign.rtl.network import plan_network
 
         kinds = {e.module for e in plan_network(qnet).engines}
         assert "cs_graph_engine" in kinds and "cs_mac_engine" not in kinds

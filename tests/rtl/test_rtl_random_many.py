@@ -3,7 +3,7 @@ pools, binary / ternary / 2-8-bit weights with zeros, all-zero channels, RF 1 an
 lossless and narrow accumulators, LUT and DSP multipliers, signed and unsigned inputs,
 every rounding and overflow mode) compiled side by side into one Verilator build per group
 (multinet.py) and streamed in one simulation: every output of every sample bit-exact
-against the bit-accurate model, every transfer edge where codesign.latency puts it
+against the bit-accurate model, every transfer edge where codesign.rtl.latency puts it
 (timing), and every value unchanged under random gaps and backpressure (stress).
 
 A failure names the seed, the first differing sample / pixel / channel and the first

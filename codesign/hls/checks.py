@@ -7,10 +7,10 @@ codesign.bitaccurate's; these rules only say where hls4ml's C++ departs from it.
 from __future__ import annotations
 
 from codesign.design import LayerImpl, is_lossless_accum
-from codesign.emit.param_limits import param_type_problem
 from codesign.errors import UnsupportedLayerError
 from codesign.fixed import FixedType, Overflow
 from codesign.ir import layers as L
+from codesign.param_limits import param_type_problem
 from codesign.qnet import QuantizedNet
 
 IO_TYPES = {"parallel": "io_parallel", "stream": "io_stream"}

@@ -4,7 +4,7 @@ a cocotb test and a pytest runner that need only cocotb and Verilator, not codes
 `write_testbench(qnet, rtl_dir, out_dir, x)` reads the generated RTL's manifest.json
 (the streams at the top's ports and the engines' cycle parameters), computes the golden
 output beats with the bit-accurate model and the expected latency and interval of every
-image with codesign.latency, and writes:
+image with codesign.rtl.latency, and writes:
 
     suite.json            ports, expected cycles, seed, where the sources are
     vectors/inputs.hex    one input beat per line (packed hex), image after image
@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from codesign.emit.rtl import Plan
 from codesign.errors import CodesignError
-from codesign.latency import network_timing
 from codesign.qnet import QuantizedNet
-from codesign.rtlsim import stream_beats
+from codesign.rtl.latency import network_timing
+from codesign.rtl.network import Plan
+from codesign.verify.rtlsim import stream_beats
 
 SUITE_FILE = "suite.json"
 # template in codesign.sim.regression -> name in the suite

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from codesign.emit.param_limits import PARAM_MAX_BITS
 from codesign.errors import CodesignError
+from codesign.param_limits import PARAM_MAX_BITS
 
 
 def signed_width(lo: int, hi: int) -> int:

@@ -13,7 +13,7 @@ cast (and fused ReLU): a rounding increment (a level and the output width's ripp
 the overflow select (a level).
 
 Stage k > 0 begins at a bank of registers (boundary k); a value produced in stage s and
-read in stage s' > s is registered at boundaries s+1..s' (codesign.emit.rtl_graph). The
+read in stage s' > s is registered at boundaries s+1..s' (codesign.rtl.adder_sv). The
 graph's outputs leave from the last stage, `stages` boundaries after its inputs: the
 engine's output timing grows by exactly that many cycles (cs_graph_engine PIPE).
 """
@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from codesign.emit.adder_graph import AdderGraph
 from codesign.errors import CodesignError
+from codesign.rtl.adder_graph import AdderGraph
 
 
 @dataclass(frozen=True)

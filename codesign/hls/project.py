@@ -23,18 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from codesign.emit.hls_checks import IO_TYPES, check_emittable, order_matters
-from codesign.emit.hls_config import (
+from codesign.errors import CodesignError
+from codesign.hls.checks import IO_TYPES, check_emittable, order_matters
+from codesign.hls.config import (
     BACKENDS,
     NameMap,
     check_applied,
     hls_part,
     layer_config,
 )
-from codesign.emit.hls_csim import build_library
-from codesign.emit.hls_tb import TbData, exact_results_bench, write_tb_data
-from codesign.emit.hls_torch import GraphModule, module_names
-from codesign.errors import CodesignError
+from codesign.hls.csim import build_library
+from codesign.hls.module import GraphModule, module_names
+from codesign.hls.tb_data import TbData, exact_results_bench, write_tb_data
 from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
 

@@ -3,7 +3,7 @@
 `StructuralLayerCosts.layer_costs` has the FastCostModel interface (codesign.alloc.
 candidates.CostFn) but its LUT, FF, DSP and BRAM are the structural estimate
 (codesign.cost.structural) of the layer's own engine, planned by the RTL planner
-(codesign.emit.rtl.plan_layer) on the design the allocator writes for that choice: the
+(codesign.rtl.network.plan_layer) on the design the allocator writes for that choice: the
 widths through calibration (codesign.quant.calibrate, max-abs ranges as
 codesign.alloc.design.to_design uses), the float weights rounded on that grid
 (QuantizedNet.from_float), the reuse factor and multiplier style set. So the allocator
@@ -50,14 +50,14 @@ from codesign.cost.ranges import varying_bits
 from codesign.cost.weightstats import WeightTables
 from codesign.design import DesignPoint
 from codesign.devices import Device
-from codesign.emit.adder_graph import signed_width
-from codesign.emit.rtl import plan_layer, plan_timing
-from codesign.emit.rtl_engines import type_params
 from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, design_from_activations
+from codesign.rtl.adder_graph import signed_width
+from codesign.rtl.engines import type_params
+from codesign.rtl.network import plan_layer, plan_timing
 
 RULE_VERSION = 5
 MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
@@ -403,10 +403,11 @@ def _rules_digest() -> str:
     import da4ml
 
     from codesign import hwrules
-    from codesign.emit import adder_graph, pipeline, rtl, rtl_mac
+    from codesign.rtl import adder_graph, engines, mac, network, pipeline
 
     h = hashlib.sha256(getattr(da4ml, "__version__", "?").encode())
-    for mod in (st, rtl, rtl_mac, adder_graph, pipeline, hwrules, sys.modules[__name__]):
+    for mod in (st, network, engines, mac, adder_graph, pipeline, hwrules,
+                sys.modules[__name__]):
         h.update(Path(inspect.getfile(mod)).read_bytes())
     return h.hexdigest()[:16]
 

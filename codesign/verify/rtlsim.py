@@ -3,7 +3,7 @@
 `verify_rtl(qnet, rtl_dir, x, mode=...)` simulates samples x through the accelerator and
 checks every output beat against the bit-accurate model, every stream of every layer
 when the output differs (to name the first layer that does), and, in timing mode,
-every input and output transfer edge against codesign.latency's prediction.
+every input and output transfer edge against codesign.rtl.latency's prediction.
 
 Verilator builds are cached by the content hash of the sources (manifest digest) under
 `build_root`, so one build serves every sample count and mode.
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from codesign.emit.rtl import TOP, Plan, Stream
 from codesign.errors import CodesignError
-from codesign.latency import Timing, network_timing
 from codesign.qnet import QuantizedNet
+from codesign.rtl.latency import Timing, network_timing
+from codesign.rtl.network import TOP, Plan, Stream
 
 TB_MODULE = "codesign.sim.tb_network"
 
@@ -60,7 +60,7 @@ def configure_verilator() -> dict[str, str]:
 
 
 def default_build_root() -> Path:
-    from codesign.train import cache_dir
+    from codesign.cachedir import cache_dir
 
     return cache_dir() / "rtl-builds"
 

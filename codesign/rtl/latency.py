@@ -1,6 +1,6 @@
 """Cycle model of the generated accelerator: predicted == what Verilator counts.
 
-Every engine has a kind (codesign.emit.engine_kinds: window, relu, add, fifo) that owns
+Every engine has a kind (codesign.rtl.engine_kinds: window, relu, add, fifo) that owns
 its cycle formulas. Over a network the engines hand beats to each other through
 valid/ready, so a slow engine stalls its producers. Two models compose the kinds, both
 with the input always valid and the sink always ready, both giving the edge of every
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from codesign.emit.engine_kinds import NEG, pipe_stages, slope_max
-from codesign.emit.rtl import Plan
+from codesign.rtl.engine_kinds import NEG, pipe_stages, slope_max
+from codesign.rtl.network import Plan
 
 
 @dataclass
@@ -126,7 +126,7 @@ def _readers(plan: Plan) -> dict[int, list[tuple[int, int]]]:
 def simulate(plan: Plan, images: int, max_edges: int | None = None) -> Timing:
     """Run the handshake model for `images` back-to-back images, input always valid and
     the output always ready: every engine's kind applies its per-edge rules
-    (codesign.emit.engine_kinds), one clock edge at a time. The reference the closed
+    (codesign.rtl.engine_kinds), one clock edge at a time. The reference the closed
     form (`compose`) is tested against."""
     plan = expand_pipelines(plan)
     engines = plan.engines

@@ -2,9 +2,9 @@
 
 Each kind owns, in one place, what the rest of the toolkit needs about an engine's
 cycles: its cycles per image, the beats it can hold (which sizes a fork's FIFOs), its
-exact per-edge handshake rules (the reference model codesign.latency.simulate runs, one
+exact per-edge handshake rules (the reference model codesign.rtl.latency.simulate runs, one
 clock edge at a time, proven against Verilator) and its closed form (what
-codesign.latency.compose composes over a network). The RTL planner (codesign.emit.rtl)
+codesign.rtl.latency.compose composes over a network). The RTL planner (codesign.rtl.network)
 picks the kind of every engine; nothing else dispatches on kinds.
 
 The closed forms are max-plus recurrences over beat indices, evaluated with numpy
@@ -228,7 +228,7 @@ def pipe_stages(t: dict[str, int]) -> int:
     """Register stages behind a window engine's output register (a pipelined adder graph,
     cs_graph_engine PIPE): each stage loads when it is empty or the next one loads, so
     every output leaves this many edges later and throughput is unchanged.
-    codesign.latency splits such an engine into its window and PIPE one-beat stages."""
+    codesign.rtl.latency splits such an engine into its window and PIPE one-beat stages."""
     return t.get("PIPE", 0)
 
 
@@ -237,7 +237,7 @@ class WindowEngine(EngineKind):
     step; an interior position takes one input beat; a completing position makes the
     engine busy for RF edges, then the result loads into the output register once the
     previous output has left (pipeline stages behind it: `pipe_stages`, handled by
-    codesign.latency as one-beat stages of their own; closed_form and the per-edge rules
+    codesign.rtl.latency as one-beat stages of their own; closed_form and the per-edge rules
     here are the window's alone).
 
     Over positions q (all images in a row): S[q] = max(S[q-1] + c[q], A[q]) with c[q] =

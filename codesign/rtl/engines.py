@@ -3,8 +3,8 @@
 Each engine maps one layer (or a conv/dense with its fused ReLU) onto a module of hw/.
 The parameters come from the layer's shape and the DesignPoint's types; the arithmetic
 is the bit-accurate model's (codesign/bitaccurate.py), which the modules implement.
-Its cycles are its kind's (codesign.emit.engine_kinds: per-kind closed forms and the
-per-edge handshake); codesign/latency.py composes them over a network.
+Its cycles are its kind's (codesign.rtl.engine_kinds: per-kind closed forms and the
+per-edge handshake); codesign/rtl/latency.py composes them over a network.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesign.emit.adder_graph import AdderGraph
-from codesign.emit.engine_kinds import KINDS, EngineKind, WindowEngine
-from codesign.emit.pipeline import Stages
 from codesign.fixed import FixedType, Overflow, Rounding
+from codesign.rtl.adder_graph import AdderGraph
+from codesign.rtl.engine_kinds import KINDS, EngineKind, WindowEngine
+from codesign.rtl.pipeline import Stages
 
 if TYPE_CHECKING:
-    from codesign.emit.rtl_mac import MacPlan
+    from codesign.rtl.mac import MacPlan
 
 ROUNDING_CODES = {Rounding.TRN: 0, Rounding.RND: 1, Rounding.RND_ZERO: 2,
                   Rounding.RND_MIN_INF: 3, Rounding.RND_INF: 4, Rounding.RND_CONV: 5,
@@ -79,13 +79,13 @@ class Engine:
     graph_module: str = ""  # the generated module's name (an adder graph or a MAC)
     # its pipeline to the design's clock (timing["PIPE"] = stages.stages register stages)
     stages: Stages | None = None
-    # RF > 1, a lossy accumulator or DSP products: the MAC plan (codesign.emit.rtl_mac)
+    # RF > 1, a lossy accumulator or DSP products: the MAC plan (codesign.rtl.mac)
     # of the generated module graph_module, wired to the engine's win/t/acc ports
     mac: MacPlan | None = None
 
     @property
     def model(self) -> EngineKind:
-        """Its kind's cycle formulas (codesign.emit.engine_kinds)."""
+        """Its kind's cycle formulas (codesign.rtl.engine_kinds)."""
         return KINDS[self.kind]
 
     def cycles_per_image(self) -> int:

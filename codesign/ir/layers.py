@@ -19,6 +19,23 @@ import torch.nn.functional as F
 Shape = tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class Window:
+    """A sliding window over an image, the one geometry every stage reads: a Conv1d is
+    one row (kernel (1, K)), a pool has no padding. Windows are visited in raster order
+    and read in (kh, kw, channel) order, channel fastest (what the RTL line buffer
+    presents and the bit-accurate model's weight matrix rows follow)."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+
+    def out_size(self, height: int, width: int) -> tuple[int, int]:
+        """Output rows and columns over a height x width input (floor mode)."""
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        return pool_out(height, kh, sh, ph), pool_out(width, kw, sw, pw)
+
+
 @dataclass(frozen=True, eq=False)
 class Layer:
     """One node of the Graph: a name, the names of its inputs and its output shape."""
@@ -98,6 +115,10 @@ class Conv2d(WeightedLayer):
     def kernel(self) -> tuple[int, int]:
         return (int(self.weight.shape[2]), int(self.weight.shape[3]))
 
+    @property
+    def geometry(self) -> Window:
+        return Window(self.kernel, self.stride, self.padding)
+
     def forward_float(self, *xs: torch.Tensor) -> torch.Tensor:
         w, b = self._w(xs[0])
         return F.conv2d(xs[0], w, b, stride=self.stride, padding=self.padding)
@@ -118,6 +139,10 @@ class Conv1d(WeightedLayer):
     @property
     def kernel(self) -> int:
         return int(self.weight.shape[2])
+
+    @property
+    def geometry(self) -> Window:
+        return Window((1, self.kernel), (1, self.stride), (0, self.padding))
 
     def forward_float(self, *xs: torch.Tensor) -> torch.Tensor:
         w, b = self._w(xs[0])
@@ -179,6 +204,10 @@ class Pool2d(Layer):
     @property
     def window(self) -> int:
         return self.kernel[0] * self.kernel[1]
+
+    @property
+    def geometry(self) -> Window:
+        return Window(self.kernel, self.stride)
 
     def attrs(self) -> dict:
         return {"kernel": list(self.kernel), "stride": list(self.stride)}

@@ -28,6 +28,7 @@ from codesign.outputs import check_dir_target, output_dir
 from codesign.qnet import QuantizedNet, retarget
 from codesign.rtl.latency import network_timing
 from codesign.rtl.network import plan_network
+from codesign.synth.clock import TIMING_EXIT, clock_banner, clock_check
 from codesign.synth.run import RESULT, synthesize
 
 NAME = "synth"
@@ -84,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
         out["warnings"] = over_budget(out["utilization"])
         for w in out["warnings"]:
             eprint(f"warning: {w}")
+        out["clock"] = clock_check(out, device, clock)
+    banner = clock_banner(out["clock"]) if out.get("clock") else None
     report(args, out, _text)
-    return 0
+    if banner:
+        eprint(banner)
+    return TIMING_EXIT if out.get("clock") and out["clock"]["met"] is False \
+        and "fmax_mhz" in out["clock"] else 0
 
 
 def _text(r: dict) -> str:
@@ -107,7 +113,10 @@ def _text(r: dict) -> str:
             lines.append(f"  Fmax (nextpnr-ecp5) {r['fmax_mhz']} MHz (target "
                          f"{r['clock_mhz']} MHz)")
         if r.get("logic_depth") is not None:
-            lines.append(f"  logic depth {r['logic_depth']} cells (LUT/carry, Yosys ltp)")
+            budget = (r.get("clock") or {}).get("depth_budget")
+            within = f" (at most {budget} fit the clock by the delay model)" if budget else ""
+            lines.append(f"  logic depth {r['logic_depth']} cells (LUT/carry, Yosys ltp)"
+                         f"{within}")
         lines += [f"  warning: {w}" for w in r["warnings"]]
     lines.append(f"  latency {r['latency']} cycles, interval {r['interval']} cycles "
                  "(cycle model)")

@@ -27,6 +27,7 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.param_limits import PARAM_MAX_BITS
+from codesign.rtl.solve_cache import disk_cached
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -252,6 +253,7 @@ def _stage_inputs(sol, terms: list[_Term]) -> list[_Term]:
             for t, s in zip(terms, sol.inp_shifts, strict=True)]
 
 
+@disk_cached
 def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> AdderGraph:
     """The adder graph of y = x @ kernel + consts for integer x in [x_lo, x_hi].
 

@@ -1,0 +1,87 @@
+"""Solved adder graphs kept on disk, keyed by what decides them.
+
+da4ml's search grows faster than the matrix: one 8-bit digits_wide layer takes minutes.
+`codesign rtl`, `cost`, `synth` and the allocator's cost table all plan the same layers
+of the same design, so each solve is kept under cache_dir()/adder-graphs, keyed by the
+integer kernel, the input range, the constants and da4ml's version. A damaged or
+foreign entry is solved again and rewritten, never trusted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from codesign.cachedir import cache_dir
+
+if TYPE_CHECKING:
+    from codesign.rtl.adder_graph import AdderGraph
+
+FORMAT = 1  # bump when AdderGraph's JSON or the reading of da4ml's answer changes
+
+Solver = Callable[[np.ndarray, int, int, np.ndarray], "AdderGraph"]
+
+
+def solve_key(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> str:
+    import da4ml
+
+    h = hashlib.sha256(f"{FORMAT} {getattr(da4ml, '__version__', '?')} {x_lo} {x_hi} "
+                       f"{kernel.shape}".encode())
+    h.update(np.ascontiguousarray(kernel, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(consts, dtype=np.int64).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _read(path: Path) -> AdderGraph | None:
+    from codesign.rtl.adder_graph import AdderGraph
+
+    try:
+        return AdderGraph.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write(path: Path, graph: AdderGraph) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(graph.to_json(), f)
+        os.replace(tmp, path)  # readers see the whole entry or none
+    except OSError:  # a read-only cache costs time, never a result
+        pass
+
+
+def _computes(graph: AdderGraph, kernel: np.ndarray, consts: np.ndarray) -> bool:
+    """The entry computes x @ kernel + consts: read back on unit inputs (inside every
+    input range the engines use), so a wrong entry is solved again, not built."""
+    n_in, n_out = kernel.shape
+    if (graph.n_in, len(graph.outputs)) != (n_in, n_out) or not graph.x_lo <= 0 < graph.x_hi:
+        return False
+    y = graph.evaluate(np.vstack([np.zeros((1, n_in), np.int64), np.eye(n_in, dtype=np.int64)]))
+    return np.array_equal(y[0], consts) and np.array_equal(y[1:] - y[0], kernel)
+
+
+def disk_cached(solve: Solver) -> Solver:
+    """solve, answered from the cache when the same problem was solved before."""
+    @functools.wraps(solve)
+    def cached(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> AdderGraph:
+        kernel = np.asarray(kernel, dtype=np.int64)
+        consts = np.asarray(consts, dtype=np.int64)
+        if not kernel.any():  # nothing to search: no da4ml call to save
+            return solve(kernel, x_lo, x_hi, consts)
+        path = cache_dir() / "adder-graphs" / f"{solve_key(kernel, x_lo, x_hi, consts)}.json"
+        graph = _read(path) if path.is_file() else None
+        if graph is None or not _computes(graph, kernel, consts):
+            graph = solve(kernel, x_lo, x_hi, consts)
+            _write(path, graph)
+        return graph
+    return cached

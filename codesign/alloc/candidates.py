@@ -258,6 +258,12 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
     return Candidates(layers, tensors, table.method, model or table.model)
 
 
+def passes_input(layer: L.Layer) -> bool:
+    """Its result is its input's tensor, type and all (pools, flatten): no width of its
+    own, and its output stream, where it has one, carries its input's values."""
+    return TENSORS(layer) is _passes
+
+
 @dataclass(frozen=True)
 class _Options:
     """What a layer may choose from: the table, the widths, its tensors' widths."""

@@ -184,11 +184,6 @@ def _pow2(v: int) -> bool:
     return v & (v - 1) == 0
 
 
-SHAPES: LayerRegistry[Callable[[FastCostModel, L.Layer], _LayerInfo]] = LayerRegistry(
-    "the fast cost model", "codesign.cost.fast")
-"""Per kind: what the model needs of a layer's engine (its stream, window, weights)."""
-
-
 class FastCostModel:
     """Vectorized per-layer cost of the generated RTL, from a Graph's float weights."""
 
@@ -236,7 +231,6 @@ class FastCostModel:
 
     def x_unsigned(self, layer: L.Layer) -> bool:
         return self.unsigned[layer.inputs[0]]
-
 
     # -- the estimate ---------------------------------------------------------------
     def features(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp, *,
@@ -429,6 +423,11 @@ class FastCostModel:
 
 
 # -- per kind: what the model needs of a layer's engine ------------------------------
+SHAPES: LayerRegistry[Callable[[FastCostModel, L.Layer], _LayerInfo]] = LayerRegistry(
+    "the fast cost model", "codesign.cost.fast")
+"""Per kind: what the model needs of a layer's engine (its stream, window, weights)."""
+
+
 SHAPES.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
 
 

@@ -319,3 +319,12 @@ def test_a_forking_input_stream_pays_for_its_fifos():
     assert len(depths) == 2
     feats = FastCostModel(g, "xc7a35t").features("input", 0, 6, 6, 1, False)[0]
     assert float(feats["fifo"]) == sum(depths) * 2 * 6
+
+
+def test_a_kind_the_model_never_sees_is_refused_by_name():
+    g = Graph((L.Input("input", (), (4,)),
+               L.BatchNorm("bn1", ("input",), (4,), scale=np.ones(4), shift=np.zeros(4))))
+    with pytest.raises(CodesignError) as info:
+        FastCostModel(g, "xc7a35t")
+    for part in ("cost model", "batchnorm", "'bn1'", "fold_batchnorm"):
+        assert part in str(info.value)

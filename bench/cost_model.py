@@ -169,7 +169,8 @@ def measure(job: dict, out: Path, cache_only: bool = False) -> dict:
 
     qnet, label = (layer_design if job["kind"] == "layer" else network_design)(job["seed"])
     device = get_device(FAMILY_PART[job["family"]])
-    model = FastCostModel(qnet.graph, device)
+    plan = plan_network(qnet)
+    model = FastCostModel(qnet.graph, device, pipeline_stages(plan))  # stages deepen forks
     feats = dict.fromkeys(FEATURES, 0.0)
     dsp = latency = 0.0
     interval = 0.0
@@ -181,7 +182,6 @@ def measure(job: dict, out: Path, cache_only: bool = False) -> dict:
         dsp += float(d)
         latency += float(lat)
         interval = max(interval, float(ivl))
-    plan = plan_network(qnet)
     reuse = {w.name: qnet.design[w.name].reuse for w in qnet.graph.weighted}
     cycles = model.network_cycles(reuse, pipeline_stages(plan))
     unstaged = model.network_cycles(reuse)

@@ -39,7 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cost_model import FAMILY_PART, FF_FEATURES, LUT_FEATURES, layer_design  # noqa: E402
+from cost_model import (  # noqa: E402
+    FAMILY_PART,
+    FF_FEATURES,
+    LUT_FEATURES,
+    layer_design,
+    pipeline_stages,
+)
 
 LAYER_SEED = 50_000
 NET_SEED = 10_000
@@ -70,13 +76,15 @@ def sample(qnet, device) -> tuple[dict[str, float], dict[str, float]]:
     from codesign.cost.fast import FEATURES, FastCostModel
     from codesign.cost.structural import design_structure, resources
 
-    model = FastCostModel(qnet.graph, device)
+    plan, structure = design_structure(qnet, device)
+    # the plan's adder-graph stages deepen its fork FIFOs: the fast model's too
+    model = FastCostModel(qnet.graph, device, pipeline_stages(plan))
     feats = dict.fromkeys(FEATURES, 0.0)
     for layer in qnet.graph.layers:
         f = model.features(layer.name, *layer_args(qnet, layer), **accum_args(qnet, layer))[0]
         for k, v in f.items():
             feats[k] += float(v)
-    r = resources(design_structure(qnet, device)[1], device)
+    r = resources(structure, device)
     return feats, {"lut": float(r["lut"]), "ff": float(r["ff"])}
 
 

@@ -20,12 +20,11 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
 from codesign.sensitivity.table import SensitivityTable
 
 COST_KEYS = ("lut", "ff", "dsp", "bram", "latency", "interval")
 MULTIPLIER_STYLES = ("lut", "dsp")
-_ROUNDED = (L.Input, L.WeightedLayer, L.ReLU, L.Add)
-_PASS = (L.MaxPool2d, L.AvgPool2d, L.Flatten)
 
 # layer_costs(layer_name, w_bits, x_bits, out_bits, reuse, dsp) -> {key: array}, the
 # FastCostModel interface: arrays broadcast together.
@@ -129,36 +128,59 @@ class Candidates:
 def tensor_groups(graph: Graph) -> tuple[list[tuple[str, ...]], dict[str, int]]:
     """The graph's width decisions: groups of rounded layers that share one width, and for
     every layer the group its result belongs to (pools/flatten: their input's group)."""
-    parent: dict[str, str] = {}
-
-    def find(a: str) -> str:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    source: dict[str, str] = {}  # layer -> the rounded layer whose tensor it outputs
+    ties = _Ties({}, {})
     for layer in graph:
-        if isinstance(layer, _ROUNDED):
-            parent[layer.name] = layer.name
-            source[layer.name] = layer.name
-        elif isinstance(layer, _PASS):
-            source[layer.name] = source[layer.inputs[0]]
-        else:
-            raise AllocationError(f"layer {layer.name!r} of kind {layer.kind} is not supported "
-                                  "by the allocator (fold BatchNorm first)")
-        if isinstance(layer, L.Add):
-            roots = [find(source[i]) for i in layer.inputs]
-            for r in roots[1:]:
-                parent[r] = roots[0]
+        TENSORS(layer)(layer, ties)
     groups: dict[str, list[str]] = {}
     for layer in graph:
-        if isinstance(layer, _ROUNDED):
-            groups.setdefault(find(layer.name), []).append(layer.name)
+        if layer.name in ties.parent:  # a rounded layer: a tensor of its own
+            groups.setdefault(ties.find(layer.name), []).append(layer.name)
     order = list(groups)
     index = {root: i for i, root in enumerate(order)}
-    of_layer = {name: index[find(src)] for name, src in source.items()}
+    of_layer = {name: index[ties.find(src)] for name, src in ties.source.items()}
     return [tuple(groups[r]) for r in order], of_layer
+
+
+@dataclass
+class _Ties:
+    """Union-find over the rounded layers whose results must share one width."""
+
+    parent: dict[str, str]
+    source: dict[str, str]  # layer -> the rounded layer whose tensor it outputs
+
+    def find(self, a: str) -> str:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+
+TENSORS: LayerRegistry[Callable[[L.Layer, _Ties], None]] = LayerRegistry(
+    "the allocator", "codesign.alloc.candidates")
+"""Per kind: how a layer's result meets the width decisions."""
+TENSORS.skip(L.BatchNorm, "it is folded into the conv by fold_batchnorm when the graph is "
+                          "built (fold BatchNorm first)")
+
+
+@TENSORS.rule(L.Input, L.WeightedLayer, L.ReLU)
+def _rounds(layer: L.Layer, ties: _Ties) -> None:
+    """Its result is rounded to a width of its own."""
+    ties.parent[layer.name] = ties.source[layer.name] = layer.name
+
+
+@TENSORS.rule(L.MaxPool2d, L.AvgPool2d, L.Flatten)
+def _passes(layer: L.Layer, ties: _Ties) -> None:
+    """Its result keeps its input's type (as calibrate_design does)."""
+    ties.source[layer.name] = ties.source[layer.inputs[0]]
+
+
+@TENSORS.rule(L.Add)
+def _ties_inputs(layer: L.Layer, ties: _Ties) -> None:
+    """A residual add rounds its result and reads both inputs at one width."""
+    _rounds(layer, ties)
+    roots = [ties.find(ties.source[i]) for i in layer.inputs]
+    for r in roots[1:]:
+        ties.parent[r] = roots[0]
 
 
 # -- building from a graph, a sensitivity table and a cost function -----------------------
@@ -219,31 +241,13 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
     layers = []
     for layer in graph.layers:
         t_out = of_layer[layer.name]
-        t_in = None if isinstance(layer, L.Input) else of_layer[layer.inputs[0]]
+        t_in = of_layer[layer.inputs[0]] if layer.inputs else None
         x_opts = tensors[t_out if t_in is None else t_in].bits
-        if isinstance(layer, L.WeightedLayer):
-            w_table = table.layers[layer.name].weight
-            assert w_table is not None
-            # the RTL engines share multipliers over a layer's terms only
-            r_opts = sorted({int(r) for r in reuse if int(r) <= layer.terms}) or [1]
-            combos = list(itertools.product(bits, x_opts, tensors[t_out].bits, r_opts,
-                                            [m == "dsp" for m in multipliers]))
-            w, x, o, r, d = (np.array(c) for c in zip(*combos, strict=True))
-            omega = np.array([w_table[int(b)] for b in w], dtype=float)
-            params = layer.params
-        else:
-            if t_in is None or isinstance(layer, _PASS):  # the input, pools, flatten
-                combos = [(a, a) for a in x_opts]
-            else:
-                combos = list(itertools.product(x_opts, tensors[t_out].bits))
-            x, o = (np.array(c) for c in zip(*combos, strict=True))
-            w = np.zeros_like(x)
-            r = np.ones_like(x)
-            d = np.zeros(len(x), dtype=bool)
-            omega = np.zeros(len(x))
-            params = 0
+        w, x, o, r, d, omega = CHOICES(layer)(layer, _Options(
+            table, bits, x_opts, tensors[t_out].bits, reuse, multipliers))
+        params = layer.params if layer.has_weights else 0
         extra = {}
-        if accum is not None and isinstance(layer, L.WeightedLayer):
+        if accum is not None and layer.has_weights:
             extra["accum_bits"] = accum(layer.name, w, x)
         raw = cost_fn(layer.name, w, x, o, r, d, **extra)
         # whole units per layer, as the cost report rounds them
@@ -252,6 +256,66 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
         layers.append(LayerCandidates(layer.name, layer.kind, params, t_in, t_out, w, x, o,
                                       r, d.astype(bool), omega, cost))
     return Candidates(layers, tensors, table.method, model or table.model)
+
+
+def passes_input(layer: L.Layer) -> bool:
+    """Its result is its input's tensor, type and all (pools, flatten): no width of its
+    own, and its output stream, where it has one, carries its input's values."""
+    return TENSORS(layer) is _passes
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What a layer may choose from: the table, the widths, its tensors' widths."""
+
+    table: SensitivityTable
+    bits: tuple[int, ...]
+    x_bits: np.ndarray  # its input tensor's candidate widths (the Input: its own)
+    out_bits: np.ndarray  # its result tensor's
+    reuse: Sequence[int]
+    multipliers: Sequence[str]
+
+
+_Choices = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+CHOICES: LayerRegistry[Callable[[L.Layer, _Options], _Choices]] = LayerRegistry(
+    "the allocator's candidates", "codesign.alloc.candidates")
+"""Per kind: its candidates (w_bits, x_bits, out_bits, reuse, dsp, weight Omega)."""
+CHOICES.skip(L.BatchNorm, "it is folded into the conv by fold_batchnorm when the graph is "
+                          "built (fold BatchNorm first)")
+
+
+@CHOICES.rule(L.WeightedLayer)
+def _weighted_choices(layer: L.Layer, opt: _Options) -> _Choices:
+    """Every weight width x input width x result width x reuse x multiplier style."""
+    assert isinstance(layer, L.WeightedLayer)
+    w_table = opt.table.layers[layer.name].weight
+    assert w_table is not None
+    # the RTL engines share multipliers over a layer's terms only
+    r_opts = sorted({int(r) for r in opt.reuse if int(r) <= layer.terms}) or [1]
+    combos = list(itertools.product(opt.bits, opt.x_bits, opt.out_bits, r_opts,
+                                    [m == "dsp" for m in opt.multipliers]))
+    w, x, o, r, d = (np.array(c) for c in zip(*combos, strict=True))
+    return w, x, o, r, d, np.array([w_table[int(b)] for b in w], dtype=float)
+
+
+def _no_weights(x: np.ndarray, o: np.ndarray) -> _Choices:
+    return (np.zeros_like(x), x, o, np.ones_like(x), np.zeros(len(x), dtype=bool),
+            np.zeros(len(x)))
+
+
+@CHOICES.rule(L.Input, L.MaxPool2d, L.AvgPool2d, L.Flatten)
+def _one_width(layer: L.Layer, opt: _Options) -> _Choices:
+    """The input, pools, flatten: the result is the input's width."""
+    x, o = (np.array(c) for c in zip(*[(a, a) for a in opt.x_bits], strict=True))
+    return _no_weights(x, o)
+
+
+@CHOICES.rule(L.ReLU, L.Add)
+def _any_widths(layer: L.Layer, opt: _Options) -> _Choices:
+    """Every input width x result width."""
+    combos = list(itertools.product(opt.x_bits, opt.out_bits))
+    x, o = (np.array(c) for c in zip(*combos, strict=True))
+    return _no_weights(x, o)
 
 
 # -- synthetic problems (tests, the speed bench) ------------------------------------------

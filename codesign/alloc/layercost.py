@@ -36,14 +36,14 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codesign import bitaccurate as ba
-from codesign.alloc.candidates import tensor_groups
+from codesign.alloc.candidates import passes_input, tensor_groups
 from codesign.cost import structural as st
 from codesign.cost.fast import FastCostModel
 from codesign.cost.ranges import varying_bits
@@ -53,10 +53,12 @@ from codesign.devices import Device
 from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, design_from_activations
 from codesign.rtl.adder_graph import signed_width
 from codesign.rtl.engines import type_params
+from codesign.rtl.fusion import fused_into
 from codesign.rtl.network import plan_layer, plan_timing
 
 RULE_VERSION = 5
@@ -85,13 +87,9 @@ class StructuralLayerCosts:
         self.coef = st.coefficients(device.family)
         self.const = (self.coef["lut"].get("const", 0.0), self.coef["ff"].get("const", 0.0))
         self.cache = cache
-        self.fused: dict[str, str] = {}  # fused ReLU -> the weighted layer it sits in
-        for layer in graph.weighted:
-            users = graph.consumers(layer.name)
-            if (len(users) == 1 and isinstance(users[0], L.ReLU)
-                    and layer is not graph.output):
-                self.fused[users[0].name] = layer.name
+        self.fused = fused_into(graph)  # fused ReLU -> the weighted layer it sits in
         timing = plan_timing(graph)
+        self.streamed = {s.layer for s in timing.streams}  # layers whose values a stream carries
         self.forks: dict[str, list[int]] = {}  # layer -> depths of the FIFOs its stream feeds
         self.readers: dict[str, list[dict[str, int]]] = {}  # stream's layer -> its windows
         for e in timing.engines:
@@ -291,16 +289,7 @@ class StructuralLayerCosts:
         shape = np.broadcast_shapes(*(np.shape(a) for a in (w_bits, x_bits, out_bits, reuse,
                                                               dsp)))
         node = self.graph[layer]
-        c = np.zeros((len(w), 5))
-        engine = 0.0
-        if isinstance(node, L.WeightedLayer):
-            c = self._weighted(node, w, x, o, r, d)
-            engine = 1.0
-        elif layer in self.fused:
-            c = self._fused_relu(layer, x, o)
-        elif not isinstance(node, (L.Input, L.Flatten)):
-            c = self._plain(node, x, o)
-            engine = 1.0
+        c, engine = ENGINES(node)(self, node, w, x, o, r, d)
         if self._streams(layer):
             c = c + self._zeros(node, w, x, o)
         for depth in self.forks.get(layer, []):
@@ -317,17 +306,15 @@ class StructuralLayerCosts:
     def _streams(self, name: str) -> list[str]:
         """The streams that carry this layer's tensor: its own (none when a ReLU is fused
         into it: that is the ReLU's) and those of the pools that pass it on."""
-        if name in self.fused.values() or isinstance(self.graph[name], (L.Input, L.Flatten)):
-            return []
-        if isinstance(self.graph[name], L.Pool2d):
-            return []
+        node = self.graph[name]
+        if name in self.fused.values() or not node.inputs or passes_input(node):
+            return []  # a fused producer's, the network's input, a pool's or flatten's input's
         out, todo = [], [name]
         while todo:
             n = todo.pop()
             out.append(n)
-            todo += [c.name for c in self.graph.consumers(n)
-                     if isinstance(c, (L.Pool2d, L.Flatten))]
-        return [n for n in out if not isinstance(self.graph[n], L.Flatten)]
+            todo += [c.name for c in self.graph.consumers(n) if passes_input(c)]
+        return [n for n in out if n in self.streamed]  # a flatten has no stream of its own
 
     def _zeros(self, node: L.Layer, w, x, o) -> np.ndarray:
         """What the engines writing and reading this layer's tensor save on the bits its
@@ -387,13 +374,45 @@ class StructuralLayerCosts:
         missing = [k for k in keys if k not in table]
         for a, b in missing:
             acts = self._tensor(node.inputs[0], a)
-            if not isinstance(node, L.Pool2d):
+            if not passes_input(node):  # a pool's result is its input's tensor
                 acts.update(self._tensor(node.name, b))
             _, s, _, _ = self._engine(node.name, acts)
             table[(a, b)] = [_lut_ff(s, self.coef).tolist(), {}]
         if missing:
             self._save(node)
         return np.array([table[(int(a), int(b))][0] for a, b in zip(x, o, strict=True)])
+
+
+_Engine = tuple[np.ndarray, float]  # [LUT, FF, DSP, BRAM, SRL] per candidate, engines
+ENGINES: LayerRegistry[Callable[..., _Engine]] = LayerRegistry(
+    "the allocator's structural costs", "codesign.alloc.layercost")
+"""Per kind: the cost of the engine that computes a layer, and how many engines it is
+(each adds the fit's per-engine constant). Fork FIFOs and constant bits are added on top."""
+ENGINES.skip(L.BatchNorm, "it is folded into the conv by fold_batchnorm when the graph is "
+                          "built (fold BatchNorm first)")
+
+
+@ENGINES.rule(L.WeightedLayer)
+def _weighted_engine(m: StructuralLayerCosts, node: L.Layer, w, x, o, r, d) -> _Engine:
+    assert isinstance(node, L.WeightedLayer)
+    return m._weighted(node, w, x, o, r, d), 1.0
+
+
+@ENGINES.rule(L.ReLU)
+def _relu_engine(m: StructuralLayerCosts, node: L.Layer, w, x, o, r, d) -> _Engine:
+    if node.name in m.fused:  # a cast in its producer's engine (codesign.rtl.fusion)
+        return m._fused_relu(node.name, x, o), 0.0
+    return m._plain(node, x, o), 1.0
+
+
+@ENGINES.rule(L.Pool2d, L.Add)
+def _plain_engine(m: StructuralLayerCosts, node: L.Layer, w, x, o, r, d) -> _Engine:
+    return m._plain(node, x, o), 1.0
+
+
+@ENGINES.rule(L.Input, L.Flatten)
+def _no_engine(m: StructuralLayerCosts, node: L.Layer, w, x, o, r, d) -> _Engine:
+    return np.zeros((len(w), 5)), 0.0  # the input port; a re-reading of a stream
 
 
 @functools.cache
@@ -403,10 +422,10 @@ def _rules_digest() -> str:
     import da4ml
 
     from codesign import hwrules
-    from codesign.rtl import adder_graph, engines, mac, network, pipeline
+    from codesign.rtl import adder_graph, engines, fusion, mac, network, pipeline
 
     h = hashlib.sha256(getattr(da4ml, "__version__", "?").encode())
-    for mod in (st, network, engines, mac, adder_graph, pipeline, hwrules,
+    for mod in (st, network, fusion, engines, mac, adder_graph, pipeline, hwrules,
                 sys.modules[__name__]):
         h.update(Path(inspect.getfile(mod)).read_bytes())
     return h.hexdigest()[:16]

@@ -25,7 +25,7 @@ from codesign.rtl.network import plan_network
 def layer_args(qnet: QuantizedNet, layer: L.Layer) -> tuple[int, int, int, int, bool]:
     """(w_bits, x_bits, out_bits, reuse, dsp) of a layer as its DesignPoint builds it."""
     d = qnet.design
-    if isinstance(layer, L.Input):
+    if layer is qnet.graph.input:  # no DesignPoint entry: it reads d.input
         return 0, d.input.width, d.input.width, 1, False
     impl = d[layer.name]
     w_bits = impl.weight.width if impl.weight is not None else 0

@@ -8,6 +8,11 @@ For every layer of a Graph, `FastCostModel.layer_costs` takes numpy arrays of ca
 weight bits, input bits, output bits, reuse factors and multiplier styles (broadcast
 together) and returns the LUT, FF, DSP and BRAM of that layer's engine and its cycles.
 
+The layer kinds are rules of two registries (SHAPES: what the model reads of a layer's
+engine; COSTS: its features and cycles); the geometry, streams, fused ReLUs and fork
+FIFOs are the RTL planner's (codesign.rtl.network.plan_timing, codesign.rtl.fusion),
+read, not re-derived.
+
 How: each resource is a sum of structural features of today's RTL (hw/cs_*.sv) times
 a coefficient per family (hw/devices/cost_fit.yaml), fitted by bench/fast_fit.py to the
 structural estimate (codesign.cost.structural, itself fitted against Yosys) of hundreds
@@ -37,7 +42,9 @@ on a DSP. Features (bits of logic):
             32-bit `% stride` per dimension whose stride is not a power of two, and
             per channel an average pool's mean over a window that is not a power of two
             (codesign.cost.structural.divider)
-  fifo      bits held by the FIFOs of a fork (a residual skip)
+  fifo      bits held by the FIFOs of a fork (a residual skip), as deep as the RTL
+            planner makes them (its timing-only plan, with the adder graphs' pipeline
+            stages given as `pipe`)
   taps, out, acc  window-tap, output and accumulator register bits
   pipe      an adder graph's pipeline registers at the part's clock: estimated stages
             (codesign.rtl.pipeline's delay model along one output's adder tree) x the
@@ -64,7 +71,7 @@ equal to the handshake simulation and Verilator); `codesign cost` reports that o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,8 +83,12 @@ from codesign.devices import Device, get_device
 from codesign.errors import CodesignError
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
+from codesign.rtl.engine_kinds import WindowEngine, window_geometry
+from codesign.rtl.engines import Engine
+from codesign.rtl.fusion import fused_relu
 from codesign.rtl.latency import latency_shares
-from codesign.rtl.network import plan_timing
+from codesign.rtl.network import Stream, plan_timing
 from codesign.rtl.pipeline import delay_model
 
 DSP_MIN_OPERAND = 2  # Yosys maps `*` to a DSP when both operands have >= 2 bits ...
@@ -102,8 +113,7 @@ def coefficients(family: str) -> dict[str, dict[str, float]]:
 class _Window:
     """Shape-only quantities of a window engine (conv, dense, pool) for its cycles."""
 
-    hp: int
-    wp: int
+    timing: dict[str, int]  # the planner's window timing (H, W, KH, ... HP, WP)
     outs: int
     p_first_in: int
     p_last_in: int
@@ -114,26 +124,38 @@ class _Window:
     feed_span: int = 0  # edges its producer takes to deliver an image (at reuse 1)
 
     @classmethod
-    def of(cls, h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int,
-           pw: int) -> _Window:
-        hp, wp = h + 2 * ph, w + 2 * pw
-        r = np.arange(hp)[:, None]
-        c = np.arange(wp)[None, :]
-        done = ((r >= kh - 1) & (c >= kw - 1) & ((r - kh + 1) % sh == 0)
-                & ((c - kw + 1) % sw == 0)).ravel()
-        pos = np.flatnonzero(done)
+    def of(cls, t: dict[str, int]) -> _Window:
+        """From the engine's timing in the planner's timing-only plan (its geometry is
+        the layer's, codesign.rtl.network.layer_timing) and the engines' own window mask
+        (codesign.rtl.engine_kinds.window_geometry)."""
+        interior, completes = window_geometry(t)
+        pos = np.flatnonzero(completes)
         if pos.size == 0:
-            raise CodesignError(f"a {kh}x{kw} window never fits a {h}x{w} image")
-        first_in = ph * wp + pw
-        last_in = (ph + h - 1) * wp + pw + w - 1
-        return cls(hp, wp, int(pos.size), first_in, last_in, int(pos[-1]),
+            raise CodesignError(f"a {t['KH']}x{t['KW']} window never fits a "
+                                f"{t['H']}x{t['W']} image")
+        inside = np.flatnonzero(interior)
+        first_in, last_in = int(inside[0]), int(inside[-1])
+        return cls(t, int(pos.size), first_in, last_in, int(pos[-1]),
                    int((pos < first_in).sum()), int((pos < last_in).sum()),
                    int(pos[-1] - pos[0]))
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        return self.timing["KH"], self.timing["KW"]
+
+    @property
+    def stride(self) -> tuple[int, int]:
+        return self.timing["SH"], self.timing["SW"]
+
+    @property
+    def gap_px(self) -> int:
+        """Line-buffer pixels between the window's taps."""
+        return (self.timing["KH"] - 1) * max(self.timing["WP"] - self.timing["KW"], 0)
 
     def cycles(self, reuse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(latency contribution, interval) at reuse factor(s) `reuse`."""
         extra = reuse - 1
-        interval = self.hp * self.wp + self.outs * extra
+        interval = WindowEngine().cycles_per_image({**self.timing, "RF": reuse})
         tail = (self.p_last_out - self.p_last_in + extra * (self.outs - 1 - self.before_last_in)
                 + reuse + 1)
         span = self.p_last_in - self.p_first_in + extra * (self.before_last_in
@@ -144,19 +166,16 @@ class _Window:
 @dataclass
 class _LayerInfo:
     layer: L.Layer
-    kind: str  # weighted | relu | relu_fused | maxpool | avgpool | add | none | input
     channels: int = 1  # channels of the stream it reads (per beat)
     x_unsigned: bool = False
     window: _Window | None = None
-    kernel: tuple[int, int] = (1, 1)
-    stride: tuple[int, int] = (1, 1)
-    gap_px: int = 0  # line-buffer pixels between taps
+    fused: bool = False  # a ReLU computed by the engine before it (codesign.rtl.fusion)
+    span: int | None = None  # edges from its stream's first to last beat (None: its input's)
     beats: int = 1
     terms: int = 1
     cout: int = 1
-    out_channels: int = 1  # channels of the stream it writes
-    fifo_count: int = 0  # FIFOs on its output when that stream forks
-    fifo_depth: int = 0
+    fifo_depths: list[int] = field(default_factory=list)  # FIFOs on its forking stream
+    fifo_channels: int = 0  # channels of that stream
     weights: WeightTables | None = field(default=None, repr=False)
     const_tables: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
@@ -165,119 +184,53 @@ def _pow2(v: int) -> bool:
     return v & (v - 1) == 0
 
 
-def _pixels(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """(channels, height, width) of a tensor streamed as pixels."""
-    if len(shape) == 3:
-        return shape[0], shape[1], shape[2]
-    if len(shape) == 2:
-        return shape[0], 1, shape[1]
-    return shape[0], 1, 1
-
-
 class FastCostModel:
     """Vectorized per-layer cost of the generated RTL, from a Graph's float weights."""
 
-    def __init__(self, graph: Graph, device: Device | str) -> None:
+    def __init__(self, graph: Graph, device: Device | str,
+                 pipe: Mapping[str, int] | None = None) -> None:
+        """pipe: pipeline stages of adder graphs (layer -> stages, as `network_cycles`
+        takes them; none by default): they deepen the FIFOs of the forks above them."""
         self.graph = graph
         self.device = get_device(device) if isinstance(device, str) else device
         self.coef = coefficients(self.device.family)
+        self.pipe = dict(pipe or {})
+        rules = [SHAPES(layer) for layer in graph.layers]  # refuse an unknown kind first
+        # the planner's timing-only plan: the engines' geometry, streams and fork FIFOs
+        self.plan = plan_timing(graph, {}, self.pipe)
+        self._engine: dict[str, Engine] = {name: e for e in self.plan.engines
+                                           if e.kind != "fifo" for name in e.layers}
+        self.unsigned: dict[str, bool] = {}  # per tensor, as calibration types it
         self._info: dict[str, _LayerInfo] = {}
-        stream_shape: dict[str, tuple[int, ...]] = {}  # what each layer's stream looks like
-        unsigned: dict[str, bool] = {}
         span: dict[str, int] = {}  # edges from a stream's first to its last beat (reuse 1)
-        for layer in graph.layers:
-            info = self._describe(layer, stream_shape, unsigned)
+        for layer, rule in zip(graph.layers, rules, strict=True):
+            info = rule(self, layer)
             if info.window is not None:
                 info.window.feed_span = span[layer.inputs[0]]
                 span[layer.name] = info.window.out_span
-            elif info.kind == "input":
-                span[layer.name] = info.beats - 1
+            elif info.span is not None:
+                span[layer.name] = info.span
             else:
                 span[layer.name] = max(span[i] for i in layer.inputs)
             self._info[layer.name] = info
-            info.out_channels = _pixels(stream_shape[layer.name])[0]
-        self._add_forks()
+        for e in self.plan.engines:  # a forking stream's cost goes to the layer it carries
+            if e.kind == "fifo":
+                info = self._info[e.layers[0]]
+                info.fifo_depths.append(int(e.timing["depth"]))
+                info.fifo_channels = self.plan.streams[e.inputs[0]].channels
 
     # -- structure ------------------------------------------------------------------
-    def _describe(self, layer: L.Layer, stream_shape: dict, unsigned: dict) -> _LayerInfo:
-        g = self.graph
-        if isinstance(layer, L.Input):
-            stream_shape[layer.name] = layer.out_shape
-            unsigned[layer.name] = True  # images: calibration gives non-negative data unsigned
-            c, h, w = _pixels(layer.out_shape)
-            return _LayerInfo(layer, "input", beats=h * w)
-        src = layer.inputs[0]
-        in_shape = stream_shape[src]
-        c, h, w = _pixels(in_shape)
-        x_uns = unsigned[src]
-        if isinstance(layer, L.Flatten):
-            stream_shape[layer.name] = in_shape  # a re-reading of its input stream
-            unsigned[layer.name] = x_uns
-            return _LayerInfo(layer, "none")
-        stream_shape[layer.name] = layer.out_shape
-        unsigned[layer.name] = isinstance(layer, L.ReLU) or (
-            isinstance(layer, (L.MaxPool2d, L.AvgPool2d)) and x_uns)
-        if isinstance(layer, L.WeightedLayer):
-            if isinstance(layer, L.Conv2d):
-                (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-            elif isinstance(layer, L.Conv1d):
-                kh, kw, sh, sw, ph, pw = 1, layer.kernel, 1, layer.stride, 0, layer.padding
-            else:  # dense: the whole input stream is one window
-                kh, kw, sh, sw, ph, pw = 1, h * w, 1, 1, 0, 0
-                c, h, w = c, 1, h * w
-            win = _Window.of(h, w, kh, kw, sh, sw, ph, pw)
-            return _LayerInfo(layer, "weighted", channels=c, x_unsigned=x_uns, window=win,
-                              kernel=(kh, kw), stride=(sh, sw),
-                              gap_px=(kh - 1) * max(win.wp - kw, 0),
-                              beats=h * w, terms=layer.terms, cout=layer.out_channels,
-                              weights=WeightTables.of(layer.weight))
-        if isinstance(layer, L.ReLU):
-            producer = g[src]
-            fused = (isinstance(producer, L.WeightedLayer) and len(g.consumers(src)) == 1
-                     and producer is not g.output)
-            return _LayerInfo(layer, "relu_fused" if fused else "relu", channels=c,
-                              x_unsigned=x_uns, beats=h * w)
-        if isinstance(layer, L.Pool2d):
-            (kh, kw), (sh, sw) = layer.kernel, layer.stride
-            win = _Window.of(h, w, kh, kw, sh, sw, 0, 0)
-            kind = "maxpool" if isinstance(layer, L.MaxPool2d) else "avgpool"
-            return _LayerInfo(layer, kind, channels=c, x_unsigned=x_uns, window=win,
-                              kernel=(kh, kw), stride=(sh, sw),
-                              gap_px=(kh - 1) * max(w - kw, 0), beats=h * w)
-        if isinstance(layer, L.Add):
-            return _LayerInfo(layer, "add", channels=c, x_unsigned=x_uns, beats=h * w)
-        raise CodesignError(f"the cost model has no rule for {layer.kind} layers "
-                            f"({layer.name!r})")
+    def stream_in(self, layer: L.Layer) -> Stream:
+        """The stream a layer's engine reads (a fused ReLU: its engine's output stream)."""
+        e = self._engine[layer.name]
+        sid = e.inputs[0] if e.layers[0] == layer.name else e.output
+        return self.plan.streams[sid]
 
-    def _add_forks(self) -> None:
-        """A stream read by several engines forks through one FIFO per reader, each as
-        deep as what every engine downstream of the fork can hold, plus two (the RTL
-        planner's rule); their cost goes to the layer whose stream forks."""
-        g = self.graph
-        for layer in g.layers:
-            readers = g.consumers(layer.name)
-            if len(readers) < 2 or isinstance(layer, L.Input):
-                continue
-            down: set[str] = set()
-            todo = [r.name for r in readers]
-            while todo:
-                n = todo.pop()
-                if n not in down:
-                    down.add(n)
-                    todo.extend(c.name for c in g.consumers(n))
-            info = self._info[layer.name]
-            info.fifo_count = len(readers)
-            info.fifo_depth = 2 + sum(self._capacity(self._info[n]) for n in down)
+    def window(self, layer: L.Layer) -> _Window:
+        return _Window.of(self._engine[layer.name].timing)
 
-    @staticmethod
-    def _capacity(info: _LayerInfo) -> int:
-        """Beats an engine can hold (codesign.rtl.engines.Engine.capacity)."""
-        if info.window is not None:
-            return (info.kernel[0] - 1) * info.window.wp + info.kernel[1] + 2 + (
-                info.fifo_count * info.fifo_depth)
-        if info.kind in ("relu", "add"):
-            return 1 + info.fifo_count * info.fifo_depth
-        return info.fifo_count * info.fifo_depth
+    def x_unsigned(self, layer: L.Layer) -> bool:
+        return self.unsigned[layer.inputs[0]]
 
     # -- the estimate ---------------------------------------------------------------
     def features(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp, *,
@@ -296,48 +249,17 @@ class FastCostModel:
             np.asarray(out_bits, dtype=np.int64), np.asarray(reuse, dtype=np.int64),
             np.asarray(dsp, dtype=bool))
         zero = np.zeros(wb.shape)
-        feats = {name: zero for name in FEATURES}
-        dsps = zero
-        latency, interval = zero, zero
         xe = xb + int(info.x_unsigned)  # an unsigned input is one bit wider as a signed operand
-        c = info.channels
-        if info.kind == "input":
-            latency = zero + (info.beats - 1)
-        elif info.kind == "weighted":
-            feats, dsps = self._weighted(info, wb, xb, xe, ob, rf, use_dsp, accum_bits, lossy)
-            assert info.window is not None
-            latency, interval = info.window.cycles(np.maximum(rf, 1))
-        elif info.kind in ("relu", "relu_fused"):
-            feats = {**feats, "cast": c * ob * 1.0}
-            if info.kind == "relu":
-                feats.update(out=c * ob * 1.0, const=zero + 1)
-                latency, interval = zero + 1, zero + info.beats
-        elif info.kind in ("maxpool", "avgpool"):
-            assert info.window is not None
-            kh, kw = info.kernel
-            window = kh * kw
-            grow = math.ceil(math.log2(window)) if info.kind == "avgpool" else 0
-            feats = {**feats, "cast": c * ob * 1.0, "gap": info.gap_px * c * xb * 1.0,
-                     "taps": window * c * xb * 1.0, "out": c * ob * 1.0, "const": zero + 1,
-                     ("cmp" if info.kind == "maxpool" else "pooladd"):
-                     (window - 1) * c * (xb + grow) * 1.0}
-            if info.kind == "avgpool" and not _pow2(window):
-                # the mean: per channel an AW+1-bit divide, AW the lossless window sum
-                # with grow more fraction bits (codesign.design.lossless_avg_accum)
-                aw = xb + 2 * grow + int(info.x_unsigned)
-                feats["div"] = c * 2.0 * (aw + 1) ** 2 + zero
-            latency, interval = info.window.cycles(np.ones_like(rf))
-        elif info.kind == "add":
-            feats = {**feats, "accadd": c * (xb + 1) * 1.0, "cast": c * ob * 1.0,
-                     "out": c * ob * 1.0, "const": zero + 1}
-            latency, interval = zero + 2, zero + info.beats  # its register and a fork FIFO
+        cost = COSTS(info.layer)(self, info, _Choice(wb, xb, xe, ob, rf, use_dsp, accum_bits,
+                                                     lossy))
+        feats = {name: zero + cost.feats.get(name, 0.0) for name in FEATURES}
+        dsps, latency, interval = zero + cost.dsp, zero + cost.latency, zero + cost.interval
         if info.window is not None and self.device.family in ("xc7", "xcup"):
-            odd = sum(not _pow2(v) for v in info.stride)
+            odd = sum(not _pow2(v) for v in info.window.stride)
             if odd:
-                feats = {**feats, "div": feats["div"] + 2.0 * DIV_BITS ** 2 * odd}
-        if info.fifo_count:
-            feats = {**feats, "fifo": feats["fifo"] + 1.0 * info.fifo_count * info.fifo_depth
-                     * info.out_channels * ob}
+                feats["div"] = feats["div"] + 2.0 * DIV_BITS ** 2 * odd
+        if info.fifo_depths:
+            feats["fifo"] = feats["fifo"] + 1.0 * sum(info.fifo_depths) * info.fifo_channels * ob
         return feats, dsps, latency, interval
 
     def _weighted(self, info: _LayerInfo, wb, xb, xe, ob, rf, use_dsp, accum_bits, lossy):
@@ -382,7 +304,7 @@ class FastCostModel:
         # products on DSPs: the add after each can go into the DSP's post-adder
         dsp_products = np.where(one, np.where(use_dsp, np.minimum(const_dsp, nonzero), 0),
                                 mults * var_big)
-        c, (kh, kw) = info.channels, info.kernel
+        c, (kh, kw) = info.channels, info.window.kernel
         feats = {
             "shiftadd": np.where(one & ~use_dsp & ~graph & ~narrow_x, shiftadd, 0) * 1.0,
             "table": np.where(one & ~use_dsp & ~graph & narrow_x, nonzero * pw, 0) * 1.0,
@@ -394,7 +316,7 @@ class FastCostModel:
             "rom": np.where(one, 0, mults * wb * np.ceil(rf / 64)) * 1.0,
             "xmux": np.where(one, 0, per_out * xb * (rf - 1) / 3) * 1.0,
             "cast": cout * aw * 1.0,
-            "gap": info.gap_px * c * xb * 1.0,
+            "gap": info.window.gap_px * c * xb * 1.0,
             # a narrow accumulator casts every product and every partial sum (round, saturate)
             "lossy": (np.where(one, nonzero, mults) * aw * 1.0 if lossy
                       else np.zeros(wb.shape)),
@@ -498,3 +420,154 @@ class FastCostModel:
         out["latency"] = latency * 1.0
         out["interval"] = interval * 1.0
         return out
+
+
+# -- per kind: what the model needs of a layer's engine ------------------------------
+SHAPES: LayerRegistry[Callable[[FastCostModel, L.Layer], _LayerInfo]] = LayerRegistry(
+    "the fast cost model", "codesign.cost.fast")
+"""Per kind: what the model needs of a layer's engine (its stream, window, weights)."""
+
+
+SHAPES.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@SHAPES.rule(L.Input)
+def _input_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
+    m.unsigned[layer.name] = True  # images: calibration gives non-negative data unsigned
+    beats = m.plan.streams[m.plan.input].beats
+    return _LayerInfo(layer, beats=beats, span=beats - 1)
+
+
+@SHAPES.rule(L.Flatten)
+def _flatten_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
+    m.unsigned[layer.name] = m.x_unsigned(layer)  # a re-reading of its input stream
+    return _LayerInfo(layer)
+
+
+@SHAPES.rule(L.WeightedLayer)
+def _weighted_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
+    assert isinstance(layer, L.WeightedLayer)
+    m.unsigned[layer.name] = False
+    x = m.stream_in(layer)
+    return _LayerInfo(layer, channels=x.channels, x_unsigned=m.x_unsigned(layer),
+                      window=m.window(layer), beats=x.beats, terms=layer.terms,
+                      cout=layer.out_channels, weights=WeightTables.of(layer.weight))
+
+
+@SHAPES.rule(L.ReLU)
+def _relu_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
+    m.unsigned[layer.name] = True
+    x = m.stream_in(layer)
+    return _LayerInfo(layer, channels=x.channels, x_unsigned=m.x_unsigned(layer),
+                      fused=fused_relu(m.graph, m.graph[layer.inputs[0]]) is layer,
+                      beats=x.beats)
+
+
+@SHAPES.rule(L.Pool2d)
+def _pool_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
+    m.unsigned[layer.name] = m.x_unsigned(layer)
+    x = m.stream_in(layer)
+    return _LayerInfo(layer, channels=x.channels, x_unsigned=m.x_unsigned(layer),
+                      window=m.window(layer), beats=x.beats)
+
+
+@SHAPES.rule(L.Add)
+def _add_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
+    m.unsigned[layer.name] = False
+    x = m.stream_in(layer)
+    return _LayerInfo(layer, channels=x.channels, x_unsigned=m.x_unsigned(layer),
+                      beats=x.beats)
+
+
+# -- per kind: its features, DSPs and cycles over a layer's candidates -------------------
+@dataclass(frozen=True)
+class _Choice:
+    """One layer's candidate arrays, broadcast together."""
+
+    wb: np.ndarray
+    xb: np.ndarray
+    xe: np.ndarray  # the input's width as a signed operand
+    ob: np.ndarray
+    rf: np.ndarray
+    dsp: np.ndarray
+    accum_bits: Any
+    lossy: bool
+
+
+@dataclass
+class _Cost:
+    """What one layer's rule gives: the features it has (the others are 0), its DSPs,
+    its latency contribution and its interval (arrays or scalars)."""
+
+    feats: dict[str, Any] = field(default_factory=dict)
+    dsp: Any = 0.0
+    latency: Any = 0.0
+    interval: Any = 0.0
+
+
+COSTS: LayerRegistry[Callable[[FastCostModel, _LayerInfo, _Choice], _Cost]] = LayerRegistry(
+    "the fast cost model's features", "codesign.cost.fast")
+COSTS.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@COSTS.rule(L.Input)
+def _input_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    return _Cost(latency=info.beats - 1)
+
+
+@COSTS.rule(L.Flatten)
+def _flatten_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    return _Cost()  # a re-reading of its input stream: no engine
+
+
+@COSTS.rule(L.WeightedLayer)
+def _weighted_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    feats, dsps = m._weighted(info, c.wb, c.xb, c.xe, c.ob, c.rf, c.dsp, c.accum_bits, c.lossy)
+    assert info.window is not None
+    return _Cost(feats, dsps, *info.window.cycles(np.maximum(c.rf, 1)))
+
+
+@COSTS.rule(L.ReLU)
+def _relu_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    cast = info.channels * c.ob * 1.0
+    if info.fused:  # a cast in the engine before it: no register, no cycles of its own
+        return _Cost({"cast": cast})
+    return _Cost({"cast": cast, "out": cast, "const": 1.0}, latency=1, interval=info.beats)
+
+
+def _pool_cost(info: _LayerInfo, c: _Choice, grow: int, adders: str) -> _Cost:
+    """A pool's window registers and its comparators (max) or adders (average)."""
+    assert info.window is not None
+    kh, kw = info.window.kernel
+    window, ch = kh * kw, info.channels
+    feats = {"cast": ch * c.ob * 1.0, "gap": info.window.gap_px * ch * c.xb * 1.0,
+             "taps": window * ch * c.xb * 1.0, "out": ch * c.ob * 1.0, "const": 1.0,
+             adders: (window - 1) * ch * (c.xb + grow) * 1.0}
+    return _Cost(feats, 0.0, *info.window.cycles(np.ones_like(c.rf)))
+
+
+@COSTS.rule(L.MaxPool2d)
+def _maxpool_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    return _pool_cost(info, c, 0, "cmp")
+
+
+@COSTS.rule(L.AvgPool2d)
+def _avgpool_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    assert info.window is not None
+    kh, kw = info.window.kernel
+    grow = math.ceil(math.log2(kh * kw))
+    cost = _pool_cost(info, c, grow, "pooladd")
+    if not _pow2(kh * kw):
+        # the mean: per channel an AW+1-bit divide, AW the lossless window sum with grow
+        # more fraction bits (codesign.design.lossless_avg_accum)
+        aw = c.xb + 2 * grow + int(info.x_unsigned)
+        cost.feats["div"] = info.channels * 2.0 * (aw + 1) ** 2
+    return cost
+
+
+@COSTS.rule(L.Add)
+def _add_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    ch = info.channels
+    return _Cost({"accadd": ch * (c.xb + 1) * 1.0, "cast": ch * c.ob * 1.0,
+                  "out": ch * c.ob * 1.0, "const": 1.0},
+                 latency=2, interval=info.beats)  # its register and a fork FIFO

@@ -40,6 +40,7 @@ from codesign.rtl.engines import (
     type_params,
     window_timing,
 )
+from codesign.rtl.fusion import fused_relu
 from codesign.rtl.mac import MacPlan, plan_mac, render_mac_module
 from codesign.rtl.pipeline import Stages, assign_stages, delay_model
 
@@ -183,12 +184,7 @@ class _Planner:
         return Plan(self.streams, self.engines, self.stream_of["input"], out)
 
     def _fusable_relu(self, layer: L.Layer) -> L.ReLU | None:
-        if not isinstance(layer, L.WeightedLayer):
-            return None
-        users = self.g.consumers(layer.name)
-        if len(users) == 1 and isinstance(users[0], L.ReLU) and layer is not self.g.output:
-            return users[0]  # type: ignore[return-value]
-        return None
+        return fused_relu(self.g, layer)  # codesign.rtl.fusion: the cost models read it too
 
     def _in(self, layer: L.Layer, k: int = 0) -> Stream:
         return self.streams[self.stream_of[layer.inputs[k]]]

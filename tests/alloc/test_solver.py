@@ -117,6 +117,21 @@ def test_residual_add_ties_both_inputs():
     assert of_layer["add"] != of_layer["relu_2"]
 
 
+def test_an_unfolded_batchnorm_is_refused_by_name():
+    """The allocator never sees a BatchNorm (Graph.from_torch folds it into the conv):
+    a graph that still has one is refused, naming the layer and what to do."""
+    from codesign.errors import CodesignError
+    from codesign.ir import layers as L
+    from codesign.ir.graph import Graph
+
+    graph = Graph((L.Input("input", (), (4,)),
+                   L.BatchNorm("bn1", ("input",), (4,), scale=np.ones(4), shift=np.zeros(4))))
+    with pytest.raises(CodesignError) as info:
+        tensor_groups(graph)
+    for part in ("allocator", "batchnorm", "'bn1'", "fold BatchNorm first"):
+        assert part in str(info.value)
+
+
 def test_infeasible_budget_names_the_smallest_feasible_one():
     cands = synthetic_chain(4, seed=5)
     solver = Solver(cands, ("lut", "dsp"))

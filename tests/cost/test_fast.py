@@ -17,7 +17,7 @@ from codesign.ir.graph import Graph
 from codesign.qnet import QuantizedNet
 from codesign.rtl.engines import csd_masks
 from codesign.rtl.latency import simulate
-from codesign.rtl.network import plan_network
+from codesign.rtl.network import plan_network, plan_timing
 
 
 def test_csd_digits_match_the_rtl_generators_digits():
@@ -285,3 +285,46 @@ def test_xilinx_maps_a_product_to_a_dsp_by_its_trimmed_width():
     m = FastCostModel(_dense_graph(w), "xc7a35t")
     assert float(m.features("fc", 5, 3, 8, 2, True)[1]) == 0
     assert float(m.features("fc", 5, 4, 8, 2, True)[1]) == 2 * 4
+
+
+def test_fork_fifos_hold_the_pipeline_stages_below_them():
+    """A pipelined adder graph below a fork holds more beats (engine_kinds.WindowEngine.
+    capacity), so the planner deepens the fork's FIFOs (on ECP5 at 100 MHz randnet 1's
+    graphs take one or two stages: 68 -> 105 beats); given those stages, the fast model's
+    fifo bits are the planner's."""
+    from codesign.cost.structural import on_device
+    from codesign.devices import get_device
+    from codesign.rtl.engine_kinds import pipe_stages
+
+    dev = get_device("lfe5u-85f")
+    q = on_device(random_qnet(1, residual=True, graphs=True)[0], dev)
+    plan = plan_network(q)
+    stages = {e.layers[0]: pipe_stages(e.timing) for e in plan.engines if pipe_stages(e.timing)}
+    depths = [e.timing["depth"] for e in plan.engines if e.kind == "fifo"]
+    unstaged = [e.timing["depth"] for e in plan_timing(q.graph).engines if e.kind == "fifo"]
+    assert stages and sum(depths) > sum(unstaged)  # the stages matter on this design
+    fork = next(layer for layer in q.graph.layers if len(q.graph.consumers(layer.name)) > 1)
+    for pipe, want in ((stages, depths), (None, unstaged)):
+        feats = FastCostModel(q.graph, dev, pipe).features(fork.name, 8, 8, 5, 1, False)[0]
+        assert float(feats["fifo"]) == sum(want) * fork.out_shape[0] * 5
+
+
+def test_a_forking_input_stream_pays_for_its_fifos():
+    """The network's input read by two engines forks through two FIFOs in the RTL (and in
+    the allocator's structural costs): the fast model charges them to the input."""
+    g = Graph((L.Input("input", (), (2, 4, 4)),
+               L.ReLU("relu", ("input",), (2, 4, 4)),
+               L.Add("add", ("input", "relu"), (2, 4, 4))))
+    depths = [e.timing["depth"] for e in plan_timing(g).engines if e.kind == "fifo"]
+    assert len(depths) == 2
+    feats = FastCostModel(g, "xc7a35t").features("input", 0, 6, 6, 1, False)[0]
+    assert float(feats["fifo"]) == sum(depths) * 2 * 6
+
+
+def test_a_kind_the_model_never_sees_is_refused_by_name():
+    g = Graph((L.Input("input", (), (4,)),
+               L.BatchNorm("bn1", ("input",), (4,), scale=np.ones(4), shift=np.zeros(4))))
+    with pytest.raises(CodesignError) as info:
+        FastCostModel(g, "xc7a35t")
+    for part in ("cost model", "batchnorm", "'bn1'", "fold_batchnorm"):
+        assert part in str(info.value)

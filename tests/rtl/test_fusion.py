@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rtl.randnet import random_qnet  # tests/ is on sys.path
 
 from codesign.cost.fast import FastCostModel
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.rtl.fusion import fused_into, fused_relu
 from codesign.rtl.network import plan_timing
+
+from .randnet import random_qnet
 
 
 def _conv(name: str, src: str) -> L.Conv2d:

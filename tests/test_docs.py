@@ -169,7 +169,7 @@ def test_a_stale_path_link_or_name_is_caught():
     "LUT/FF and DSP/BRAM, TRN/RND", "`runs/digits-<time>/report.html`", "`flows/*.yaml`",
     "`$CODESIGN_DATA/<name>/`, `~/.cache/codesign/data/`", "`path/to/file.py:factory`",
     "```\npytest regress/digits --rtl hw/files.f\n```", "`codesign.hw` and `codesign.sim`",
-    "`codesign.DesignPoint.load(path)`, `codesign.emit.rtl.plan_network`",
+    "`codesign.DesignPoint.load(path)`, `codesign.fixed.FixedType.parse`, `codesign.ir`",
 ])
 def test_prose_and_real_names_pass(text):
     assert dangling_in_text(text + "\n", DOCS, "probe") == []

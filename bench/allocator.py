@@ -8,7 +8,7 @@
             method's design, quantized with the same short LSQ fine-tuning; validation
             and (final table only) test accuracy, at equal or lower LUT than the budget
 
-    python bench/allocator.py speed
+    python bench/allocator.py speed [--save bench/results/allocator_speed.json]
     python bench/allocator.py accuracy --tables DIR [--epochs 3] [--models digits_cnn]
     python bench/allocator.py s1 --tables DIR --models digits_cnn --epochs 6
 
@@ -36,7 +36,8 @@ from codesign.sensitivity.table import SensitivityTable
 METHODS = ("exact", "uniform", "ascend-descend", "pareto", "size-ilp")
 
 
-def speed(points: int = 50, solves: int = 3) -> None:
+def speed(points: int = 50, solves: int = 3) -> dict:
+    """Print and return the frontier's and the single solves' times."""
     cands = synthetic_chain(30, bits=(2, 4, 6, 8), reuse=(1, 2), seed=1, dsp=False)
     budget = Budget({"dsp": 0})
     for _ in range(2):  # the second run is the figure (imports and caches warm)
@@ -46,6 +47,7 @@ def speed(points: int = 50, solves: int = 3) -> None:
     print(f"(a) 30 layers x 32 choices ({cands.size} table rows with the input width), "
           f"{points}-cap exact LUT frontier: {len(front)} distinct Pareto designs in "
           f"{wall:.3f} s wall, {cpu:.3f} s CPU (dynamic program; target < 1 s)")
+    front_wall, front_cpu = wall, cpu
     solver = Solver(cands, ("lut", "dsp"))
     times = []
     for i in np.linspace(0, len(front) - 1, solves + 2).astype(int)[1:-1]:
@@ -55,6 +57,9 @@ def speed(points: int = 50, solves: int = 3) -> None:
         assert abs(alloc.omega - front[i].omega) <= 1e-9 * front[i].omega, "DP != HiGHS"
     print(f"    one HiGHS MILP solve of the same problem: {np.mean(times):.2f} s CPU on "
           f"average over {solves} caps (same optimum as the frontier at each)")
+    return {"layers": 30, "choices": 32, "points": points, "designs": len(front),
+            "frontier_wall_s": front_wall, "frontier_cpu_s": front_cpu,
+            "highs_solve_cpu_s": float(np.mean(times))}
 
 
 def accuracy(tables: Path, models: list[str], epochs: int, device_name: str) -> None:
@@ -155,9 +160,15 @@ def main() -> None:
     p.add_argument("--models", default="digits_cnn,digits_wide,digits_resnet")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--device", default="xc7a35t")
+    p.add_argument("--save", metavar="JSON", help="speed: also record the times in this file "
+                   "(bench/results/allocator_speed.json is the one docs/allocate.md quotes)")
     args = p.parse_args()
     if args.what == "speed":
-        speed()
+        times = speed()
+        if args.save:
+            from record import record
+
+            print(f"recorded in {record(args.save, vars(args), speed=times)}")
     elif args.what == "s1":
         s1(args.tables, args.models.split(",")[0], args.epochs)
     else:

@@ -12,6 +12,10 @@ for a core, so the CPU time of this process (time.process_time: the C simulation
 in-process through ctypes, numpy's BLAS threads included) is printed beside it.
 
     .venv/bin/python bench/bitexact_speed.py [--repeats 5] [--io parallel|stream]
+        [--save bench/results/bitexact_speed.json]
+
+--save records each contender's samples per second and its ratio to hls4ml (wall and
+CPU), the figures docs/methods.md quotes.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--io", choices=("parallel", "stream"), default="parallel")
+    ap.add_argument("--save", metavar="JSON", help="also record the rates in this file "
+                    "(bench/results/bitexact_speed.json is the one docs/methods.md quotes)")
     args = ap.parse_args()
 
     from codesign.data import load_dataset
@@ -93,13 +99,21 @@ def main() -> None:
             ("fused", "bit-accurate model, one batch"),
             ("layers", "bit-accurate, one batch, layer by layer"),
             ("one", "bit-accurate model, one sample per call")]
+    recorded = {}
     for label, text in rows:
         wall, cpu = (t * scale.get(label, 1) for t in timings[label])
+        recorded[label] = {"what": text, "samples_per_s_wall": n / wall,
+                           "samples_per_s_cpu": n / cpu, "x_hls4ml_wall": hls_wall / wall,
+                           "x_hls4ml_cpu": hls_cpu / cpu}
         print(f"  {text:44s} {n / wall:17.0f} {hls_wall / wall:8.1f}x {n / cpu:16.0f} "
               f"{hls_cpu / cpu:8.1f}x")
     wall, cpu = timings["fused"]
     print(f"ratio (bit-accurate batch / hls4ml predict): {hls_wall / wall:.1f}x wall, "
           f"{hls_cpu / cpu:.1f}x CPU (target >= 20x)")
+    if args.save:
+        from record import record
+
+        print(f"recorded in {record(args.save, vars(args), samples=n, rates=recorded)}")
 
 
 if __name__ == "__main__":

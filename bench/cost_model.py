@@ -27,7 +27,7 @@ their provenance in the same file, where codesign.cost.bands reads them.
 
     nice -n 10 .venv/bin/python bench/cost_model.py [--layers 60] [--networks 12]
         [--jobs 2] [--out out/cost_model] [--cached-only] [--write-fit] [--write-bands]
-        [--confidence 0.95] [--cycles-only]
+        [--confidence 0.95] [--cycles-only] [--save bench/results/cost_model.json]
 """
 
 from __future__ import annotations
@@ -319,11 +319,12 @@ def cv_residuals(rows: list[dict], family: str) -> dict[str, dict[str, list[list
     return out
 
 
-def band_report(rows: list[dict], confidence: float) -> dict:
+def band_report(rows: list[dict], confidence: float, summary: dict | None = None) -> dict:
     """Print each model's error band at `confidence` per family and resource, and its
     coverage: the share of designs whose Yosys figure lies under the upper band, both
     with the band of all residuals and cross-fold (the band from one fold's residuals
-    judged on the other fold's designs). Returns the residuals to store."""
+    judged on the other fold's designs). Returns the residuals to store; each band goes
+    into `summary["bands"]` too."""
     stored: dict = {}
     print(f"\nerror bands at {100 * confidence:g}% (relative residual (Yosys - estimate) / "
           "estimate, 2-fold cross-validated), and coverage of the upper band")
@@ -346,6 +347,10 @@ def band_report(rows: list[dict], confidence: float) -> dict:
                 print(f"  {model:10} {fam:5} {res:3} n={len(allres):3}  band "
                       f"{100 * lo:+6.1f}% .. {100 * hi:+6.1f}%  coverage {100 * covered:5.1f}%"
                       f"  cross-fold {across:5.1f}%")
+                if summary is not None:
+                    summary.setdefault("bands", {}).setdefault(model, {}).setdefault(
+                        fam, {})[res] = {"n": len(allres), "low": lo, "high": hi,
+                                         "coverage": float(covered), "cross_fold": across / 100}
                 stored.setdefault(model, {}).setdefault(fam, {})[res] = sorted(
                     round(x, 4) for x in allres)
     return stored
@@ -483,12 +488,15 @@ def write_fit(coefs: dict, version: str, n: dict) -> list[Path]:
 
 
 def report(rows: list[dict], out: Path, todo: list[dict], write: bool,
-           write_bands: bool = False, confidence: float = 0.95) -> None:
+           write_bands: bool = False, confidence: float = 0.95) -> dict:
+    """Print the comparison; return its figures (what --save records)."""
     from codesign.cost.fast import coefficients as fast_coefficients
     from codesign.cost.structural import coefficients as struct_coefficients
 
     version = rows[0]["yosys"] if rows else "?"
     coefs: dict[str, dict] = {}
+    summary: dict = {"designs": len(rows),
+                     "per_family": {f: sum(r["family"] == f for r in rows) for f in FAMILY_PART}}
     print(f"\n{'family':6} {'res':4} {'n fit':>5} {'n test':>6} | {'struct MAPE':>11} "
           f"{'worst':>6} {'unfitted':>8} | {'fast MAPE':>9} {'worst':>6} {'refit':>6} | "
           f"{'fast vs struct':>14}   (held-out half)")
@@ -510,6 +518,10 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool,
             f_m, f_w = mape([(predict(r, fc), r["synth"][res]) for r in test])
             f_r, _ = mape([(predict(r, refit), r["synth"][res]) for r in test])
             fs, _ = mape([(predict(r, fc), struct_predict(r, sc, res)) for r in test])
+            summary.setdefault("held_out", {}).setdefault(fam, {})[res] = {
+                "n_fit": len(train), "n_test": len(test), "structural_mape": s_m,
+                "structural_worst": s_w, "structural_unfitted_mape": s0, "fast_mape": f_m,
+                "fast_worst": f_w, "fast_refit_mape": f_r, "fast_vs_structural_mape": fs}
             print(f"{fam:6} {res:4} {len(train):5} {len(test):6} | {s_m:10.1f}% {s_w:5.1f}% "
                   f"{s0:7.1f}% | {f_m:8.1f}% {f_w:5.1f}% {f_r:5.1f}% | {fs:13.1f}%")
         for kind in ("layer", "network"):
@@ -523,17 +535,27 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool,
                                for r in sub])
                     fr = mape([(predict(r, coefs[fam]["fast_refit"][res]), r["synth"][res])
                                for r in sub])
+                    summary["held_out"][fam].setdefault(f"{kind}s", {"n": len(sub)})[res] = {
+                        "structural_mape": sm[0], "structural_worst": sm[1],
+                        "fast_mape": fm[0], "fast_refit_mape": fr[0]}
                     parts.append(f"{res.upper()} struct {sm[0]:.1f}% (worst {sm[1]:.1f}%) "
                                  f"fast {fm[0]:.1f}% (refit {fr[0]:.1f}%)")
                 print(f"{'':6} held-out {kind}s (n={len(sub)}): " + "; ".join(parts))
         worst = max(test, key=lambda r: pct(struct_predict(r, coefs[fam]["struct"]["lut"],
                                                            "lut"), r["synth"]["lut"]))
+        worst_est = struct_predict(worst, coefs[fam]["struct"]["lut"], "lut")
+        summary["held_out"][fam]["worst_lut"] = {
+            "id": worst["id"], "label": worst["label"], "estimate": round(worst_est),
+            "yosys": worst["synth"]["lut"],
+            "residual": rel_residual(worst_est, worst["synth"]["lut"])}
         print(f"{'':6} worst structural LUT: {worst['id']} ({worst['label']}): "
               f"{struct_predict(worst, coefs[fam]['struct']['lut'], 'lut'):.0f} vs "
               f"{worst['synth']['lut']}")
     for res in ("dsp", "bram"):
         s_same = sum(r["struct"][res] == r["synth"][res] for r in rows)
         f_same = sum(r[f"est_{res}"] == r["synth"][res] for r in rows)
+        summary.setdefault("exact", {})[res] = {"structural": s_same, "fast": f_same,
+                                                "of": len(rows)}
         print(f"{res.upper()} exact: structural {s_same}/{len(rows)}, fast {f_same}/{len(rows)}")
     for r in rows:
         if r["struct"]["dsp"] != r["synth"]["dsp"]:
@@ -545,16 +567,22 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool,
         print(f"{res.upper()} (rule, not fitted): exact on {same}/{len(rows)}, MAPE {m:.1f}%, "
               f"worst {w:.1f}%")
     ivl = sum(r["est_interval"] == r["sim_interval"] for r in rows)
-    print(f"interval equal to the handshake simulation on {ivl}/{len(rows)} designs")
+    closed = sum(r["est_network_interval"] == r["sim_interval"] for r in rows)
+    summary["exact"]["interval"] = {"fast": ivl, "closed_form": closed, "of": len(rows)}
+    print(f"interval equal to the handshake simulation on {ivl}/{len(rows)} designs "
+          f"(per-layer estimate), {closed}/{len(rows)} (closed form with the plan's stages)")
     for key, what in (("est_latency", "closed form, network_cycles with the plan's stages"),
                       ("est_latency_unstaged", "closed form without pipeline stages"),
                       ("est_latency_additive", "additive per-layer estimate, layer_costs")):
         lat = [pct(r[key], r["sim_latency"]) for r in rows if key in r]
+        summary["exact"][key.replace("est_", "")] = {"exact": sum(x == 0 for x in lat),
+                                                     "of": len(lat)}
         print(f"latency ({what}): exact on {sum(x == 0 for x in lat)}/{len(lat)} designs, "
               f"MAPE {np.mean(lat):.1f}%, worst {np.max(lat):.1f}%")
     print(f"fast estimate: {speed():,.0f} layer candidates per second; structural: "
           f"{struct_speed(todo):.1f} whole designs per second")
-    stored = band_report(rows, confidence)
+    summary["confidence"] = confidence
+    stored = band_report(rows, confidence, summary)
     if (write or write_bands) and stored:
         print(f"error bands written to {write_band_file(stored, version, rows)}")
     if coefs:
@@ -568,6 +596,7 @@ def report(rows: list[dict], out: Path, todo: list[dict], write: bool,
             print(f"coefficients written to {', '.join(map(str, paths))} (families with "
                   f">= {MIN_FIT_SAMPLES} fitted samples: "
                   f"{[f for f in n if n[f] >= MIN_FIT_SAMPLES]})")
+    return summary
 
 
 def cycles_report(todo: list[dict]) -> None:
@@ -626,6 +655,8 @@ def main() -> None:
     ap.add_argument("--cycles-only", action="store_true",
                     help="only the cycles of every planned design (no synthesis): the "
                          "closed form and the additive estimate against the simulation")
+    ap.add_argument("--save", metavar="JSON", help="also record the figures in this file "
+                    "(bench/results/cost_model.json is the one docs/cost.md quotes)")
     args = ap.parse_args()
     if args.cycles_only:
         cycles_report(jobs(args.layers, args.networks))
@@ -660,7 +691,12 @@ def main() -> None:
           + (f", {skipped} not synthesized yet (--cached-only)" if skipped else ""))
     for fid, msg in failed:
         print(f"  failed {fid}: {msg}")
-    report(rows, args.out, todo, args.write_fit, args.write_bands, args.confidence)
+    summary = report(rows, args.out, todo, args.write_fit, args.write_bands, args.confidence)
+    if args.save:
+        from record import record
+
+        summary["failed"], summary["not_synthesized"] = len(failed), skipped
+        print(f"recorded in {record(args.save, vars(args), summary=summary)}")
 
 
 if __name__ == "__main__":

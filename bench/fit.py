@@ -24,8 +24,6 @@ bench/alloc_vs_cost.py), not a measured accuracy: the fit, not the score, is mea
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 import tempfile
 import time
@@ -303,12 +301,9 @@ def main() -> None:
     s = summary(rows)
     text = f"{table(rows)}\n{summary_text(s)}"
     print(f"\n{text}\n# {time.perf_counter() - t0:.0f} s", flush=True)
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"date": datetime.date.today().isoformat(),
-                                "args": vars(args), "rows": rows, "summary": s,
-                                "text": text}, indent=1, default=str))
-    print(f"# written {path}")
+    from record import record
+
+    print(f"# written {record(args.out, vars(args), rows=rows, summary=s, text=text)}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ the logic depth Yosys reports for a Xilinx part at the same clocks.
 The layer is issue 9's 16x8 dense layer (5-bit weights, ap_fixed<8,3> input, lossless
 accumulator, RF 1). Usage:
     nice -n 10 python bench/pipeline_fmax.py [--clocks 50 150 250 350] [--xilinx]
+        [--save bench/results/pipeline_fmax.json]
+
+--save records the rows (the figures docs/hardware.md quotes).
 """
 
 from __future__ import annotations
@@ -46,17 +49,25 @@ def main() -> None:
     ap.add_argument("--clocks", type=float, nargs="+", default=[50, 150, 250, 350])
     ap.add_argument("--part", default="lfe5u-25f")
     ap.add_argument("--xilinx", action="store_true", help="also xc7a35t: logic depth")
+    ap.add_argument("--save", metavar="JSON", help="also record the rows in this file "
+                    "(bench/results/pipeline_fmax.json is the one docs/hardware.md quotes)")
     args = ap.parse_args()
     _, qnet = issue_row()
     parts = [args.part] + (["xc7a35t"] if args.xilinx else [])
     print("| part | clock_mhz | stages | model path ns | LUT | FF | Fmax MHz | logic depth |")
     print("|---|---|---|---|---|---|---|---|")
+    rows = []
     for part in parts:
         for clock in args.clocks:
             m = measure(qnet, part, clock)
+            rows.append(m)
             print(f"| {m['part']} | {m['clock_mhz']:g} | {m['stages']} | {m['model_ns']} | "
                   f"{m['lut']:g} | {m['ff']:g} | {m['fmax_mhz']} | {m['logic_depth']} |",
                   flush=True)
+    if args.save:
+        from record import record
+
+        print(f"recorded in {record(args.save, vars(args), rows=rows)}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ the command exactly as written):
 With --top the whole digits_cnn 8-bit accelerator is synthesized too (minutes).
 
     nice -n 10 python bench/rtl_area.py [--random 10] [--top] [--mapper abc9|yosys]
-        [--rows REGEX] [--json]
+        [--rows REGEX] [--json] [--save bench/results/rtl_area.json]
+
+--save records the output (rows, digits_top, date, arguments, Yosys version) for the
+figures docs/hardware.md and README.md quote.
 """
 
 from __future__ import annotations
@@ -237,6 +240,15 @@ def random_rows(n: int, seed: int = 0) -> list[tuple[str, QuantizedNet]]:
     return rows
 
 
+def random_summary(results: list[dict]) -> dict:
+    """How the random rows compare with da4ml: how many at or below its LUT count, and
+    the largest excess (ours / da4ml - 1)."""
+    ratios = [r["ours"]["LUT"] / max(r["da4ml"]["LUT"], 1) for r in results
+              if r["row"].startswith("random")]
+    return {"of": len(ratios), "at_or_below_da4ml": sum(x <= 1 for x in ratios),
+            "worst_over_da4ml": max(ratios) - 1 if ratios else None}
+
+
 def fmt(d: dict) -> str:
     return f"{int(d['LUT']):>6} {int(d['FF']):>5} {int(d['CARRY4']):>5} {int(d['DSP']):>3}"
 
@@ -252,6 +264,8 @@ def main() -> None:
                          "own ABC9, the issue's command exactly)")
     ap.add_argument("--rows", metavar="REGEX",
                     help="only the rows whose name matches (e.g. 'issue|random')")
+    ap.add_argument("--save", metavar="JSON", help="also record the results in this file "
+                    "(bench/results/rtl_area.json is the one the docs quote)")
     args = ap.parse_args()
     MAPPER["name"] = args.mapper
     rows = [issue_row(), *digits_rows(8), *digits_rows(4), *random_rows(args.random)]
@@ -290,6 +304,13 @@ def main() -> None:
                   f"({top['seconds']} s of Yosys, {top['cpu_seconds']} CPU-s)")
     if args.json:
         print(json.dumps({"rows": results, "digits_top": top}))
+    if args.save:
+        from record import record
+
+        results.sort(key=lambda r: r["row"])
+        path = record(args.save, vars(args), rows=results, digits_top=top,
+                      random=random_summary(results))
+        print(f"# written {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,10 @@ settings, and its run time against the number of draws, isolated vs joint draws.
 
     nice -n 10 .venv/bin/python bench/sensitivity.py
         [--nets digits_cnn,digits_wide,digits_resnet,user5,user_mlp] [--seeds 0]
-        [--draws 10,25,50,100] [--all-train]
+        [--draws 10,25,50,100] [--all-train] [--save bench/results/sensitivity.json]
+
+--save records the pooled rho of every method and network (train and test truth), the
+table docs/methods.md quotes.
 """
 
 from __future__ import annotations
@@ -194,6 +197,8 @@ def main() -> None:
     p.add_argument("--all-train", action="store_true",
                    help="also the Hessian on the whole training set (slow)")
     p.add_argument("--draws", default="10,25,50,100", help="draw counts to time")
+    p.add_argument("--save", metavar="JSON", help="also record the pooled rhos in this file "
+                   "(bench/results/sensitivity.json is the one docs/methods.md quotes)")
     args = p.parse_args()
     draws = [int(n) for n in args.draws.split(",") if n]
     results = {name: bench_net(name, args.seeds, draws, args.all_train)
@@ -209,6 +214,10 @@ def main() -> None:
             cells.append(f"{tr:+.2f}{'*' if not tr >= TARGET else ' '} | "
                          f"{te:+.2f}{'*' if not te >= TARGET else ' '}")
         print(f"  {name:14s} " + " ".join(f"{c:>22s}" for c in cells))
+    if args.save:
+        from record import record
+
+        print(f"recorded in {record(args.save, vars(args), pooled_rho=results)}")
 
 if __name__ == "__main__":
     main()

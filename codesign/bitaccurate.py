@@ -1,8 +1,8 @@
 """The bit-accurate model: the integers the hardware computes, in numpy.
 
 Values travel as integer mantissas (int64) together with the fraction bits of their
-type. Every rule is DESIGN.md's "Arithmetic: the one truth"; the hls4ml C simulation and
-the RTL are checked against this, element by element.
+type. Every rule is the arithmetic contract of docs/arithmetic.md; the hls4ml C
+simulation and the RTL are checked against this, element by element.
 
 Layout: batch first, channels first (as PyTorch), like the float Graph forward.
 

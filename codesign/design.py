@@ -184,7 +184,8 @@ class DesignPoint:
 # -- defaults -----------------------------------------------------------------------
 def lossless_accum(weight: FixedType, x: FixedType, bias: FixedType, terms: int, *,
                    layer: str | None = None) -> FixedType:
-    """The accumulator that never rounds or overflows (DESIGN.md):
+    """The accumulator that never rounds or overflows (docs/arithmetic.md, "Lossless
+    accumulators by default"):
     W_acc = W_w + W_x + ceil(log2(terms)) + 1, with the bias aligned to the product grid.
     One the bit-accurate model cannot compute is refused here, naming `layer`."""
     frac = max(weight.frac + x.frac, bias.frac)

@@ -1,5 +1,6 @@
 """What the generated hardware maps to: the one rule the RTL generator and the cost model
-both read (DESIGN.md: "one rule in one place decides what becomes BRAM, LUTRAM or DSP").
+both read, so what becomes BRAM, LUTRAM or DSP is decided in one place (docs/hardware.md,
+"Engines"; docs/cost.md).
 
 Weight ROMs (a conv/dense engine at reuse RF > 1 reads its weights from a ROM of RF
 words, one per compute cycle, each word all the weights that cycle multiplies):

@@ -77,7 +77,8 @@ def estimate_design(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
 
 def estimate_structural(qnet: QuantizedNet, device: Device) -> dict[str, Any]:
     """Per-engine rows and totals from the RTL plan (codesign.cost.structural); cycles
-    from the handshake simulation of the same plan (what `codesign synth` reports)."""
+    from the closed form of the same plan (codesign.rtl.latency.network_timing, equal to the
+    handshake simulation and to Verilator)."""
     from codesign.cost import structural as st
     from codesign.rtl.latency import network_timing
 

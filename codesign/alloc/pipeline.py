@@ -199,7 +199,7 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     result = {"model": job.model_name, "device": job.device.part,
               "budget": asked.text(), "limits": limits.limits,
               "limit_source": {k: limits.origin(k) for k in limits.limits},
-              "budget_notes": clamped,
+              "budget_notes": clamped + held_note(cands),
               "confidence": job.confidence, "margins": margins,
               "band_source": provenance(),
               "whole_check": whole_check,
@@ -209,6 +209,19 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
               "out": str(out)}
     result.update(write_outputs(result, out))
     return result
+
+
+def held_note(cands: Candidates) -> list[str]:
+    """Say when activations were not allocated: a weights-only sensitivity table (or one
+    without some tensors) leaves them at one width, which the user must not miss."""
+    held = cands.notes.get("held_activations")
+    if not held:
+        return []
+    names = held["tensors"]
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return [f"note: {len(names)} activation tensor(s) held at {held['bits']} bits ({shown}): "
+            "the sensitivity table has no activation traces for them; run `codesign "
+            "sensitivity` without --no-activations to allocate their widths"]
 
 
 def _solve(job: AllocateJob, cands: Candidates, tables: dict[str, SensitivityTable],

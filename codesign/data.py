@@ -40,7 +40,7 @@ import gzip
 import os
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,7 @@ class Dataset:
     x_val: np.ndarray
     y_val: np.ndarray
     val_rows: np.ndarray  # rows of the file's training set held out as val (empty if given)
+    source: str = ""  # what load_dataset reads it from again: a built-in name or an absolute path
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -501,10 +502,10 @@ _DEFAULT_FOR_SHAPE = {
 def load_dataset(spec: str, root: Path | None = None) -> Dataset:
     """Load a built-in dataset by name, or a dataset directory / .npz file by path."""
     if spec in DATASETS:
-        return DATASETS[spec](root)
+        return replace(DATASETS[spec](root), source=spec)
     path = Path(spec).expanduser()
     if path.exists() or os.sep in spec or "/" in spec or path.suffix == ".npz":
-        return _load_path(path)
+        return replace(_load_path(path), source=str(path.resolve()))
     raise DatasetError(
         f"unknown dataset {spec!r}; valid names: {', '.join(DATASETS)} "
         "(or a path to a dataset directory or .npz file)."
@@ -544,7 +545,14 @@ def dataset_for_shape(
                 f"no built-in dataset fits input shape {_fmt_shape(shape)}; "
                 "pass --dataset NAME|PATH"
             )
-    data = load_dataset(spec, root)
+        try:
+            data = load_dataset(spec, root)
+        except DatasetError as exc:  # a guess from the shape: say how to name the data
+            raise DatasetError(f"no --dataset given and the design records none, so the "
+                               f"input shape {_fmt_shape(shape)} picked {spec!r}, which "
+                               f"cannot be loaded ({exc}); pass --dataset NAME|PATH") from None
+    else:
+        data = load_dataset(spec, root)
     if data.input_shape != shape:
         raise DatasetError(
             f"dataset {data.name!r} has input shape {_fmt_shape(data.input_shape)} but the "

@@ -86,6 +86,7 @@ class DesignPoint:
     input_shape: tuple[int, ...] | None = None
     weights: str | None = None  # the QuantizedNet's .npz, relative to the YAML file
     notes: dict[str, Any] = field(default_factory=dict)  # free-form: method, accuracy...
+    dataset: str | None = None  # the data it was made from: what commands read by default
 
     def __post_init__(self) -> None:
         get_device(self.device)
@@ -133,6 +134,8 @@ class DesignPoint:
         out: dict[str, Any] = {}
         if self.model is not None:
             out["model"] = self.model
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
         if self.input_shape is not None:
             out["input_shape"] = list(self.input_shape)
         out.update(device=self.device, clock_mhz=self.clock_mhz, input=str(self.input))
@@ -164,6 +167,7 @@ class DesignPoint:
             device=str(data.get("device", "xc7a35t")),
             clock_mhz=data.get("clock_mhz", 100.0),
             model=data.get("model"),
+            dataset=None if data.get("dataset") is None else str(data["dataset"]),
             input_shape=tuple(int(s) for s in shape) if shape is not None else None,
             weights=data.get("weights"),
             notes=dict(data.get("notes") or {}),

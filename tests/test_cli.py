@@ -308,3 +308,36 @@ def test_text_table_without_rows_is_its_header() -> None:
     from codesign.cli.common import table
 
     assert table([], ["method", "lut"]).splitlines() == ["method  lut", "------  ---"]
+
+
+def test_a_design_records_its_dataset(capsys, tmp_path: Path, monkeypatch) -> None:
+    """quantize records the data a design was made from; eval, and the samples of emit and
+    rtl, read it again without --dataset (issue 21). Without a record, a dataset picked
+    from the input shape that cannot be loaded says to pass --dataset."""
+    import numpy as np
+
+    from codesign.cli.common import design_dataset
+    from codesign.design import DesignPoint
+    from codesign.errors import DatasetError
+    from codesign.qnet import QuantizedNet
+
+    (tmp_path / "c1.py").write_text(CONV1D_MODEL)
+    spec, rng = f"{tmp_path / 'c1.py'}:net", np.random.default_rng(0)
+    np.savez(tmp_path / "mine.npz", x_train=rng.normal(size=(30, 2, 16)).astype(np.float32),
+             y_train=np.arange(30) % 3, x_test=rng.normal(size=(7, 2, 16)),
+             y_test=np.arange(7) % 3)
+    monkeypatch.chdir(tmp_path)  # a relative --dataset is recorded as an absolute path
+    q = run_json(capsys, "quantize", spec, "--input-shape", "2,16", "--dataset", "mine.npz",
+                 "--uniform", "8", "--out", str(tmp_path / "q"))
+    design = QuantizedNet.load(q["design"]).design
+    assert design.dataset == str(tmp_path / "mine.npz")
+    monkeypatch.chdir(Path(__file__).parent)
+    e = run_json(capsys, "eval", spec, "--input-shape", "2,16", "--design", q["design"])
+    assert e["samples"] == 7 and e["bit_accurate_accuracy"] == q["bit_accurate_accuracy"]
+    assert len(design_dataset(design, None, (2, 16)).x_test) == 7
+
+    monkeypatch.setenv("CODESIGN_DATA", str(tmp_path / "empty"))
+    unrecorded = DesignPoint(design.input, design.layers, input_shape=(3, 32, 32))
+    with pytest.raises(DatasetError, match=r"no --dataset given .* picked 'cifar10'.*"
+                                           r"pass --dataset NAME\|PATH"):
+        design_dataset(unrecorded, None, (3, 32, 32))

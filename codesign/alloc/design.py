@@ -3,6 +3,8 @@ calibration (which picks every binary point), then the chosen reuse and multipli
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from codesign.alloc.candidates import Candidates
@@ -29,7 +31,7 @@ def allocation_widths(cands: Candidates, alloc: Allocation) -> Widths:
 
 def to_design(graph: Graph, cands: Candidates, alloc: Allocation, calib_x: np.ndarray, *,
               device: str, clock_mhz: float, model: str | None = None,
-              calibration: str = "max") -> DesignPoint:
+              calibration: str = "max", dataset: str | None = None) -> DesignPoint:
     act_fn, weight_fn = calibration_ranges(calibration)
     design = calibrate_design(graph, calib_x, allocation_widths(cands, alloc),
                               range_fn=act_fn, weight_range_fn=weight_fn, device=device,
@@ -41,8 +43,7 @@ def to_design(graph: Graph, cands: Candidates, alloc: Allocation, calib_x: np.nd
     notes = {"allocator": alloc.method, "omega": float(alloc.omega),
              "objective": cands.objective,
              "estimate": {k: float(v) for k, v in alloc.cost.items()}, **alloc.notes}
-    design = DesignPoint(design.input, design.layers, design.device, design.clock_mhz,
-                         design.model, design.input_shape, design.weights, notes)
+    design = replace(design, notes=notes, dataset=dataset)
     design.validate(graph)
     return design
 

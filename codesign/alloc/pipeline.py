@@ -165,7 +165,8 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     work = [(m, i, a) for m, allocs in found.items() for i, a in enumerate(allocs)]
     for method, i, alloc in tqdm(work, desc="designs", disable=None if job.progress else True):
         design = to_design(job.graph, cands, alloc, calib_x, device=job.device.part,
-                           clock_mhz=job.device.default_clock_mhz, model=job.model_name)
+                           clock_mhz=job.device.default_clock_mhz, model=job.model_name,
+                           dataset=job.data.source or None)
         path = design.save(out / method / f"point_{i:02d}.yaml")
         # the figures a user reads are the whole design's structural estimate (what
         # `codesign cost` says), the allocator's per-layer sums beside them

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.cli.common import add_json_arg, report
+from codesign.cli.common import add_json_arg, design_dataset, report
 from codesign.errors import CodesignError
 from codesign.outputs import output_dir
 from codesign.qnet import QuantizedNet
@@ -90,14 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _samples(qnet: QuantizedNet, spec: str | None, n: int) -> np.ndarray:
     """Test images first, then training images (digits has only 360 test images)."""
-    from codesign.data import dataset_for_shape, load_dataset
-    from codesign.zoo import ZOO
-
-    model = qnet.design.model
-    if spec is None and model in ZOO:
-        data = load_dataset(ZOO[model].dataset)
-    else:
-        data = dataset_for_shape(spec, qnet.graph.input_shape)
+    data = design_dataset(qnet.design, spec, qnet.graph.input_shape)
     x = np.concatenate([data.x_test, data.x_train])[:n]
     if len(x) < n:
         print(f"note: dataset {data.name!r} has only {len(x)} images; using all of them",

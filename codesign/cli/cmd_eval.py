@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"{args.design} was made for input shape "
                             f"{list(qnet.graph.input_shape)}, {args.model} takes "
                             f"{list(model.input_shape)}")
-    data = dataset_from_args(args, model)
+    data = dataset_from_args(args, model, recorded=qnet.design.dataset)
     x, y = data.x_test[: args.samples], data.y_test[: args.samples]
     float_acc = evaluate(model.module, x, y)
     start = time.perf_counter()

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.cli.common import add_dataset_arg, add_json_arg, eprint, report
-from codesign.data import dataset_for_shape
+from codesign.cli.common import add_dataset_arg, add_json_arg, design_dataset, eprint, report
 from codesign.errors import CodesignError
 from codesign.outputs import output_dir
 from codesign.qnet import QuantizedNet
@@ -65,14 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _samples(qnet: QuantizedNet, spec: str | None, n: int) -> np.ndarray:
-    design = qnet.design
-    shape = qnet.graph.input_shape
-    if spec is None and design.model is not None:
-        from codesign.zoo import ZOO
-
-        if design.model in ZOO:
-            spec = ZOO[design.model].dataset
-    data = dataset_for_shape(spec, shape)
+    data = design_dataset(qnet.design, spec, qnet.graph.input_shape)
     pool = np.concatenate([data.x_test, data.x_train])
     if n > len(pool):
         raise CodesignError(f"--samples {n} exceeds the {len(pool)} samples of {data.name}")

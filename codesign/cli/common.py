@@ -69,10 +69,11 @@ def model_from_args(args: argparse.Namespace, *, trained: bool = True) -> Loaded
                       trained=trained)
 
 
-def dataset_from_args(args: argparse.Namespace, model: LoadedModel) -> Dataset:
-    """The model's data (--dataset, else its zoo dataset or the one its input fits), with
-    every label one of the model's outputs."""
-    spec = getattr(args, "dataset", None)
+def dataset_from_args(args: argparse.Namespace, model: LoadedModel,
+                      recorded: str | None = None) -> Dataset:
+    """The model's data (--dataset, else the one a design `recorded`, else its zoo dataset
+    or the one its input fits), with every label one of the model's outputs."""
+    spec = getattr(args, "dataset", None) or recorded
     if spec is None and model.dataset is not None:
         data = load_dataset(model.dataset)
     else:
@@ -139,3 +140,17 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def eprint(*parts: object) -> None:
     print(*parts, file=sys.stderr)
+
+
+def design_dataset(design: DesignPoint, spec: str | None, input_shape: tuple[int, ...]
+                   ) -> Dataset:
+    """The data a command runs a design on: --dataset, else the dataset the design records,
+    else its zoo model's, else the built-in one its input shape fits."""
+    if spec is None:
+        spec = design.dataset
+    if spec is None and design.model is not None:
+        from codesign.zoo import ZOO
+
+        if design.model in ZOO:
+            spec = ZOO[design.model].dataset
+    return dataset_for_shape(spec, input_shape)

@@ -440,7 +440,8 @@ def run_method(name: str, job: QuantJob, settings: MethodSettings | None = None,
         torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     notes = {"method": name, "calibration": settings.calibration, **notes}
-    design = replace(qnet.design, notes={**qnet.design.notes, **_plain(notes)})
+    design = replace(qnet.design, notes={**qnet.design.notes, **_plain(notes)},
+                     dataset=job.data.source or qnet.design.dataset)
     qnet = QuantizedNet(qnet.graph, design, qnet.weights, qnet.biases)
     check_param_types(qnet.graph, design)
     return MethodResult(name, qnet, forward, seconds, notes)

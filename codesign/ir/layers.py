@@ -36,6 +36,19 @@ class Window:
         return pool_out(height, kh, sh, ph), pool_out(width, kw, sw, pw)
 
 
+def as_image(shape: Shape) -> tuple[int, int, int]:
+    """A per-sample shape as the (C, H, W) image its Window slides over: a sequence (C, L)
+    is one row (C, 1, L), a vector (F,) one pixel of F channels (F, 1, 1). With it one
+    window code serves conv2d, conv1d and dense alike."""
+    if len(shape) == 3:
+        return (shape[0], shape[1], shape[2])
+    if len(shape) == 2:
+        return (shape[0], 1, shape[1])
+    if len(shape) == 1:
+        return (shape[0], 1, 1)
+    raise ValueError(f"no image view of a shape of rank {len(shape)}: {shape}")
+
+
 @dataclass(frozen=True, eq=False)
 class Layer:
     """One node of the Graph: a name, the names of its inputs and its output shape."""
@@ -92,6 +105,16 @@ class WeightedLayer(Layer):
     def terms(self) -> int:
         """Products summed per output element (the accumulator's depth)."""
         return int(np.prod(self.weight.shape[1:]))
+
+    @property
+    def geometry(self) -> Window:
+        raise NotImplementedError(self.kind)
+
+    @property
+    def conv2d_weight_shape(self) -> tuple[int, int, int, int]:
+        """The weight as a conv2d kernel (out, in, kh, kw) over the as_image view."""
+        kh, kw = self.geometry.kernel
+        return (self.out_channels, int(self.weight.shape[1]), kh, kw)
 
     def macs(self, in_shapes: list[Shape]) -> int:
         out_positions = int(np.prod(self.out_shape)) // self.out_channels
@@ -156,6 +179,11 @@ class Conv1d(WeightedLayer):
 @dataclass(frozen=True, eq=False)
 class Dense(WeightedLayer):
     kind: ClassVar[str] = "dense"
+
+    @property
+    def geometry(self) -> Window:
+        """One 1x1 window over its input vector seen as one pixel (as_image)."""
+        return Window((1, 1), (1, 1))
 
     def forward_float(self, *xs: torch.Tensor) -> torch.Tensor:
         w, b = self._w(xs[0])

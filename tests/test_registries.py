@@ -19,6 +19,8 @@ from codesign.ir.registry import REGISTRIES, LayerRegistry
 STAGE_MODULES = [  # every module that holds a registry (imported: they register on import)
     "codesign.bitaccurate",
     "codesign.quant.fxtorch",
+    "codesign.quant.calibrate",
+    "codesign.quant.export",
 ]
 
 

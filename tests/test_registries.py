@@ -21,6 +21,7 @@ STAGE_MODULES = [  # every module that holds a registry (imported: they register
     "codesign.quant.fxtorch",
     "codesign.quant.calibrate",
     "codesign.quant.export",
+    "codesign.cost.ranges",
 ]
 
 

@@ -22,6 +22,7 @@ STAGE_MODULES = [  # every module that holds a registry (imported: they register
     "codesign.quant.calibrate",
     "codesign.quant.export",
     "codesign.cost.ranges",
+    "codesign.design",
 ]
 
 

@@ -115,8 +115,9 @@ def mac(cols: np.ndarray, wmat: np.ndarray, bias: np.ndarray, x_t: FixedType,
     acc, p_frac = impl.accum, impl.weight.frac + x_t.frac
     if is_lossless_accum(impl, x_t, terms):
         dtype = exact_dtype(wmat, x_t, terms)
-        with one_blas_thread():
-            sums = cols.astype(dtype, copy=False) @ wmat.astype(dtype)
+        flat = cols.reshape(-1, cols.shape[-1]).astype(dtype, copy=False)
+        with one_blas_thread():  # one product for every window at once, not one per row
+            sums = (flat @ wmat.astype(dtype)).reshape(cols.shape[:-1] + wmat.shape[1:])
         if reduce is not None:
             sums = reduce(sums)
         sums = sums.astype(np.int64)

@@ -59,21 +59,31 @@ def one_blas_thread() -> AbstractContextManager:
 
 
 # -- windows (im2col), from the layer's Window ------------------------------------------
-def image(x: np.ndarray) -> np.ndarray:
-    """A batch as the (N, C, H, W) images its layers' Windows slide over (L.as_image)."""
-    return x.reshape((len(x),) + L.as_image(x.shape[1:]))
+def to_nhwc(x: np.ndarray, layer: L.WeightedLayer) -> np.ndarray:
+    """A batch of the layer's inputs as the (N, H, W, C) pixels its Window slides over
+    (L.as_image: a sequence is one row, a dense layer's input vectors are pixels)."""
+    c, h, w = L.as_image(x.shape[1:], layer.channels_last)
+    if layer.channels_last:
+        return x.reshape(len(x), h, w, c)
+    return x.reshape(len(x), c, h, w).transpose(0, 2, 3, 1)
 
 
-def windows(x: np.ndarray, geo: L.Window) -> np.ndarray:
-    """(N, C, H, W) -> (N, OH, OW, KH*KW*C): every window, in the Window's order (kh, kw, c).
+def from_nhwc(y: np.ndarray, layer: L.WeightedLayer) -> np.ndarray:
+    """(N, OH, OW, out) per-pixel results -> the layer's (N, *out_shape)."""
+    if not layer.channels_last:
+        y = y.transpose(0, 3, 1, 2)
+    return y.reshape((len(y),) + layer.out_shape)
+
+
+def windows(xl: np.ndarray, geo: L.Window) -> np.ndarray:
+    """(N, H, W, C) -> (N, OH, OW, KH*KW*C): every window, in the Window's order (kh, kw, c).
 
     That order is hls4ml's (channels last, kernel row-major), which matters only for
     accumulators that saturate.
     """
     ph, pw = geo.padding
     if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    xl = x.transpose(0, 2, 3, 1)  # N, H, W, C
+        xl = np.pad(xl, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
     kh, kw = geo.kernel
     view = np.lib.stride_tricks.sliding_window_view(xl, (kh, kw), axis=(1, 2))
     # view: N, H', W', C, kh, kw  -> take strides, reorder to (kh, kw, c)
@@ -150,9 +160,8 @@ def run_weighted(layer: L.WeightedLayer, x: Value, impl: LayerImpl, w: np.ndarra
     assert impl.accum is not None
     if is_lossless_accum(impl, xt, layer.terms):  # windows in the matmul's dtype: less copying
         xm = xm.astype(exact_dtype(wmat, xt, layer.terms), copy=False)
-    acc = mac(windows(image(xm), layer.geometry), wmat, b, xt, impl, layer.terms)
-    acc = acc.transpose(0, 3, 1, 2).reshape((len(acc),) + layer.out_shape)
-    return impl.result.cast_int(acc, impl.accum.frac)
+    acc = mac(windows(to_nhwc(xm, layer), layer.geometry), wmat, b, xt, impl, layer.terms)
+    return impl.result.cast_int(from_nhwc(acc, layer), impl.accum.frac)
 
 
 def order_preserving(t: FixedType | None) -> bool:
@@ -188,7 +197,7 @@ def run_conv2d_maxpool(layer: L.Conv2d, x: Value, impl: LayerImpl, w: np.ndarray
     assert impl.accum is not None and pool_impl.accum is not None
     if is_lossless_accum(impl, xt, layer.terms):
         xm = xm.astype(exact_dtype(wmat, xt, layer.terms), copy=False)
-    acc = mac(windows(xm, layer.geometry), wmat, b, xt, impl, layer.terms,
+    acc = mac(windows(to_nhwc(xm, layer), layer.geometry), wmat, b, xt, impl, layer.terms,
               reduce=lambda a: max_pool_nhwc(a, pool.geometry))
     out, t = impl.result.cast_int(acc.transpose(0, 3, 1, 2), impl.accum.frac), impl.result
     if relu_impl is not None:

@@ -36,10 +36,14 @@ class Window:
         return pool_out(height, kh, sh, ph), pool_out(width, kw, sw, pw)
 
 
-def as_image(shape: Shape) -> tuple[int, int, int]:
-    """A per-sample shape as the (C, H, W) image its Window slides over: a sequence (C, L)
-    is one row (C, 1, L), a vector (F,) one pixel of F channels (F, 1, 1). With it one
-    window code serves conv2d, conv1d and dense alike."""
+def as_image(shape: Shape, channels_last: bool = False) -> tuple[int, int, int]:
+    """A per-sample shape as the (C, H, W) image a Window slides over: a sequence (C, L)
+    is one row (C, 1, L), a vector (F,) one pixel of F channels (F, 1, 1). channels_last
+    (a Dense: torch's Linear reads the last axis) takes the last axis as the channels and
+    every other position as one pixel of a row: (C, L) -> (L, 1, C). With it one window
+    code serves conv2d, conv1d and dense alike."""
+    if channels_last:
+        return (shape[-1], 1, int(np.prod(shape[:-1])))
     if len(shape) == 3:
         return (shape[0], shape[1], shape[2])
     if len(shape) == 2:
@@ -92,6 +96,7 @@ class WeightedLayer(Layer):
     bias: np.ndarray = field(kw_only=True)  # float64, (out,)
 
     has_weights: ClassVar[bool] = True
+    channels_last: ClassVar[bool] = False  # its input's channels: first axis, or last (as_image)
 
     @property
     def params(self) -> int:
@@ -108,6 +113,7 @@ class WeightedLayer(Layer):
 
     @property
     def geometry(self) -> Window:
+        """Its window over the as_image view of its input (every weighted kind has one)."""
         raise NotImplementedError(self.kind)
 
     @property
@@ -179,10 +185,13 @@ class Conv1d(WeightedLayer):
 @dataclass(frozen=True, eq=False)
 class Dense(WeightedLayer):
     kind: ClassVar[str] = "dense"
+    channels_last: ClassVar[bool] = True  # torch's Linear: over the last axis, per position
 
     @property
     def geometry(self) -> Window:
-        """One 1x1 window over its input vector seen as one pixel (as_image)."""
+        """A 1x1 window: each vector of its input's last axis is one pixel (as_image), in
+        model order (after a Flatten, torch's channel-major order; the RTL reads the same
+        terms from the stream before the Flatten, reordered: rtl/network)."""
         return Window((1, 1), (1, 1))
 
     def forward_float(self, *xs: torch.Tensor) -> torch.Tensor:

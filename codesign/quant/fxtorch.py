@@ -109,9 +109,13 @@ def ste_round_even(x: Tensor) -> Tensor:
 
 
 # -- windows, from the layer's Window -----------------------------------------------------
-def image(x: Tensor) -> Tensor:
-    """A batch as the (N, C, H, W) images its layers' Windows slide over (L.as_image)."""
-    return x.reshape((len(x),) + L.as_image(tuple(x.shape[1:])))
+def image(x: Tensor, layer: L.WeightedLayer) -> Tensor:
+    """A batch of the layer's inputs as the (N, C, H, W) images its Window slides over
+    (L.as_image: a sequence is one row, a dense layer's input vectors are pixels)."""
+    c, h, w = L.as_image(tuple(x.shape[1:]), layer.channels_last)
+    if layer.channels_last:
+        return x.reshape(len(x), h * w, c).transpose(1, 2).reshape(len(x), c, h, w)
+    return x.reshape(len(x), c, h, w)
 
 
 def windows(x: Tensor, geo: L.Window) -> Tensor:
@@ -122,23 +126,25 @@ def windows(x: Tensor, geo: L.Window) -> Tensor:
     return cols.reshape(n, c, kh * kw, -1).permute(0, 3, 2, 1).reshape(n, -1, kh * kw * c)
 
 
-def from_nhwc(y: Tensor, layer: L.Layer, x: Tensor) -> Tensor:
-    """(N, OH*OW, C) per-position outputs over image x -> the layer's (N, *out_shape)."""
-    oh, ow = layer.geometry.out_size(x.shape[2], x.shape[3])  # type: ignore[attr-defined]
-    return y.reshape(len(y), oh, ow, -1).permute(0, 3, 1, 2).reshape(
-        (len(y),) + layer.out_shape)
+def from_pixels(y: Tensor, layer: L.WeightedLayer, x: Tensor) -> Tensor:
+    """(N, OH*OW, out) per-pixel results over image x -> the layer's (N, *out_shape)."""
+    if not layer.channels_last:
+        oh, ow = layer.geometry.out_size(x.shape[2], x.shape[3])
+        y = y.reshape(len(y), oh, ow, -1).permute(0, 3, 1, 2)
+    return y.reshape((len(y),) + layer.out_shape)
 
 
 def weighted_sum(layer: L.WeightedLayer, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """conv2d, conv1d or dense, then + bias, of real tensors, by the layer's Window over
-    as_image's view (a one-pixel image is a plain matrix product)."""
-    geo, xi = layer.geometry, image(x)
-    w4 = w.reshape(layer.conv2d_weight_shape)
-    if xi.shape[2:] == (1, 1) and geo.kernel == (1, 1) and geo.padding == (0, 0):
-        y = F.linear(xi.flatten(1), w4.flatten(1))
+    as_image's view (a 1x1 window over channels-last pixels is torch's Linear)."""
+    geo = layer.geometry
+    if layer.channels_last and geo == L.Window((1, 1), (1, 1)):
+        y = F.linear(x, w)
     else:
-        y = F.conv2d(xi, w4, None, geo.stride, geo.padding)
-    y = y.reshape((len(x),) + layer.out_shape)
+        y = F.conv2d(image(x, layer), w.reshape(layer.conv2d_weight_shape), None, geo.stride,
+                     geo.padding).reshape((len(x),) + layer.out_shape)
+    if layer.channels_last:
+        return y + b  # the channels are the last axis: plain broadcasting
     return y + b.reshape((-1,) + (1,) * (y.dim() - 2))
 
 
@@ -154,9 +160,9 @@ def _lossy_accumulate(layer: L.WeightedLayer, x: Tensor, w: Tensor, b: Tensor,
                       acc: FixedType) -> Tensor:
     """Each product cast to accum_t, the bias too, summed in hls4ml's window order
     (kh, kw, cin) with a cast after each add when saturating (as bitaccurate.mac)."""
-    xi = image(x)
+    xi = image(x, layer)
     wmat = w.reshape(layer.conv2d_weight_shape).permute(2, 3, 1, 0).reshape(-1, w.shape[0])
-    return from_nhwc(_ordered_sum(windows(xi, layer.geometry), wmat, b, acc), layer, xi)
+    return from_pixels(_ordered_sum(windows(xi, layer.geometry), wmat, b, acc), layer, xi)
 
 
 def _ordered_sum(cols: Tensor, wmat: Tensor, b: Tensor, acc: FixedType) -> Tensor:

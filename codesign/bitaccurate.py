@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import cache
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -24,6 +25,7 @@ from threadpoolctl import ThreadpoolController
 from codesign.design import LayerImpl, is_lossless_accum
 from codesign.fixed import FixedType, Overflow
 from codesign.ir import layers as L
+from codesign.ir.registry import LayerRegistry
 
 # Integer products and sums below these magnitudes are exact in BLAS float arithmetic
 # (every partial sum is an integer the format holds), whatever order BLAS adds in.
@@ -56,43 +58,43 @@ def one_blas_thread() -> AbstractContextManager:
     return _blas().limit(limits=1)
 
 
-# -- windows (im2col) -----------------------------------------------------------------
-def conv2d_windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                   padding: tuple[int, int]) -> np.ndarray:
-    """(N, C, H, W) -> (N, OH, OW, KH*KW*C): every window, ordered (kh, kw, c).
+# -- windows (im2col), from the layer's Window ------------------------------------------
+def to_nhwc(x: np.ndarray, layer: L.WeightedLayer) -> np.ndarray:
+    """A batch of the layer's inputs as the (N, H, W, C) pixels its Window slides over
+    (L.as_image: a sequence is one row, a dense layer's input vectors are pixels)."""
+    c, h, w = L.as_image(x.shape[1:], layer.channels_last)
+    if layer.channels_last:
+        return x.reshape(len(x), h, w, c)
+    return x.reshape(len(x), c, h, w).transpose(0, 2, 3, 1)
+
+
+def from_nhwc(y: np.ndarray, layer: L.WeightedLayer) -> np.ndarray:
+    """(N, OH, OW, out) per-pixel results -> the layer's (N, *out_shape)."""
+    if not layer.channels_last:
+        y = y.transpose(0, 3, 1, 2)
+    return y.reshape((len(y),) + layer.out_shape)
+
+
+def windows(xl: np.ndarray, geo: L.Window) -> np.ndarray:
+    """(N, H, W, C) -> (N, OH, OW, KH*KW*C): every window, in the Window's order (kh, kw, c).
 
     That order is hls4ml's (channels last, kernel row-major), which matters only for
     accumulators that saturate.
     """
-    ph, pw = padding
+    ph, pw = geo.padding
     if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    xl = x.transpose(0, 2, 3, 1)  # N, H, W, C
-    kh, kw = kernel
+        xl = np.pad(xl, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    kh, kw = geo.kernel
     view = np.lib.stride_tricks.sliding_window_view(xl, (kh, kw), axis=(1, 2))
     # view: N, H', W', C, kh, kw  -> take strides, reorder to (kh, kw, c)
-    view = view[:, :: stride[0], :: stride[1]]
+    view = view[:, :: geo.stride[0], :: geo.stride[1]]
     n, oh, ow, c = view.shape[:4]
     return view.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
 
 
-def conv1d_windows(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """(N, C, L) -> (N, OL, K*C), ordered (k, c)."""
-    if padding:
-        x = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
-    xl = x.transpose(0, 2, 1)  # N, L, C
-    view = np.lib.stride_tricks.sliding_window_view(xl, kernel, axis=1)[:, ::stride]
-    n, ol, c = view.shape[:3]
-    return view.transpose(0, 1, 3, 2).reshape(n, ol, kernel * c)
-
-
 def weight_matrix(layer: L.WeightedLayer, w: np.ndarray) -> np.ndarray:
     """Integer weights as a (terms, out) matrix in the window order above."""
-    if isinstance(layer, L.Conv2d):
-        return w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0])
-    if isinstance(layer, L.Conv1d):
-        return w.transpose(2, 1, 0).reshape(-1, w.shape[0])
-    return w.T
+    return w.reshape(layer.conv2d_weight_shape).transpose(2, 3, 1, 0).reshape(-1, w.shape[0])
 
 
 # -- multiply-accumulate --------------------------------------------------------------
@@ -123,8 +125,9 @@ def mac(cols: np.ndarray, wmat: np.ndarray, bias: np.ndarray, x_t: FixedType,
     acc, p_frac = impl.accum, impl.weight.frac + x_t.frac
     if is_lossless_accum(impl, x_t, terms):
         dtype = exact_dtype(wmat, x_t, terms)
-        with one_blas_thread():
-            sums = cols.astype(dtype, copy=False) @ wmat.astype(dtype)
+        flat = cols.reshape(-1, cols.shape[-1]).astype(dtype, copy=False)
+        with one_blas_thread():  # one product for every window at once, not one per row
+            sums = (flat @ wmat.astype(dtype)).reshape(cols.shape[:-1] + wmat.shape[1:])
         if reduce is not None:
             sums = reduce(sums)
         sums = sums.astype(np.int64)
@@ -157,15 +160,8 @@ def run_weighted(layer: L.WeightedLayer, x: Value, impl: LayerImpl, w: np.ndarra
     assert impl.accum is not None
     if is_lossless_accum(impl, xt, layer.terms):  # windows in the matmul's dtype: less copying
         xm = xm.astype(exact_dtype(wmat, xt, layer.terms), copy=False)
-    if isinstance(layer, L.Conv2d):
-        cols = conv2d_windows(xm, layer.kernel, layer.stride, layer.padding)
-        acc = mac(cols, wmat, b, xt, impl, layer.terms).transpose(0, 3, 1, 2)
-    elif isinstance(layer, L.Conv1d):
-        cols = conv1d_windows(xm, layer.kernel, layer.stride, layer.padding)
-        acc = mac(cols, wmat, b, xt, impl, layer.terms).transpose(0, 2, 1)
-    else:
-        acc = mac(xm, wmat, b, xt, impl, layer.terms)
-    return impl.result.cast_int(acc, impl.accum.frac)
+    acc = mac(windows(to_nhwc(xm, layer), layer.geometry), wmat, b, xt, impl, layer.terms)
+    return impl.result.cast_int(from_nhwc(acc, layer), impl.accum.frac)
 
 
 def order_preserving(t: FixedType | None) -> bool:
@@ -174,11 +170,10 @@ def order_preserving(t: FixedType | None) -> bool:
     return t is not None and t.overflow in (Overflow.SAT, Overflow.SAT_SYM)
 
 
-def max_pool_nhwc(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
-                  ) -> np.ndarray:
+def max_pool_nhwc(a: np.ndarray, geo: L.Window) -> np.ndarray:
     """Window max of an (N, H, W, C) array by strided slices, without window copies."""
-    (kh, kw), (sh, sw) = kernel, stride
-    oh, ow = (a.shape[1] - kh) // sh + 1, (a.shape[2] - kw) // sw + 1
+    (kh, kw), (sh, sw) = geo.kernel, geo.stride
+    oh, ow = geo.out_size(a.shape[1], a.shape[2])
     out: np.ndarray | None = None
     for i in range(kh):
         for j in range(kw):
@@ -202,9 +197,8 @@ def run_conv2d_maxpool(layer: L.Conv2d, x: Value, impl: LayerImpl, w: np.ndarray
     assert impl.accum is not None and pool_impl.accum is not None
     if is_lossless_accum(impl, xt, layer.terms):
         xm = xm.astype(exact_dtype(wmat, xt, layer.terms), copy=False)
-    cols = conv2d_windows(xm, layer.kernel, layer.stride, layer.padding)
-    acc = mac(cols, wmat, b, xt, impl, layer.terms,
-              reduce=lambda a: max_pool_nhwc(a, pool.kernel, pool.stride))
+    acc = mac(windows(to_nhwc(xm, layer), layer.geometry), wmat, b, xt, impl, layer.terms,
+              reduce=lambda a: max_pool_nhwc(a, pool.geometry))
     out, t = impl.result.cast_int(acc.transpose(0, 3, 1, 2), impl.accum.frac), impl.result
     if relu_impl is not None:
         out, t = relu_impl.result.cast_int(np.maximum(out, 0), t.frac), relu_impl.result
@@ -226,15 +220,17 @@ def run_relu(x: Value, impl: LayerImpl) -> np.ndarray:
 
 
 def pool_windows(xm: np.ndarray, layer: L.Pool2d) -> np.ndarray:
-    """(N, C, H, W) -> (N, C, OH, OW, KH*KW), windows in row-major (kh, kw) order."""
-    (kh, kw), (sh, sw) = layer.kernel, layer.stride
+    """(N, C, H, W) -> (N, C, OH, OW, KH*KW), windows in row-major (kh, kw) order (the
+    Window's order; a pool reads each channel alone)."""
+    geo = layer.geometry
+    (kh, kw), (sh, sw) = geo.kernel, geo.stride
     if (kh, kw) == (sh, sw):  # non-overlapping: a reshape, no window copies
         n, c, h, w = xm.shape
-        oh, ow = h // kh, w // kw
+        oh, ow = geo.out_size(h, w)
         tiles = xm[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)
         return tiles.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
-    view = np.lib.stride_tricks.sliding_window_view(xm, layer.kernel, axis=(2, 3))
-    view = view[:, :, :: layer.stride[0], :: layer.stride[1]]
+    view = np.lib.stride_tricks.sliding_window_view(xm, geo.kernel, axis=(2, 3))
+    view = view[:, :, ::sh, ::sw]
     return view.reshape(view.shape[:4] + (-1,))
 
 
@@ -276,4 +272,44 @@ def run_flatten(x: Value) -> np.ndarray:
     return x[0].reshape(x[0].shape[0], -1)
 
 
-LayerFn = Callable[..., np.ndarray]
+# -- the rules by kind ----------------------------------------------------------------
+Params = tuple[np.ndarray, np.ndarray] | None  # a weighted layer's weight and bias mantissas
+Rule = Callable[[Any, list[Value], LayerImpl, Params], np.ndarray]
+
+ARITHMETIC: LayerRegistry[Rule] = LayerRegistry("the bit-accurate model", __name__)
+"""Per kind: (layer, its inputs' values, its types, its integer parameters) -> its
+output mantissas. QuantizedNet.forward_int runs the network through these."""
+ARITHMETIC.skip(L.Input, "the input is cast by QuantizedNet.quantize_input, not computed")
+ARITHMETIC.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@ARITHMETIC.rule(L.WeightedLayer)
+def _weighted(layer: L.WeightedLayer, xs: list[Value], impl: LayerImpl, p: Params
+              ) -> np.ndarray:
+    assert p is not None
+    return run_weighted(layer, xs[0], impl, *p)
+
+
+@ARITHMETIC.rule(L.ReLU)
+def _relu(layer: L.ReLU, xs: list[Value], impl: LayerImpl, p: Params) -> np.ndarray:
+    return run_relu(xs[0], impl)
+
+
+@ARITHMETIC.rule(L.MaxPool2d)
+def _maxpool(layer: L.MaxPool2d, xs: list[Value], impl: LayerImpl, p: Params) -> np.ndarray:
+    return run_maxpool(layer, xs[0], impl)
+
+
+@ARITHMETIC.rule(L.AvgPool2d)
+def _avgpool(layer: L.AvgPool2d, xs: list[Value], impl: LayerImpl, p: Params) -> np.ndarray:
+    return run_avgpool(layer, xs[0], impl)
+
+
+@ARITHMETIC.rule(L.Add)
+def _add(layer: L.Add, xs: list[Value], impl: LayerImpl, p: Params) -> np.ndarray:
+    return run_add(xs[0], xs[1], impl)
+
+
+@ARITHMETIC.rule(L.Flatten)
+def _flatten(layer: L.Flatten, xs: list[Value], impl: LayerImpl, p: Params) -> np.ndarray:
+    return run_flatten(xs[0])

@@ -9,6 +9,7 @@ ones, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
 from codesign.yamlio import read_yaml
 
 MULTIPLIERS = ("auto", "lut", "dsp")
@@ -237,13 +239,11 @@ def _check_keys(data: dict, allowed: set[str], where: str) -> None:
 
 def _validate_layer(layer: L.Layer, impl: LayerImpl, design: DesignPoint, graph: Graph) -> None:
     where = f"layer {layer.name!r} ({layer.kind})"
-    needs: tuple[str, ...] = ()
-    if isinstance(layer, L.WeightedLayer):
-        needs = ("weight", "bias", "accum")
-    elif isinstance(layer, (L.MaxPool2d, L.AvgPool2d)):
-        needs = ("accum",)
-    elif isinstance(layer, L.BatchNorm):
-        raise DesignError(f"{where}: BatchNorm must be folded before building a design")
+    CHECKS(layer)(layer, impl, design.type_of(layer.inputs[0]), where)
+
+
+def _types(impl: LayerImpl, where: str, needs: tuple[str, ...]) -> None:
+    """impl has the types in `needs` and no other weight, bias or accumulator type."""
     for key in needs:
         if getattr(impl, key) is None:
             raise DesignError(f"{where}: needs a {key!r} type")
@@ -251,21 +251,47 @@ def _validate_layer(layer: L.Layer, impl: LayerImpl, design: DesignPoint, graph:
              if k not in needs and getattr(impl, k) is not None]
     if extra:
         raise DesignError(f"{where}: has no use for {extra} types; remove them")
-    x = design.type_of(layer.inputs[0])
-    if isinstance(layer, L.Flatten) and impl.result != x:
+
+
+# -- the rules by kind ------------------------------------------------------------------
+Check = Callable[[Any, LayerImpl, FixedType, str], None]
+CHECKS: LayerRegistry[Check] = LayerRegistry("design validation", __name__)
+"""Per kind: (layer, its LayerImpl, its input type, where) -> None, or a DesignError saying
+what the layer's entry lacks or holds wrongly."""
+CHECKS.skip(L.Input, "the input has no layer entry: its type is the design's `input`")
+CHECKS.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@CHECKS.rule(L.WeightedLayer)
+def _weighted(layer: L.WeightedLayer, impl: LayerImpl, x: FixedType, where: str) -> None:
+    _types(impl, where, ("weight", "bias", "accum"))
+    assert impl.weight is not None and impl.accum is not None
+    product_bits = impl.weight.width + x.width
+    sum_bits = product_bits + math.ceil(math.log2(layer.terms)) + 1
+    if max(sum_bits, impl.accum.width) > MAX_MODEL_BITS:
+        raise DesignError(
+            f"{where}: products of {impl.weight} and {x} summed over {layer.terms} terms "
+            f"need {sum_bits} bits (accumulator {impl.accum.width}); the bit-accurate model "
+            f"computes in {MAX_MODEL_BITS}-bit integers. Narrow the weight or input types.")
+    mults = layer.terms * layer.out_channels
+    if impl.reuse > mults:
+        raise DesignError(f"{where}: reuse {impl.reuse} exceeds the {mults} multiplications "
+                          "per output; nothing is left to share")
+
+
+@CHECKS.rule(L.Pool2d)
+def _pool(layer: L.Pool2d, impl: LayerImpl, x: FixedType, where: str) -> None:
+    _types(impl, where, ("accum",))
+
+
+@CHECKS.rule(L.ReLU, L.Add)
+def _activation(layer: L.Layer, impl: LayerImpl, x: FixedType, where: str) -> None:
+    _types(impl, where, ())
+
+
+@CHECKS.rule(L.Flatten)
+def _flatten(layer: L.Flatten, impl: LayerImpl, x: FixedType, where: str) -> None:
+    _types(impl, where, ())
+    if impl.result != x:
         raise DesignError(f"{where}: a flatten only re-reads its input, so its result type "
                           f"must equal its input type {x}, not {impl.result}")
-    if isinstance(layer, L.WeightedLayer):
-        assert impl.weight is not None and impl.accum is not None
-        product_bits = impl.weight.width + x.width
-        sum_bits = product_bits + math.ceil(math.log2(layer.terms)) + 1
-        if max(sum_bits, impl.accum.width) > MAX_MODEL_BITS:
-            raise DesignError(
-                f"{where}: products of {impl.weight} and {x} summed over {layer.terms} terms "
-                f"need {sum_bits} bits (accumulator {impl.accum.width}); the bit-accurate model "
-                f"computes in {MAX_MODEL_BITS}-bit integers. Narrow the weight or input types.")
-    if isinstance(layer, L.WeightedLayer):
-        mults = layer.terms * layer.out_channels
-        if impl.reuse > mults:
-            raise DesignError(f"{where}: reuse {impl.reuse} exceeds the {mults} multiplications "
-                              "per output; nothing is left to share")

@@ -147,22 +147,9 @@ class QuantizedNet:
                     pool, design[pool.name], None if relu is None else design[relu.name])
                 skip.update(n.name for n in (relu, pool) if n is not None)
                 continue
-            if isinstance(layer, L.WeightedLayer):
-                out = ba.run_weighted(layer, args[0], impl, self.weights[layer.name],
-                                      self.biases[layer.name])
-            elif isinstance(layer, L.ReLU):
-                out = ba.run_relu(args[0], impl)
-            elif isinstance(layer, L.MaxPool2d):
-                out = ba.run_maxpool(layer, args[0], impl)
-            elif isinstance(layer, L.AvgPool2d):
-                out = ba.run_avgpool(layer, args[0], impl)
-            elif isinstance(layer, L.Add):
-                out = ba.run_add(args[0], args[1], impl)
-            elif isinstance(layer, L.Flatten):
-                out = ba.run_flatten(args[0])
-            else:
-                raise DesignError(f"the bit-accurate model has no rule for {layer.kind} "
-                                  f"({layer.name!r})")
+            params = ((self.weights[layer.name], self.biases[layer.name])
+                      if layer.has_weights else None)
+            out = ba.ARITHMETIC(layer)(layer, args, impl, params)
             values[layer.name] = out
         return values
 

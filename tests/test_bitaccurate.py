@@ -172,6 +172,34 @@ def test_lossy_accumulator_follows_hls4ml_order(seed: int) -> None:
                     assert got[n, o, i, j] == want, (n, o, i, j)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_dense_on_a_sequence_sums_each_position_in_order(seed: int) -> None:
+    """A Linear over a sequence's last axis (torch's rule): each position is one vector
+    whose terms are summed in order, as the lossy accumulator test above."""
+    rng = np.random.default_rng(200 + seed)
+    dense = nn.Linear(4, 3)
+    with torch.no_grad():
+        dense.weight.copy_(torch.as_tensor(rng.normal(0, 2, dense.weight.shape)))
+        dense.bias.copy_(torch.as_tensor(rng.normal(0, 2, 3)))
+    graph = Graph.from_torch(nn.Sequential(dense), (2, 4))
+    x_t, name = random_type(rng, 3, 6), graph.names[1]
+    impl = LayerImpl(result=random_type(rng, 4, 8), weight=random_type(rng, 3, 6, True),
+                     bias=random_type(rng, 3, 6, True),
+                     accum=FixedType(int(rng.integers(5, 9)), int(rng.integers(2, 5)), True,
+                                     ROUNDINGS[seed % 7], OVERFLOWS[seed % 4]))
+    q = QuantizedNet.from_float(graph, DesignPoint(input=x_t, layers={name: impl}))
+    x = rng.normal(0, 3, (3, 2, 4))
+    got, xm = q.forward_int(x), x_t.to_int(x)
+    w, b = q.weights[name], q.biases[name]
+    assert got.shape == (3, 2, 3)
+    for n in range(3):
+        for p in range(2):
+            for o in range(3):
+                want = _scalar_mac([int(v) for v in xm[n, p]], [int(v) for v in w[o]],
+                                   int(b[o]), x_t, impl)
+                assert got[n, p, o] == want, (n, p, o)
+
+
 def test_lossless_accum_formula_is_lossless() -> None:
     rng = np.random.default_rng(7)
     for _ in range(200):

@@ -115,3 +115,21 @@ def test_devices_registry() -> None:
 def test_layerimpl_to_dict_skips_defaults() -> None:
     impl = LayerImpl(result=FixedType(8, 3))
     assert impl.to_dict() == {"result": "ap_fixed<8,3>"}
+
+
+def test_an_unfolded_batchnorm_is_refused_by_name(design: DesignPoint) -> None:
+    """A graph straight from the tracer, BatchNorm not yet folded: validation names the
+    layer and why, instead of checking types it has no rule for."""
+    from torch import nn
+
+    from codesign.errors import UnsupportedLayerError
+    from codesign.ir.trace import trace
+
+    raw = trace(nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()).eval(),
+                (1, 5, 5))
+    conv, bn, relu = (layer.name for layer in raw.layers[1:])
+    t = FixedType(8, 4)
+    layers = {conv: LayerImpl(result=t, weight=t, bias=t, accum=FixedType(24, 12)),
+              bn: LayerImpl(result=t), relu: LayerImpl(result=t)}
+    with pytest.raises(UnsupportedLayerError, match=rf"batchnorm layers \('{bn}'\): folded"):
+        DesignPoint(input=design.input, layers=layers).validate(raw)

@@ -217,3 +217,32 @@ def test_trace_leaves_training_mode_untouched() -> None:
     assert model.training
     batchnorms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     assert all(np.all(m.running_mean.numpy() == 0) for m in batchnorms)
+
+
+def test_every_windowed_layer_geometry_gives_its_output_shape() -> None:
+    """One geometry: over the image view of its input (a sequence one row, a dense layer's
+    input vectors pixels), each conv, dense and pool layer's Window yields the shape torch
+    computed."""
+    from codesign.ir import layers as L
+
+    images = nn.Sequential(nn.Conv2d(1, 3, (3, 2), stride=(2, 1), padding=(1, 0)),
+                           nn.MaxPool2d(2, stride=1), nn.AvgPool2d((1, 2)), nn.Flatten(),
+                           nn.Linear(24, 5))
+    sequences = nn.Sequential(nn.Conv1d(3, 4, 3, stride=2, padding=1), nn.Linear(3, 2),
+                              nn.Flatten(), nn.Linear(8, 5))
+    seen = set()
+    for g in (Graph.from_torch(images.eval(), (1, 9, 7)),
+              Graph.from_torch(sequences.eval(), (3, 6))):
+        for layer in g:
+            geo = getattr(layer, "geometry", None)
+            if geo is None:
+                continue
+            seen.add(layer.kind)
+            last = getattr(layer, "channels_last", False)  # a Dense: per vector
+            c, h, w = L.as_image(g[layer.inputs[0]].out_shape, last)
+            out_c = layer.out_channels if layer.has_weights else c
+            assert (out_c, *geo.out_size(h, w)) == L.as_image(layer.out_shape, last), \
+                layer.name
+            if layer.has_weights:
+                assert np.prod(layer.conv2d_weight_shape) == layer.weight.size
+    assert seen == {"conv2d", "maxpool2d", "avgpool2d", "conv1d", "dense"}

@@ -7,6 +7,7 @@ lack it (docs/contributing.md: "Adding a layer kind").
 from __future__ import annotations
 
 import importlib
+import re
 
 import numpy as np
 import pytest
@@ -16,6 +17,12 @@ from codesign.ir import layers as L
 from codesign.ir.registry import REGISTRIES, LayerRegistry
 
 STAGE_MODULES = [  # every module that holds a registry (imported: they register on import)
+    "codesign.bitaccurate",
+    "codesign.quant.fxtorch",
+    "codesign.quant.calibrate",
+    "codesign.quant.export",
+    "codesign.cost.ranges",
+    "codesign.design",
     "codesign.cost.fast",
     "codesign.alloc.candidates",
     "codesign.alloc.layercost",
@@ -55,3 +62,18 @@ def test_a_layer_without_a_rule_is_refused_by_name():
         reg(bn)
     with pytest.raises(ValueError, match="twice"):
         reg.add(L.Pool2d, "again")
+
+
+def test_every_registry_refuses_an_unknown_kind_by_name_and_home():
+    """A kind no stage knows yet: each stage's lookup names the layer, and the module
+    where its rule goes, instead of failing deep inside."""
+
+    class Sigmoid(L.Layer):
+        kind = "sigmoid"
+
+    layer = Sigmoid("sig4", ("x",), (4,))
+    for reg in _registries():
+        with pytest.raises(UnsupportedLayerError, match=rf"^{re.escape(reg.stage)} has no "
+                           rf"rule for sigmoid layers \('sig4'\) \(add a rule in "
+                           rf"{re.escape(reg.home)}\)"):
+            reg(layer)

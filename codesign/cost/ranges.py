@@ -10,7 +10,9 @@ only on the data, or only by arithmetic Yosys does not do, is kept, as Yosys kee
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from codesign import bitaccurate as ba
 from codesign.design import is_lossless_accum
 from codesign.fixed import FixedType, Overflow
 from codesign.ir import layers as L
+from codesign.ir.registry import LayerRegistry
 from codesign.qnet import QuantizedNet
 
 Range = tuple[np.ndarray, np.ndarray]  # per-channel lowest and highest mantissa
@@ -66,8 +69,7 @@ def _weighted(qnet: QuantizedNet, layer: L.WeightedLayer, x: Range, xt: FixedTyp
         # accumulator's width tells it anything
         return whole()
     lo, hi = int(x[0].min()), int(x[1].max())
-    pad = getattr(layer, "padding", 0)  # dense: none
-    if (pad if isinstance(pad, int) else max(pad)) > 0:
+    if max(layer.geometry.padding) > 0:  # padded windows also read zeros
         lo, hi = min(lo, 0), max(hi, 0)
     s_lo = np.minimum(w * lo, w * hi).sum(axis=0)
     s_hi = np.maximum(w * lo, w * hi).sum(axis=0)
@@ -126,42 +128,85 @@ def _analyse(qnet: QuantizedNet) -> tuple[dict[str, Range], dict[str, np.ndarray
         return zeros[src] if readers[src] < 2 else np.zeros_like(zeros[src])
 
     for layer in g.layers[1:]:
-        x = read(layer.inputs[0])
-        xt = d.type_of(layer.inputs[0])
-        xz = read_z(layer.inputs[0])
-        impl = d[layer.name]
-        n = layer.out_shape[0]
-        if isinstance(layer, L.WeightedLayer):
-            r = _weighted(qnet, layer, x, xt)
-            acc = impl.accum
-            assert acc is not None
-            z = cast_zeros(impl.result, np.zeros(n, dtype=np.int64), np.full(n, acc.min_int),
-                           np.full(n, acc.max_int), acc.frac)
-        elif isinstance(layer, L.ReLU):
-            pos = np.maximum(x[0], 0), np.maximum(x[1], 0)
-            r = cast_range(impl.result, *pos, xt.frac)
-            z = cast_zeros(impl.result, xz, *pos, xt.frac)
-        elif isinstance(layer, L.Pool2d):
-            assert impl.accum is not None
-            a = cast_range(impl.accum, x[0], x[1], xt.frac)
-            r = cast_range(impl.result, a[0], a[1], impl.accum.frac)
-            # a max keeps the grid; a mean's divide does not
-            az = (cast_zeros(impl.accum, xz, x[0], x[1], xt.frac)
-                  if isinstance(layer, L.MaxPool2d) else np.zeros_like(xz))
-            z = cast_zeros(impl.result, az, a[0], a[1], impl.accum.frac)
-        elif isinstance(layer, L.Add):
-            b, bt = read(layer.inputs[1]), d.type_of(layer.inputs[1])
-            f = max(xt.frac, bt.frac)
-            s_lo = (x[0] << (f - xt.frac)) + (b[0] << (f - bt.frac))
-            s_hi = (x[1] << (f - xt.frac)) + (b[1] << (f - bt.frac))
-            r = cast_range(impl.result, s_lo, s_hi, f)
-            sz = np.minimum(xz + f - xt.frac, read_z(layer.inputs[1]) + f - bt.frac)
-            z = cast_zeros(impl.result, sz, s_lo, s_hi, f)
-        else:  # flatten: a re-reading of its input stream
-            r, z = x, xz
+        ins = [Operand(read(src), d.type_of(src), read_z(src)) for src in layer.inputs]
+        r, z = RANGES(layer)(layer, qnet, ins)
         out[layer.name] = r
         zeros[layer.name] = z
     return out, zeros
+
+
+# -- the rules by kind ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Operand:
+    """One input stream of a layer as the analysis sees it."""
+
+    r: Range  # per channel, its lowest and highest mantissa
+    t: FixedType
+    z: np.ndarray  # per channel, its low bits always 0
+
+
+RangeRule = Callable[[Any, QuantizedNet, list[Operand]], tuple[Range, np.ndarray]]
+RANGES: LayerRegistry[RangeRule] = LayerRegistry("the constant-stream analysis", __name__)
+"""Per kind: (layer, qnet, its operands) -> its output's range and low zero bits."""
+RANGES.skip(L.Input, "the input spans its whole type; _analyse starts from it")
+RANGES.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@RANGES.rule(L.WeightedLayer)
+def _weighted_rule(layer: L.WeightedLayer, qnet: QuantizedNet, ins: list[Operand]
+                   ) -> tuple[Range, np.ndarray]:
+    impl, n = qnet.design[layer.name], layer.out_shape[0]
+    acc = impl.accum
+    assert acc is not None
+    z = cast_zeros(impl.result, np.zeros(n, dtype=np.int64), np.full(n, acc.min_int),
+                   np.full(n, acc.max_int), acc.frac)
+    return _weighted(qnet, layer, ins[0].r, ins[0].t), z
+
+
+@RANGES.rule(L.ReLU)
+def _relu(layer: L.ReLU, qnet: QuantizedNet, ins: list[Operand]) -> tuple[Range, np.ndarray]:
+    impl, (x, xt, xz) = qnet.design[layer.name], (ins[0].r, ins[0].t, ins[0].z)
+    pos = np.maximum(x[0], 0), np.maximum(x[1], 0)
+    return cast_range(impl.result, *pos, xt.frac), cast_zeros(impl.result, xz, *pos, xt.frac)
+
+
+def _pool(layer: L.Pool2d, qnet: QuantizedNet, x: Operand, keeps_grid: bool
+          ) -> tuple[Range, np.ndarray]:
+    impl = qnet.design[layer.name]
+    assert impl.accum is not None
+    a = cast_range(impl.accum, x.r[0], x.r[1], x.t.frac)
+    r = cast_range(impl.result, a[0], a[1], impl.accum.frac)
+    az = (cast_zeros(impl.accum, x.z, x.r[0], x.r[1], x.t.frac) if keeps_grid
+          else np.zeros_like(x.z))
+    return r, cast_zeros(impl.result, az, a[0], a[1], impl.accum.frac)
+
+
+@RANGES.rule(L.MaxPool2d)
+def _maxpool(layer: L.MaxPool2d, qnet: QuantizedNet, ins: list[Operand]
+             ) -> tuple[Range, np.ndarray]:
+    return _pool(layer, qnet, ins[0], keeps_grid=True)  # a max keeps the grid
+
+
+@RANGES.rule(L.AvgPool2d)
+def _avgpool(layer: L.AvgPool2d, qnet: QuantizedNet, ins: list[Operand]
+             ) -> tuple[Range, np.ndarray]:
+    return _pool(layer, qnet, ins[0], keeps_grid=False)  # a mean's divide does not
+
+
+@RANGES.rule(L.Add)
+def _add(layer: L.Add, qnet: QuantizedNet, ins: list[Operand]) -> tuple[Range, np.ndarray]:
+    impl, (a, b) = qnet.design[layer.name], ins
+    f = max(a.t.frac, b.t.frac)
+    s_lo = (a.r[0] << (f - a.t.frac)) + (b.r[0] << (f - b.t.frac))
+    s_hi = (a.r[1] << (f - a.t.frac)) + (b.r[1] << (f - b.t.frac))
+    sz = np.minimum(a.z + f - a.t.frac, b.z + f - b.t.frac)
+    return cast_range(impl.result, s_lo, s_hi, f), cast_zeros(impl.result, sz, s_lo, s_hi, f)
+
+
+@RANGES.rule(L.Flatten)
+def _flatten(layer: L.Flatten, qnet: QuantizedNet, ins: list[Operand]
+             ) -> tuple[Range, np.ndarray]:
+    return ins[0].r, ins[0].z  # a re-reading of its input stream
 
 
 def varying_bits(qnet: QuantizedNet) -> dict[str, np.ndarray]:

@@ -36,6 +36,23 @@ class Window:
         return pool_out(height, kh, sh, ph), pool_out(width, kw, sw, pw)
 
 
+def as_image(shape: Shape, channels_last: bool = False) -> tuple[int, int, int]:
+    """A per-sample shape as the (C, H, W) image a Window slides over: a sequence (C, L)
+    is one row (C, 1, L), a vector (F,) one pixel of F channels (F, 1, 1). channels_last
+    (a Dense: torch's Linear reads the last axis) takes the last axis as the channels and
+    every other position as one pixel of a row: (C, L) -> (L, 1, C). With it one window
+    code serves conv2d, conv1d and dense alike."""
+    if channels_last:
+        return (shape[-1], 1, int(np.prod(shape[:-1])))
+    if len(shape) == 3:
+        return (shape[0], shape[1], shape[2])
+    if len(shape) == 2:
+        return (shape[0], 1, shape[1])
+    if len(shape) == 1:
+        return (shape[0], 1, 1)
+    raise ValueError(f"no image view of a shape of rank {len(shape)}: {shape}")
+
+
 @dataclass(frozen=True, eq=False)
 class Layer:
     """One node of the Graph: a name, the names of its inputs and its output shape."""
@@ -79,6 +96,7 @@ class WeightedLayer(Layer):
     bias: np.ndarray = field(kw_only=True)  # float64, (out,)
 
     has_weights: ClassVar[bool] = True
+    channels_last: ClassVar[bool] = False  # its input's channels: first axis, or last (as_image)
 
     @property
     def params(self) -> int:
@@ -92,6 +110,17 @@ class WeightedLayer(Layer):
     def terms(self) -> int:
         """Products summed per output element (the accumulator's depth)."""
         return int(np.prod(self.weight.shape[1:]))
+
+    @property
+    def geometry(self) -> Window:
+        """Its window over the as_image view of its input (every weighted kind has one)."""
+        raise NotImplementedError(self.kind)
+
+    @property
+    def conv2d_weight_shape(self) -> tuple[int, int, int, int]:
+        """The weight as a conv2d kernel (out, in, kh, kw) over the as_image view."""
+        kh, kw = self.geometry.kernel
+        return (self.out_channels, int(self.weight.shape[1]), kh, kw)
 
     def macs(self, in_shapes: list[Shape]) -> int:
         out_positions = int(np.prod(self.out_shape)) // self.out_channels
@@ -156,6 +185,14 @@ class Conv1d(WeightedLayer):
 @dataclass(frozen=True, eq=False)
 class Dense(WeightedLayer):
     kind: ClassVar[str] = "dense"
+    channels_last: ClassVar[bool] = True  # torch's Linear: over the last axis, per position
+
+    @property
+    def geometry(self) -> Window:
+        """A 1x1 window: each vector of its input's last axis is one pixel (as_image), in
+        model order (after a Flatten, torch's channel-major order; the RTL reads the same
+        terms from the stream before the Flatten, reordered: rtl/network)."""
+        return Window((1, 1), (1, 1))
 
     def forward_float(self, *xs: torch.Tensor) -> torch.Tensor:
         w, b = self._w(xs[0])

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from codesign.design import DesignPoint
 from codesign.errors import DesignError
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
-from codesign.quant.fxtorch import fixed_forward
+from codesign.quant.fxtorch import fixed_forward, weighted_sum
 from codesign.quant.qat import relu_consumers_only
 
 ZETA, GAMMA = 1.1, -0.1
@@ -42,15 +41,6 @@ DEFAULT_ITERS = 1000
 
 def _h(v: torch.Tensor) -> torch.Tensor:
     return torch.clamp(torch.sigmoid(v) * (ZETA - GAMMA) + GAMMA, 0.0, 1.0)
-
-
-def _linear(layer: L.WeightedLayer, x: torch.Tensor, w: torch.Tensor,
-            b: torch.Tensor) -> torch.Tensor:
-    if isinstance(layer, L.Conv2d):
-        return F.conv2d(x, w, b, layer.stride, layer.padding)
-    if isinstance(layer, L.Conv1d):
-        return F.conv1d(x, w, b, layer.stride, layer.padding)
-    return F.linear(x, w, b)
 
 
 def _reconstruction(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -90,7 +80,7 @@ def adaround_layer(layer: L.WeightedLayer, x_q: torch.Tensor, target: torch.Tens
         idx = torch.randperm(len(x32), generator=gen)[:batch_size]
         hv = _h(v)
         w_soft = torch.clamp(floor32 + hv, lo, hi) * 2.0**-t.frac
-        rec = _reconstruction(act(_linear(layer, x32[idx], w_soft, b32)), target32[idx])
+        rec = _reconstruction(act(weighted_sum(layer, x32[idx], w_soft, b32)), target32[idx])
         if it < warmup:
             loss = rec
         else:
@@ -103,7 +93,7 @@ def adaround_layer(layer: L.WeightedLayer, x_q: torch.Tensor, target: torch.Tens
             trace.append(float(rec.detach()))
 
     def objective(w: torch.Tensor) -> float:
-        return float(_reconstruction(act(_linear(layer, x_q, w, b64)), target))
+        return float(_reconstruction(act(weighted_sum(layer, x_q, w, b64)), target))
 
     with torch.no_grad():
         up = (_h(v) >= 0.5).to(torch.float64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
 from codesign.param_limits import PARAM_MAX_BITS
 
 MAX_BIAS_BITS = PARAM_MAX_BITS  # wider is not exact in hls4ml's float32 (param_limits)
@@ -174,9 +176,9 @@ def design_from_activations(graph: Graph, acts: Mapping[str, np.ndarray], widths
     types["input"] = input_t
     layers: dict[str, LayerImpl] = {}
     for layer in graph.layers[1:]:
-        x_t = types[layer.inputs[0]]
-        impl = _layer_impl(layer, x_t, [types[i] for i in layer.inputs], acts[layer.name],
-                           widths, range_fn, weight_range_fn)
+        seen = Seen([types[i] for i in layer.inputs], acts[layer.name], widths, range_fn,
+                    weight_range_fn)
+        impl = CALIBRATION(layer)(layer, seen)
         if base is not None and layer.name in base.layers:
             b = base.layers[layer.name]
             impl = LayerImpl(**{**vars(impl), "reuse": b.reuse, "multiplier": b.multiplier,
@@ -187,25 +189,61 @@ def design_from_activations(graph: Graph, acts: Mapping[str, np.ndarray], widths
                        model=model, input_shape=graph.input_shape)
 
 
-def _layer_impl(layer: L.Layer, x_t: FixedType, in_types: list[FixedType], out: np.ndarray,
-                widths: Widths, range_fn: RangeFn, weight_range_fn: RangeFn) -> LayerImpl:
-    name = layer.name
-    if isinstance(layer, L.WeightedLayer):
-        w_t = fit_type(layer.weight, widths.w(name), signed=True, range_fn=weight_range_fn,
-                       modes=WEIGHT_MODES)
-        b_t = bias_type(layer.bias, w_t.frac + x_t.frac)
-        return LayerImpl(result=fit_type(out, widths.a(name), signed=True, range_fn=range_fn),
-                         weight=w_t, bias=b_t,
-                         accum=lossless_accum(w_t, x_t, b_t, layer.terms, layer=name))
-    if isinstance(layer, L.ReLU):
-        return LayerImpl(result=fit_type(out, widths.a(name), signed=False, range_fn=range_fn))
-    if isinstance(layer, L.MaxPool2d):
-        return LayerImpl(result=x_t, accum=x_t)
-    if isinstance(layer, L.AvgPool2d):
-        return LayerImpl(result=x_t, accum=lossless_avg_accum(x_t, layer.window))
-    if isinstance(layer, L.Flatten):
-        return LayerImpl(result=x_t)
-    if isinstance(layer, L.Add):
-        signed = any(t.signed for t in in_types)
-        return LayerImpl(result=fit_type(out, widths.a(name), signed=signed, range_fn=range_fn))
-    raise DesignError(f"cannot calibrate layer {name!r} of kind {layer.kind}")
+# -- the rules by kind ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Seen:
+    """What calibrating one layer reads: its inputs' types, its output on the calibration
+    data, the widths and the range estimators."""
+
+    in_types: list[FixedType]
+    out: np.ndarray
+    widths: Widths
+    range_fn: RangeFn
+    weight_range_fn: RangeFn
+
+    def result(self, name: str, signed: bool) -> FixedType:
+        """The result type covering the layer's calibration output at its width."""
+        return fit_type(self.out, self.widths.a(name), signed=signed, range_fn=self.range_fn)
+
+
+CalibrationRule = Callable[[Any, Seen], LayerImpl]
+CALIBRATION: LayerRegistry[CalibrationRule] = LayerRegistry("calibration", __name__)
+"""Per kind: (layer, Seen) -> its LayerImpl; calibrate_design runs the graph through these."""
+CALIBRATION.skip(L.Input, "the input's type is fitted before the layers (the design's input)")
+CALIBRATION.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@CALIBRATION.rule(L.WeightedLayer)
+def _weighted(layer: L.WeightedLayer, s: Seen) -> LayerImpl:
+    x_t, name = s.in_types[0], layer.name
+    w_t = fit_type(layer.weight, s.widths.w(name), signed=True, range_fn=s.weight_range_fn,
+                   modes=WEIGHT_MODES)
+    b_t = bias_type(layer.bias, w_t.frac + x_t.frac)
+    return LayerImpl(result=s.result(name, True), weight=w_t, bias=b_t,
+                     accum=lossless_accum(w_t, x_t, b_t, layer.terms, layer=name))
+
+
+@CALIBRATION.rule(L.ReLU)
+def _relu(layer: L.ReLU, s: Seen) -> LayerImpl:
+    return LayerImpl(result=s.result(layer.name, False))
+
+
+@CALIBRATION.rule(L.MaxPool2d)
+def _maxpool(layer: L.MaxPool2d, s: Seen) -> LayerImpl:
+    return LayerImpl(result=s.in_types[0], accum=s.in_types[0])
+
+
+@CALIBRATION.rule(L.AvgPool2d)
+def _avgpool(layer: L.AvgPool2d, s: Seen) -> LayerImpl:
+    x_t = s.in_types[0]
+    return LayerImpl(result=x_t, accum=lossless_avg_accum(x_t, layer.window))
+
+
+@CALIBRATION.rule(L.Flatten)
+def _flatten(layer: L.Flatten, s: Seen) -> LayerImpl:
+    return LayerImpl(result=s.in_types[0])
+
+
+@CALIBRATION.rule(L.Add)
+def _add(layer: L.Add, s: Seen) -> LayerImpl:
+    return LayerImpl(result=s.result(layer.name, any(t.signed for t in s.in_types)))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +21,7 @@ from codesign.errors import DesignError, MismatchError
 from codesign.fixed import FixedType
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
 from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import bias_type
 from codesign.quant.fxtorch import to_mantissas
@@ -37,31 +40,69 @@ def derive_design(graph: Graph, base: DesignPoint, *, biases: Mapping[str, np.nd
     types: dict[str, FixedType] = {"input": input_type or base.input}
     layers: dict[str, LayerImpl] = {}
     for layer in graph.layers[1:]:
-        name, impl = layer.name, base[layer.name]
-        x_t = types[layer.inputs[0]]
-        if isinstance(layer, L.WeightedLayer):
-            w_t = weight_types.get(name, impl.weight)
-            assert w_t is not None
-            b_t = bias_type(np.asarray(biases[name]), w_t.frac + x_t.frac)
-            new = dataclasses.replace(impl, weight=w_t, bias=b_t,
-                                      accum=lossless_accum(w_t, x_t, b_t, layer.terms,
-                                                           layer=name),
-                                      result=result_types.get(name, impl.result))
-        elif isinstance(layer, (L.ReLU, L.Add)):
-            new = dataclasses.replace(impl, result=result_types.get(name, impl.result))
-        elif isinstance(layer, L.MaxPool2d):
-            new = dataclasses.replace(impl, result=x_t, accum=x_t)
-        elif isinstance(layer, L.AvgPool2d):
-            new = dataclasses.replace(impl, result=x_t,
-                                      accum=lossless_avg_accum(x_t, layer.window))
-        elif isinstance(layer, L.Flatten):
-            new = dataclasses.replace(impl, result=x_t)
-        else:
-            raise DesignError(f"cannot derive types for layer {name!r} of kind {layer.kind}")
+        name = layer.name
+        new = EXPORT(layer)(layer, Chosen(base[name], types[layer.inputs[0]],
+                                          weight_types.get(name), result_types.get(name),
+                                          biases.get(name)))
         layers[name] = new
         types[name] = new.result
     return dataclasses.replace(base, input=types["input"], layers=layers,
                                notes={**base.notes, **(notes or {})})
+
+
+# -- the rules by kind ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chosen:
+    """What deriving one layer's types reads: its base entry, its input's (new) type, and
+    what the method chose for it (None: keep the base's)."""
+
+    impl: LayerImpl
+    x_t: FixedType
+    weight: FixedType | None
+    result: FixedType | None
+    bias: np.ndarray | None  # a weighted layer's real bias (its type follows its range)
+
+    def kept_result(self) -> FixedType:
+        return self.result or self.impl.result
+
+
+ExportRule = Callable[[Any, Chosen], LayerImpl]
+EXPORT: LayerRegistry[ExportRule] = LayerRegistry("export (derive_design)", __name__)
+"""Per kind: (layer, Chosen) -> its LayerImpl, the derived types following calibrate.py's
+rules (its CALIBRATION registry)."""
+EXPORT.skip(L.Input, "the input's type is the method's input_type, not a layer entry")
+EXPORT.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@EXPORT.rule(L.WeightedLayer)
+def _weighted(layer: L.WeightedLayer, c: Chosen) -> LayerImpl:
+    w_t = c.weight or c.impl.weight
+    assert w_t is not None and c.bias is not None
+    b_t = bias_type(np.asarray(c.bias), w_t.frac + c.x_t.frac)
+    return dataclasses.replace(c.impl, weight=w_t, bias=b_t, result=c.kept_result(),
+                               accum=lossless_accum(w_t, c.x_t, b_t, layer.terms,
+                                                    layer=layer.name))
+
+
+@EXPORT.rule(L.ReLU, L.Add)
+def _activation(layer: L.Layer, c: Chosen) -> LayerImpl:
+    return dataclasses.replace(c.impl, result=c.kept_result())
+
+
+@EXPORT.rule(L.MaxPool2d)
+def _maxpool(layer: L.MaxPool2d, c: Chosen) -> LayerImpl:
+    return dataclasses.replace(c.impl, result=c.x_t, accum=c.x_t)
+
+
+@EXPORT.rule(L.AvgPool2d)
+def _avgpool(layer: L.AvgPool2d, c: Chosen) -> LayerImpl:
+    return dataclasses.replace(c.impl, result=c.x_t,
+                               accum=lossless_avg_accum(c.x_t, layer.window))
+
+
+@EXPORT.rule(L.Flatten)
+def _flatten(layer: L.Flatten, c: Chosen) -> LayerImpl:
+    return dataclasses.replace(c.impl, result=c.x_t)
 
 
 def export_qnet(graph: Graph, design: DesignPoint, weights: Mapping[str, torch.Tensor],

@@ -13,16 +13,19 @@ gradients can flow (each cast passes the gradient straight through, zero where i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codesign.design import DesignPoint, is_lossless_accum
+from codesign.design import DesignPoint, LayerImpl, is_lossless_accum
 from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
 
 EXACT_BITS = 53  # float64 holds every integer below 2**53 exactly
 
@@ -105,50 +108,61 @@ def ste_round_even(x: Tensor) -> Tensor:
     return ste(torch.round(x), x)
 
 
-# -- layers ------------------------------------------------------------------------------
+# -- windows, from the layer's Window -----------------------------------------------------
+def image(x: Tensor, layer: L.WeightedLayer) -> Tensor:
+    """A batch of the layer's inputs as the (N, C, H, W) images its Window slides over
+    (L.as_image: a sequence is one row, a dense layer's input vectors are pixels)."""
+    c, h, w = L.as_image(tuple(x.shape[1:]), layer.channels_last)
+    if layer.channels_last:
+        return x.reshape(len(x), h * w, c).transpose(1, 2).reshape(len(x), c, h, w)
+    return x.reshape(len(x), c, h, w)
+
+
+def windows(x: Tensor, geo: L.Window) -> Tensor:
+    """(N, C, H, W) -> (N, OH*OW, KH*KW*C): every window in the Window's order (kh, kw, c),
+    as bitaccurate.windows."""
+    (kh, kw), n, c = geo.kernel, x.shape[0], x.shape[1]
+    cols = F.unfold(x, (kh, kw), padding=geo.padding, stride=geo.stride)  # N, C*kh*kw, P
+    return cols.reshape(n, c, kh * kw, -1).permute(0, 3, 2, 1).reshape(n, -1, kh * kw * c)
+
+
+def from_pixels(y: Tensor, layer: L.WeightedLayer, x: Tensor) -> Tensor:
+    """(N, OH*OW, out) per-pixel results over image x -> the layer's (N, *out_shape)."""
+    if not layer.channels_last:
+        oh, ow = layer.geometry.out_size(x.shape[2], x.shape[3])
+        y = y.reshape(len(y), oh, ow, -1).permute(0, 3, 1, 2)
+    return y.reshape((len(y),) + layer.out_shape)
+
+
+def weighted_sum(layer: L.WeightedLayer, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """conv2d, conv1d or dense, then + bias, of real tensors, by the layer's Window over
+    as_image's view (a 1x1 window over channels-last pixels is torch's Linear)."""
+    geo = layer.geometry
+    if layer.channels_last and geo == L.Window((1, 1), (1, 1)):
+        y = F.linear(x, w)
+    else:
+        y = F.conv2d(image(x, layer), w.reshape(layer.conv2d_weight_shape), None, geo.stride,
+                     geo.padding).reshape((len(x),) + layer.out_shape)
+    if layer.channels_last:
+        return y + b  # the channels are the last axis: plain broadcasting
+    return y + b.reshape((-1,) + (1,) * (y.dim() - 2))
+
+
 def _accumulate(layer: L.WeightedLayer, x: Tensor, w: Tensor, b: Tensor, x_t: FixedType,
                 impl) -> Tensor:
     """conv/dense + bias on the accumulator grid; exact and order-free when lossless."""
-    if isinstance(layer, L.Conv2d):
-        y = F.conv2d(x, w, None, layer.stride, layer.padding)
-        shape = (1, -1, 1, 1)
-    elif isinstance(layer, L.Conv1d):
-        y = F.conv1d(x, w, None, layer.stride, layer.padding)
-        shape = (1, -1, 1)
-    else:
-        y = F.linear(x, w)
-        shape = (1, -1)
     if impl is not None and not is_lossless_accum(impl, x_t, layer.terms):
-        return _lossy_accumulate(layer, x, w, b, x_t, impl)
-    return y + b.reshape(shape)
+        return _lossy_accumulate(layer, x, w, b, impl.accum)
+    return weighted_sum(layer, x, w, b)
 
 
 def _lossy_accumulate(layer: L.WeightedLayer, x: Tensor, w: Tensor, b: Tensor,
-                      x_t: FixedType, impl) -> Tensor:
+                      acc: FixedType) -> Tensor:
     """Each product cast to accum_t, the bias too, summed in hls4ml's window order
     (kh, kw, cin) with a cast after each add when saturating (as bitaccurate.mac)."""
-    acc = impl.accum
-    if isinstance(layer, L.Conv2d):
-        kh, kw = layer.kernel
-        cols = F.unfold(x, (kh, kw), padding=layer.padding, stride=layer.stride)
-        n, _, positions = cols.shape
-        cin = x.shape[1]
-        cols = cols.reshape(n, cin, kh * kw, positions).permute(0, 3, 2, 1).reshape(
-            n, positions, kh * kw * cin)
-        wmat = w.permute(2, 3, 1, 0).reshape(-1, w.shape[0])
-        oh = (x.shape[2] + 2 * layer.padding[0] - kh) // layer.stride[0] + 1
-        ow = (x.shape[3] + 2 * layer.padding[1] - kw) // layer.stride[1] + 1
-        out = _ordered_sum(cols, wmat, b, acc)
-        return out.reshape(n, oh, ow, -1).permute(0, 3, 1, 2)
-    if isinstance(layer, L.Conv1d):
-        k = layer.kernel
-        xp = F.pad(x, (layer.padding, layer.padding))
-        cols = xp.unfold(2, k, layer.stride)  # N, C, OL, K
-        n, cin, ol, _ = cols.shape
-        cols = cols.permute(0, 2, 3, 1).reshape(n, ol, k * cin)
-        wmat = w.permute(2, 1, 0).reshape(-1, w.shape[0])
-        return _ordered_sum(cols, wmat, b, acc).permute(0, 2, 1)
-    return _ordered_sum(x, w.T, b, acc)
+    xi = image(x, layer)
+    wmat = w.reshape(layer.conv2d_weight_shape).permute(2, 3, 1, 0).reshape(-1, w.shape[0])
+    return from_pixels(_ordered_sum(windows(xi, layer.geometry), wmat, b, acc), layer, xi)
 
 
 def _ordered_sum(cols: Tensor, wmat: Tensor, b: Tensor, acc: FixedType) -> Tensor:
@@ -160,15 +174,14 @@ def _ordered_sum(cols: Tensor, wmat: Tensor, b: Tensor, acc: FixedType) -> Tenso
     return cast(total, acc) if acc.overflow is Overflow.WRAP else total
 
 
-def _avgpool(layer: L.AvgPool2d, x: Tensor, x_t: FixedType, impl) -> Tensor:
+def _avgpool(layer: L.AvgPool2d, x: Tensor, impl) -> Tensor:
     """bitaccurate.run_avgpool: window sum cast to accum at each add, truncating division."""
-    acc = impl.accum
-    kh, kw = layer.kernel
+    acc, geo = impl.accum, layer.geometry
     n, c = x.shape[:2]
-    cols = F.unfold(x, (kh, kw), stride=layer.stride)  # N, C*kh*kw, P
-    cols = cols.reshape(n, c, kh * kw, -1)
+    cols = F.unfold(x, geo.kernel, stride=geo.stride)  # N, C*kh*kw, P
+    cols = cols.reshape(n, c, layer.window, -1)
     total = torch.zeros_like(cols[:, :, 0])
-    for k in range(kh * kw):
+    for k in range(layer.window):
         total = cast(total + cols[:, :, k], acc)
     m = total * (2.0 ** acc.frac)
     window = float(layer.window)
@@ -178,9 +191,68 @@ def _avgpool(layer: L.AvgPool2d, x: Tensor, x_t: FixedType, impl) -> Tensor:
     exact = quotient * (2.0 ** -acc.frac)
     # straight-through: gradient of the plain average
     value = ste(exact, cols.mean(dim=2))
-    oh = (x.shape[2] - kh) // layer.stride[0] + 1
-    ow = (x.shape[3] - kw) // layer.stride[1] + 1
-    return cast(value, impl.result).reshape(n, c, oh, ow)
+    return cast(value, impl.result).reshape((n,) + layer.out_shape)
+
+
+# -- the rules by kind ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """What a layer's rule in fixed_forward reads."""
+
+    ins: list[Tensor]  # its inputs' values
+    x_t: FixedType  # its first input's type
+    impl: LayerImpl
+    post: Override  # its result cast, or the override that replaces it
+    exact: bool  # False: pools skip their casts, biases stay unrounded (see fixed_forward)
+    params: tuple[Tensor, Tensor] | None  # a weighted layer's real weight and bias
+
+
+FixedRule = Callable[[Any, Step], Tensor]
+FIXED_FORWARD: LayerRegistry[FixedRule] = LayerRegistry("the fixed-point torch forward",
+                                                        __name__)
+"""Per kind: (layer, Step) -> its real-valued output; the arithmetic is bitaccurate's
+(its ARITHMETIC registry), replayed in torch."""
+FIXED_FORWARD.skip(L.Input, "the input is cast (or overridden) before the layers run")
+FIXED_FORWARD.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@FIXED_FORWARD.rule(L.WeightedLayer)
+def _weighted(layer: L.WeightedLayer, s: Step) -> Tensor:
+    assert s.params is not None
+    w, b = s.params
+    if s.exact:
+        b = cast(b, s.impl.bias)
+    return s.post(_accumulate(layer, s.ins[0], w, b, s.x_t, s.impl if s.exact else None))
+
+
+@FIXED_FORWARD.rule(L.ReLU)
+def _relu(layer: L.ReLU, s: Step) -> Tensor:
+    return s.post(torch.relu(s.ins[0]))
+
+
+@FIXED_FORWARD.rule(L.MaxPool2d)
+def _maxpool(layer: L.MaxPool2d, s: Step) -> Tensor:
+    geo = layer.geometry
+    out = F.max_pool2d(s.ins[0], geo.kernel, geo.stride)
+    return cast(cast(out, s.impl.accum), s.impl.result) if s.exact else out
+
+
+@FIXED_FORWARD.rule(L.AvgPool2d)
+def _avgpool_rule(layer: L.AvgPool2d, s: Step) -> Tensor:
+    if s.exact:
+        return _avgpool(layer, s.ins[0], s.impl)
+    geo = layer.geometry
+    return F.avg_pool2d(s.ins[0], geo.kernel, geo.stride)
+
+
+@FIXED_FORWARD.rule(L.Add)
+def _add(layer: L.Add, s: Step) -> Tensor:
+    return s.post(s.ins[0] + s.ins[1])
+
+
+@FIXED_FORWARD.rule(L.Flatten)
+def _flatten(layer: L.Flatten, s: Step) -> Tensor:
+    return s.ins[0].reshape(s.ins[0].shape[0], -1)
 
 
 def check_exact(graph: Graph, design: DesignPoint) -> None:
@@ -222,31 +294,8 @@ def fixed_forward(graph: Graph, design: DesignPoint, weights: Mapping[str, Tenso
         ins = [values[i] for i in layer.inputs]
         x_t = design.type_of(layer.inputs[0])
         post = overrides.get(layer.name) or (lambda v, t=impl.result: cast(v, t))
-        if isinstance(layer, L.WeightedLayer):
-            b = biases[layer.name]
-            if exact:
-                b = cast(b, impl.bias)
-            acc = _accumulate(layer, ins[0], weights[layer.name], b, x_t,
-                              impl if exact else None)
-            out = post(acc)
-        elif isinstance(layer, L.ReLU):
-            out = post(torch.relu(ins[0]))
-        elif isinstance(layer, L.MaxPool2d):
-            out = F.max_pool2d(ins[0], layer.kernel, layer.stride)
-            if exact:
-                out = cast(cast(out, impl.accum), impl.result)
-        elif isinstance(layer, L.AvgPool2d):
-            if exact:
-                out = _avgpool(layer, ins[0], x_t, impl)
-            else:
-                out = F.avg_pool2d(ins[0], layer.kernel, layer.stride)
-        elif isinstance(layer, L.Add):
-            out = post(ins[0] + ins[1])
-        elif isinstance(layer, L.Flatten):
-            out = ins[0].reshape(ins[0].shape[0], -1)
-        else:
-            raise DesignError(f"the fixed-point torch forward has no rule for {layer.kind} "
-                              f"({layer.name!r})")
+        params = (weights[layer.name], biases[layer.name]) if layer.has_weights else None
+        out = FIXED_FORWARD(layer)(layer, Step(ins, x_t, impl, post, exact, params))
         values[layer.name] = out
     return values if return_all else values[graph.output.name]
 

@@ -95,3 +95,24 @@ def test_a_mismatch_names_layer_sample_and_element(quant_graph, quant_digits) ->
         verify_export(qnet, off_by_one, quant_digits.x_test[:8])
     wrong = dataclasses.replace(qnet)  # unchanged copy still verifies
     assert verify_export(wrong, forward, quant_digits.x_test[:8]) == 8
+
+
+@pytest.mark.parametrize("lossy", [False, True])
+def test_conv1d_fixed_forward_equals_bit_accurate(lossy) -> None:
+    """Conv1d (stride 2, padding) reads its Window like conv2d: one row of an image, and a
+    Linear over the sequence's last axis reads each position as one vector; with a narrow
+    accumulator the products are summed in (k, c) order, as the RTL does."""
+    torch.manual_seed(4)
+    model = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3, stride=2, padding=1),
+                                torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.Flatten(),
+                                torch.nn.Linear(15, 4))
+    x = np.random.default_rng(4).uniform(-1, 1, (24, 2, 12))
+    graph = Graph.from_torch(model.eval(), (2, 12))
+    design = calibrate_design(graph, x, Widths(6, 6))
+    if lossy:
+        for layer in graph.weighted:
+            impl = design[layer.name]
+            design = design.with_layer(layer.name, accum=FixedType(
+                8, impl.accum.integer - 5, True, Rounding.RND, Overflow.SAT))
+    qnet = QuantizedNet.from_float(graph, design)
+    assert verify_export(qnet, qnet_forward(qnet), x) == 24

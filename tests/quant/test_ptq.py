@@ -20,7 +20,7 @@ from codesign.quant.calibrate import (
     percentile_abs,
 )
 from codesign.quant.datafree import bn_loss, synthesize_inputs
-from codesign.quant.fxtorch import fixed_forward
+from codesign.quant.fxtorch import fixed_forward, weighted_sum
 from codesign.quant.noise import noisy_accuracy
 
 
@@ -82,9 +82,9 @@ def test_adaround_never_increases_layer_error(quant_graph, quant_digits) -> None
     xq = fixed_forward(quant_graph, design, weights, biases, cx, return_all=True)["maxpool2d_3"]
     xf = quant_graph.forward(cx, return_all=True, dtype=torch.float64)["maxpool2d_3"]
     b = biases[layer.name]
-    target = torch.relu(A._linear(layer, xf, torch.tensor(layer.weight), b))
+    target = torch.relu(weighted_sum(layer, xf, torch.tensor(layer.weight), b))
     ada, rec = A.adaround_layer(layer, xq, target, design, relu=True, iters=150)
-    err = [float(((torch.relu(A._linear(layer, xq, w, b)) - target) ** 2).sum() / len(cx))
+    err = [float(((torch.relu(weighted_sum(layer, xq, w, b)) - target) ** 2).sum() / len(cx))
            for w in (ada, weights[layer.name])]
     assert err[0] < err[1]
     assert rec["kept"] == "adaround" and rec["adaround"] == pytest.approx(err[0], rel=1e-9)
@@ -102,13 +102,13 @@ def test_adaround_objective_is_asymmetric_with_the_relu_inside(quant_graph, quan
     x = torch.tensor(cx, dtype=torch.float64)
     x_q = torch.tensor(design.input.quantize(cx.astype(np.float64)))
     b = torch.tensor(layer.bias)
-    target = torch.relu(A._linear(layer, x, torch.tensor(layer.weight), b))
+    target = torch.relu(weighted_sum(layer, x, torch.tensor(layer.weight), b))
     nearest = torch.tensor(design["conv2d_0"].weight.quantize(layer.weight))
-    want = float(((torch.relu(A._linear(layer, x_q, nearest, b)) - target) ** 2).sum() / len(cx))
+    want = float(((torch.relu(weighted_sum(layer, x_q, nearest, b)) - target) ** 2).sum() / len(cx))
     assert records["conv2d_0"]["nearest"] == pytest.approx(want, rel=1e-9)
     # symmetric (both sides on quantized inputs) would give a different number
-    sym = torch.relu(A._linear(layer, x_q, torch.tensor(layer.weight), b))
-    other = float(((torch.relu(A._linear(layer, x_q, nearest, b)) - sym) ** 2).sum() / len(cx))
+    sym = torch.relu(weighted_sum(layer, x_q, torch.tensor(layer.weight), b))
+    other = float(((torch.relu(weighted_sum(layer, x_q, nearest, b)) - sym) ** 2).sum() / len(cx))
     assert other != pytest.approx(want, rel=1e-3)
     assert set(records) == {lay.name for lay in quant_graph.weighted}
 

@@ -12,7 +12,7 @@ can come from the cost model or, in tests, from a synthetic table.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,13 +203,15 @@ def check_table(graph: Graph, table: SensitivityTable, model: str | None = None)
 
 
 def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
-                     bits: Sequence[int] | None = None, reuse: Sequence[int] = (1,),
+                     bits: Sequence[int] | None = None,
+                     reuse: Sequence[int] | Mapping[str, Sequence[int]] = (1,),
                      multipliers: Sequence[str] = MULTIPLIER_STYLES,
                      fixed_act_bits: int | None = None, model: str | None = None,
                      accum: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None = None
                      ) -> Candidates:
     """The candidates table of `graph`: widths from `bits` (default the table's), each
-    weighted layer's reuse from `reuse` (values above its multiplications per output are
+    weighted layer's reuse from `reuse` (one list for all, or a list per layer name as
+    codesign.alloc.folding.reuse_options gives; values above its terms per output are
     dropped), both multiplier styles unless restricted. Tensors without activation Omega
     in the table keep `fixed_act_bits` (default: the widest candidate). `accum(layer,
     w_bits, x_bits)`, when given, is each weighted candidate's accumulator width, passed
@@ -224,8 +226,10 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
     if bad or not multipliers:
         raise AllocationError(f"multiplier styles must be among {MULTIPLIER_STYLES}, "
                               f"not {list(multipliers)}")
-    if not reuse or any(int(r) < 1 for r in reuse):
-        raise AllocationError(f"reuse factors must be positive integers, not {list(reuse)}")
+    per_layer = reuse if isinstance(reuse, Mapping) else None
+    for rs in (per_layer.values() if per_layer is not None else [reuse]):
+        if not rs or any(int(r) < 1 for r in rs):
+            raise AllocationError(f"reuse factors must be positive integers, not {list(rs)}")
     groups, of_layer = tensor_groups(graph)
     fixed = fixed_act_bits or max(bits)
     tensors = []
@@ -244,7 +248,9 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
         t_in = of_layer[layer.inputs[0]] if layer.inputs else None
         x_opts = tensors[t_out if t_in is None else t_in].bits
         w, x, o, r, d, omega = CHOICES(layer)(layer, _Options(
-            table, bits, x_opts, tensors[t_out].bits, reuse, multipliers))
+            table, bits, x_opts, tensors[t_out].bits,
+            per_layer.get(layer.name, (1,)) if per_layer is not None else reuse,
+            multipliers))
         params = layer.params if layer.has_weights else 0
         extra = {}
         if accum is not None and layer.has_weights:

@@ -24,6 +24,7 @@ from codesign.alloc.candidates import (
     prune,
 )
 from codesign.alloc.design import accum_widths, to_design
+from codesign.alloc.folding import reuse_options
 from codesign.alloc.frontier import axis_range
 from codesign.alloc.methods import method_frontier, run
 from codesign.alloc.solver import Allocation, InfeasibleBudget, Solver
@@ -57,7 +58,7 @@ class AllocateJob:
     points: int = 0  # 0: one design at the budget; N: an N-cap frontier along `axis`
     axis: str = "lut"
     bits: Sequence[int] | None = None
-    reuse: Sequence[int] = (1, 2, 4, 8)
+    reuse: Sequence[int] | str = "auto"  # or R,R,...: codesign.alloc.folding
     multipliers: Sequence[str] = MULTIPLIER_STYLES
     calib_samples: int = 512
     evaluate: bool = False
@@ -93,8 +94,9 @@ def candidates_for(job: AllocateJob, table: SensitivityTable) -> Candidates:
     costs = StructuralLayerCosts(job.graph, job.device, job.data.x_train[: job.calib_samples],
                                  cache=cache_dir())
     accum = accum_widths(job.graph, job.data.x_train[: job.calib_samples])
+    reuse = reuse_options(job.graph, job.reuse, job.budget.limits.get("interval"))
     cands = build_candidates(job.graph, table, costs.layer_costs, bits=job.bits,
-                             reuse=job.reuse, multipliers=job.multipliers,
+                             reuse=reuse, multipliers=job.multipliers,
                              model=job.model_name, accum=accum)
     return prune(cands, (*job.budget.limits, job.axis))
 

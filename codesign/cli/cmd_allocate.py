@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from codesign.alloc.budget import parse_budget
+from codesign.alloc.folding import interval_for_fps, parse_reuse
 from codesign.alloc.frontier import AXES
 from codesign.alloc.methods import METHODS, available
 from codesign.alloc.pipeline import AllocateJob, run_allocate
@@ -67,8 +68,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--axis", default="lut", choices=AXES, help="frontier axis (default lut)")
     p.add_argument("--bits", default=None, metavar="B,B,...",
                    help="candidate widths (default: the table's)")
-    p.add_argument("--reuse", default="1,2,4,8", metavar="R,R,...",
-                   help="candidate reuse factors (default 1,2,4,8)")
+    p.add_argument("--reuse", default="auto", metavar="auto|R,R,...",
+                   help="candidate reuse factors: 'auto' (default) gives each layer the "
+                        "smallest RF of every halving of its multipliers up to its terms "
+                        "per output or, under --fps/--interval, the slowest RF that meets "
+                        "the target and three faster ones; or a list for every layer")
+    p.add_argument("--fps", type=float, metavar="IMAGES_PER_S",
+                   help="throughput target at the part's default clock: an interval limit "
+                        "of clock / fps cycles (with --interval, the tighter one)")
     p.add_argument("--multipliers", default="lut,dsp", metavar="STYLE,...",
                    help="multiplier styles to consider: lut, dsp (default both)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -96,16 +103,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_json_arg(p)
 
 
-def _ints(text: str, what: str) -> tuple[int, ...]:
-    try:
-        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
-    except ValueError:
-        values = ()
-    if not values or min(values) < 1:
-        raise CodesignError(f"--{what} {text!r} is not a list of positive integers")
-    return values
-
-
 def _methods(given: list[str] | None, tables: list[SensitivityTable]) -> list[str]:
     names = given or ["exact"]
     if "all" in names:
@@ -123,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     for key, value in (("latency", args.latency), ("interval", args.interval)):
         if value is not None:
             budget = budget.with_limit(key, value)
+    if args.fps is not None:
+        target = interval_for_fps(args.fps, device.default_clock_mhz)
+        budget = budget.with_limit("interval", min(target, budget.limits.get("interval",
+                                                                             target)))
     if args.frontier < 0:
         raise CodesignError(f"--frontier must be a number of points >= 1, not {args.frontier}")
     if args.epochs < 1 or args.calib_samples < 1:
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         tables=tables, objective=args.objective, device=device, budget=budget,
         methods=_methods(args.method, tables), points=args.frontier, axis=args.axis,
         bits=parse_bits(args.bits) if args.bits else None,
-        reuse=_ints(args.reuse, "reuse"), multipliers=multipliers,
+        reuse=parse_reuse(args.reuse), multipliers=multipliers,
         calib_samples=args.calib_samples, evaluate=args.evaluate,
         quantizer=args.quantizer, epochs=args.epochs, seed=args.seed,
         progress=not args.json, confidence=check_confidence(args.confidence, planning=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -72,7 +73,9 @@ def run_stage(flow: Flow, name: str, point: Point | None, upstream: dict[str, En
               **({"forced": True} if force else {}))
     tmp = cache.begin(name, key)
     try:
-        ctx = StageContext(flow, point, {d: upstream[d] for d in deps}, tmp, progress)
+        # a stage's own bars on a terminal; off it the flow's line per stage says it all
+        bars = progress and sys.stderr.isatty()
+        ctx = StageContext(flow, point, {d: upstream[d] for d in deps}, tmp, bars)
         outputs = stage.fn(ctx)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

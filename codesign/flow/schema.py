@@ -169,7 +169,8 @@ class AllocateSpec:
     points: int = 3  # frontier points along `axis` (0: one design at the budget)
     axis: str = "lut"
     bits: list[int] | None = None  # candidate widths (default: the sensitivity table's)
-    reuse: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    reuse: list[int] | str = "auto"  # or [1, 2, 4, 8]: see codesign.alloc.folding
+    fps: float | None = None  # throughput target: images/s at the target clock
     calib_samples: int = 512
     synth_check: int = 0  # K: the K designs nearest the budget made to fit by Yosys
 
@@ -198,8 +199,14 @@ class AllocateSpec:
             raise _Invalid("points", f"must be 0 or more, not {self.points}")
         if self.bits is not None:
             _widths(self.bits, "bits")
-        if not self.reuse or any(r < 1 for r in self.reuse):
-            raise _Invalid("reuse", f"{self.reuse} must be positive reuse factors")
+        if self.reuse != "auto" and (isinstance(self.reuse, str) or not self.reuse or any(
+                isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in self.reuse)):
+            raise _Invalid("reuse", f"{self.reuse!r} must be 'auto' or a list of positive "
+                                    "reuse factors")
+        if self.fps is not None and (isinstance(self.fps, bool)
+                                     or not isinstance(self.fps, (int, float)) or self.fps <= 0):
+            raise _Invalid("fps", f"must be a positive number of images per second, not "
+                                  f"{self.fps!r}")
         if self.calib_samples < 1:
             raise _Invalid("calib_samples", f"must be positive, not {self.calib_samples}")
         if isinstance(self.synth_check, bool) or not isinstance(self.synth_check, int) \

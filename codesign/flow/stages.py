@@ -192,6 +192,7 @@ def allocate_config(flow: Flow, point: Point | None) -> dict[str, Any]:
 def allocate(ctx: StageContext) -> dict[str, Any]:
     """The allocator's designs on every device (codesign allocate's pipeline): a frontier
     of DesignPoints under the budget, each quantized by the per-point stages."""
+    from codesign.alloc.folding import interval_for_fps
     from codesign.alloc.pipeline import AllocateJob, run_allocate, write_outputs
     from codesign.devices import get_device
     from codesign.errors import CodesignError
@@ -204,10 +205,15 @@ def allocate(ctx: StageContext) -> dict[str, Any]:
     devices: dict[str, Any] = {}
     for name in ctx.flow.target.devices:
         device = get_device(name)
+        budget = a.budget_for(device.part)
+        if a.fps is not None:
+            clock = ctx.flow.target.clock_mhz or device.default_clock_mhz
+            budget = budget.with_limit("interval", interval_for_fps(a.fps, clock))
         job = AllocateJob(model_name=model.spec, graph=model.graph(), data=data,
-                          tables=[table], device=device, budget=a.budget_for(device.part),
+                          tables=[table], device=device, budget=budget,
                           module=model.module, methods=tuple(a.methods), points=a.points,
-                          axis=a.axis, bits=a.bits, reuse=tuple(a.reuse),
+                          axis=a.axis, bits=a.bits,
+                          reuse=a.reuse if isinstance(a.reuse, str) else tuple(a.reuse),
                           calib_samples=a.calib_samples, progress=ctx.progress,
                           synth_check=a.synth_check,
                           workers=max(1, ctx.flow.sweep.workers or 1))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.devices import Device
-from codesign.emit.rtl import TOP, generate_rtl
+from codesign.emit.rtl import HW_INCLUDES, TOP, generate_rtl
 from codesign.errors import CodesignError
 from codesign.qnet import QuantizedNet
 from codesign.synth.cells import fpga_fields, read_stat
@@ -117,7 +117,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
     # the clock only steers place and route
     extra = (f"{pnr}|{float(clock) if pnr and clock else ''}|"
              + ((rtl / lib_name).read_text() if lib_name else ""))
-    key = _key(rtl, files, script, extra)
+    key = _key(rtl, files + list(HW_INCLUDES), script, extra)  # what Yosys reads
     cached = synth_cache_dir() / f"{key}.json"
     if use_cache and cached.is_file():
         result = json.loads(cached.read_text())

@@ -6,6 +6,6 @@ from setuptools import find_packages, setup
 setup(
     packages=find_packages(include=["codesign", "codesign.*"]) + ["codesign.hw", "codesign.sim"],
     package_dir={"codesign.hw": "hw", "codesign.sim": "sim"},
-    package_data={"codesign.hw": ["*.sv", "**/*.sv", "**/*.json", "**/*"],
+    package_data={"codesign.hw": ["*.sv", "*.svh", "**/*.sv", "**/*.json", "**/*"],
                   "codesign.sim": ["*.py", "**/*"]},
 )

@@ -1,6 +1,6 @@
 // cs_add: residual add of two streams of equal shape: the exact sum on the finer grid,
 // then one cast to the result type (codesign/bitaccurate.run_add). A join: both beats
-// transfer together when the output register is free; one pipeline register.
+// transfer together when the output register (a cs_out_reg) is free.
 // The skip branch's buffering is a cs_fifo the generator puts on each fork branch.
 module cs_add #(
   parameter integer C = 1,
@@ -22,12 +22,10 @@ module cs_add #(
   input  logic out_ready,
   output logic [C*RW-1:0] out_data
 );
-  logic out_free, fire;
+  logic out_free;
   logic [C*RW-1:0] res;
-  assign out_free = !out_valid || out_ready;
   assign a_ready = out_free && b_valid;
   assign b_ready = out_free && a_valid;
-  assign fire = a_valid && b_valid && out_free;
   localparam integer SWA = ((AW_ + ASH > BW_ + BSH) ? AW_ + ASH : BW_ + BSH) + 2;
   for (genvar c = 0; c < C; c++) begin : g_ch
     logic signed [SWA-1:0] sum;
@@ -38,10 +36,7 @@ module cs_add #(
     cs_cast #(.C(1), .IW(SWA), .IS(1), .SHIFT(FSHIFT), .OW(RW), .OS(RS), .RND(RRND),
               .OVF(ROVF)) u_res (.x(sum), .y(res[c*RW +: RW]));
   end
-  always_ff @(posedge clk) begin
-    if (rst) out_valid <= 1'b0;
-    else if (fire) out_valid <= 1'b1;
-    else if (out_ready) out_valid <= 1'b0;
-  end
-  always_ff @(posedge clk) if (fire) out_data <= res;
+  cs_out_reg #(.WIDTH(C*RW)) u_out (
+    .clk(clk), .rst(rst), .in_valid(a_valid && b_valid), .in_ready(out_free), .in_data(res),
+    .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
 endmodule

@@ -11,23 +11,9 @@
 // type, into the output register. acc_en and load also let a block-RAM weight ROM fetch
 // the next cycle's word one cycle ahead, so the timing is cs_window's at this RF.
 module cs_mac_engine #(
-  parameter integer H = 4, parameter integer W = 4, parameter integer CIN = 1,
-  parameter integer COUT = 1,
-  parameter integer KH = 3, parameter integer KW = 3,
-  parameter integer SH = 1, parameter integer SW = 1,
-  parameter integer PH = 0, parameter integer PW = 0,
   parameter integer RF = 1,
-  parameter integer XW = 8,
-  parameter integer AW = 16, parameter integer AS = 1,    // accumulator
-  parameter integer RW = 8, parameter integer RS = 1,     // result type
-  parameter integer RSHIFT = 0,                            // result frac - accum frac
-  parameter integer RRND = 0, parameter integer ROVF = 0,
-  parameter integer RELU = 0,                              // fused ReLU
-  parameter integer QW = 8, parameter integer QS = 1,     // the ReLU's result type
-  parameter integer QSHIFT = 0,                            // its frac - result frac
-  parameter integer QRND = 0, parameter integer QOVF = 0,
-  localparam integer OW = (RELU != 0) ? QW : RW,
-  localparam integer TERMS = KH * KW * CIN,
+  parameter integer AW = 16, parameter integer AS = 1,    // accumulator (the sum)
+  `include "cs_engine_params.svh"
   localparam integer TW = (RF > 1) ? $clog2(RF) : 1
 ) (
   input  logic clk,
@@ -45,16 +31,19 @@ module cs_mac_engine #(
   output logic [COUT*AW-1:0] acc_q,
   input  logic [COUT*AW-1:0] acc_d
 );
+  logic res_valid, res_ready;
 
   cs_window #(.H(H), .W(W), .CIN(CIN), .KH(KH), .KW(KW), .SH(SH), .SW(SW), .PH(PH), .PW(PW),
               .XW(XW), .RF(RF)) u_win (
     .clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
-    .win(win), .t(t), .acc_en(acc_en), .load(load), .out_valid(out_valid),
-    .out_ready(out_ready));
+    .win(win), .t(t), .acc_en(acc_en), .load(load), .res_valid(res_valid),
+    .res_ready(res_ready));
 
   cs_post #(.C(COUT), .IW(AW), .IS(AS), .RW(RW), .RS(RS), .RSHIFT(RSHIFT), .RRND(RRND),
             .ROVF(ROVF), .RELU(RELU), .QW(QW), .QS(QS), .QSHIFT(QSHIFT), .QRND(QRND),
-            .QOVF(QOVF)) u_post (.clk(clk), .load(load), .x(acc_d), .out_data(out_data));
+            .QOVF(QOVF)) u_post (
+    .clk(clk), .rst(rst), .in_valid(res_valid), .in_ready(res_ready), .x(acc_d),
+    .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
 
   if (RF > 1) begin : g_acc
     always_ff @(posedge clk) if (acc_en) acc_q <= acc_d;

@@ -37,17 +37,17 @@ module cs_pool #(
   localparam integer GX = (AFRAC_X > 0) ? AFRAC_X : 0;   // ...and - input grid
 
   logic [N*C*XW-1:0] win;
-  logic load;
+  logic res_valid, res_ready;
   logic [C*RW-1:0] res;
   /* verilator lint_off UNUSEDSIGNAL */
-  logic t, acc_en;
+  logic t, acc_en, load;
   /* verilator lint_on UNUSEDSIGNAL */
 
   cs_window #(.H(H), .W(W), .CIN(C), .KH(KH), .KW(KW), .SH(SH), .SW(SW), .PH(0), .PW(0),
               .XW(XW), .RF(1)) u_win (
     .clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
-    .win(win), .t(t), .acc_en(acc_en), .load(load), .out_valid(out_valid),
-    .out_ready(out_ready));
+    .win(win), .t(t), .acc_en(acc_en), .load(load), .res_valid(res_valid),
+    .res_ready(res_ready));
 
   for (genvar c = 0; c < C; c++) begin : g_ch
     logic [AW-1:0] a;
@@ -95,5 +95,7 @@ module cs_pool #(
               .OVF(ROVF)) u_res (.x(q), .y(res[c*RW +: RW]));
   end
 
-  always_ff @(posedge clk) if (load) out_data <= res;
+  cs_out_reg #(.WIDTH(C*RW)) u_out (
+    .clk(clk), .rst(rst), .in_valid(res_valid), .in_ready(res_ready), .in_data(res),
+    .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
 endmodule

@@ -1,6 +1,6 @@
 // cs_post: the tail every conv/dense engine shares: the accumulator (or exact sum) cast
 // to the layer's result type, with RELU = 1 (a fused ReLU layer) clamped at zero and cast
-// to the ReLU's result type, into the output register when load is high.
+// to the ReLU's result type, into the output register (a cs_out_reg).
 module cs_post #(
   parameter integer C = 1,
   parameter integer IW = 16, parameter integer IS = 1,    // the sum's type
@@ -14,8 +14,12 @@ module cs_post #(
   localparam integer OW = (RELU != 0) ? QW : RW
 ) (
   input  logic clk,
-  input  logic load,
+  input  logic rst,
+  input  logic in_valid,
+  output logic in_ready,
   input  logic [C*IW-1:0] x,
+  output logic out_valid,
+  input  logic out_ready,
   output logic [C*OW-1:0] out_data
 );
   logic [C*RW-1:0] res;
@@ -31,5 +35,7 @@ module cs_post #(
     assign post = res;
   end
 
-  always_ff @(posedge clk) if (load) out_data <= post;
+  cs_out_reg #(.WIDTH(C*OW)) u_out (
+    .clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(post),
+    .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
 endmodule

@@ -1,4 +1,5 @@
-// cs_relu: a standalone ReLU engine: one pipeline register, one beat per cycle.
+// cs_relu: a standalone ReLU engine: one pipeline register (a cs_out_reg), one beat per
+// cycle.
 // Timing: a beat accepted at edge e is offered from edge e+1; in_ready = output free.
 module cs_relu #(
   parameter integer C = 1,
@@ -19,11 +20,7 @@ module cs_relu #(
   logic [C*OW-1:0] y;
   cs_relu_comb #(.C(C), .IW(IW), .IS(IS), .SHIFT(SHIFT), .OW(OW), .OS(OS), .RND(RND),
                  .OVF(OVF)) u_relu (.x(in_data), .y(y));
-  assign in_ready = !out_valid || out_ready;
-  always_ff @(posedge clk) begin
-    if (rst) out_valid <= 1'b0;
-    else if (in_valid && in_ready) out_valid <= 1'b1;
-    else if (out_ready) out_valid <= 1'b0;
-  end
-  always_ff @(posedge clk) if (in_valid && in_ready) out_data <= y;
+  cs_out_reg #(.WIDTH(C*OW)) u_out (
+    .clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(y),
+    .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
 endmodule

@@ -5,10 +5,11 @@
 // zeros without input. The line buffer is a shift register of (KH-1) padded rows plus KW
 // pixels, so window tap (kh, kw) sits (KH-1-kh)*WP + (KW-1-kw) pixels back (SRL-friendly).
 // When a step completes an output window (stride respected) the engine computes for RF
-// cycles (t = 0..RF-1) with the window frozen; on the last cycle the result is loaded
-// into the output register (load) as soon as that register is free, and stepping resumes
-// in the same cycle. At RF = 1 this sustains one position per cycle. t is 0 whenever
-// the engine is idle (a block-RAM weight ROM prefetches the value t takes next).
+// cycles (t = 0..RF-1) with the window frozen; on the last cycle the result is offered
+// (res_valid) and loaded into the engine's output register (a cs_out_reg, whose in_ready
+// is res_ready) as soon as that register is free (load), and stepping resumes in the same
+// cycle. At RF = 1 this sustains one position per cycle. t is 0 whenever the engine is
+// idle (a block-RAM weight ROM prefetches the value t takes next).
 //
 // Timing (codesign/rtl/latency.py mirrors this exactly): a step happens when the engine is
 // not computing (or is loading) and, at interior positions, an input beat is valid.
@@ -30,8 +31,8 @@ module cs_window #(
   output logic [TW-1:0] t,          // compute cycle
   output logic acc_en,              // a compute cycle that is not the last one
   output logic load,                // load the output register now
-  output logic out_valid,
-  input  logic out_ready
+  output logic res_valid,           // the last compute cycle: the result is ready
+  input  logic res_ready            // the output register takes it this cycle
 );
   localparam integer HP = H + 2 * PH;
   localparam integer WP = W + 2 * PW;
@@ -43,12 +44,12 @@ module cs_window #(
   logic [LEN*PXW-1:0] sr;
   logic [RB-1:0] r;
   logic [CB-1:0] c;
-  logic busy, finishing, out_free, can_step, interior, step, completes;
+  logic busy, finishing, can_step, interior, step, completes;
   logic [PXW-1:0] pix;
 
   assign finishing = busy && (t == TW'(RF - 1));
-  assign out_free = !out_valid || out_ready;
-  assign load = finishing && out_free;
+  assign res_valid = finishing;
+  assign load = finishing && res_ready;
   assign acc_en = busy && !finishing;
   assign can_step = !busy || load;
   /* verilator lint_off UNSIGNED */
@@ -80,12 +81,9 @@ module cs_window #(
       c <= '0;
       busy <= 1'b0;
       t <= '0;
-      out_valid <= 1'b0;
     end else begin
       if (acc_en) t <= t + TW'(1);
       else if (load) t <= '0;  // idle at 0: a weight ROM prefetches t's next value
-      if (load) out_valid <= 1'b1;
-      else if (out_ready) out_valid <= 1'b0;
       if (step) begin
         if (completes) begin
           busy <= 1'b1;

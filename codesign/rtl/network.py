@@ -45,10 +45,11 @@ from codesign.rtl.mac import MacPlan, plan_mac, render_mac_module
 from codesign.rtl.pipeline import Stages, assign_stages, delay_model
 
 TOP = "cs_top"
-HW_FILES = ("cs_cast.sv", "cs_relu_comb.sv", "cs_window.sv", "cs_post.sv", "cs_graph_engine.sv",
-            "cs_mac_engine.sv", "cs_pool.sv", "cs_relu.sv",
+HW_FILES = ("cs_cast.sv", "cs_relu_comb.sv", "cs_out_reg.sv", "cs_window.sv", "cs_post.sv",
+            "cs_graph_engine.sv", "cs_mac_engine.sv", "cs_pool.sv", "cs_relu.sv",
             "cs_add.sv", "cs_fifo.sv")
-HW_INCLUDES: tuple[str, ...] = ()
+# `include files of HW_FILES: written beside them, found from the folder of files.f
+HW_INCLUDES: tuple[str, ...] = ("cs_engine_params.svh",)
 
 
 @dataclass

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from codesign.devices import Device
+from codesign.rtl.network import HW_INCLUDES, TOP, generate_rtl
 from codesign.errors import CodesignError
 from codesign.qnet import QuantizedNet, retarget
-from codesign.rtl.network import TOP, generate_rtl
 from codesign.synth.cells import fpga_fields, read_stat
 from codesign.synth.script import synth_commands
 from codesign.synth.tools import run_nextpnr_ecp5, run_yosys, yosys_version
@@ -101,7 +101,7 @@ def synthesize(qnet: QuantizedNet, out_dir: str | Path, device: Device | None = 
     # the clock only steers place and route
     extra = (f"{pnr}|{float(clock) if pnr and clock else ''}|"
              + ((rtl / lib_name).read_text() if lib_name else ""))
-    key = _key(rtl, files, script, extra)
+    key = _key(rtl, files + list(HW_INCLUDES), script, extra)  # what Yosys reads
     cached = synth_cache_dir() / f"{key}.json"
     if use_cache and cached.is_file():
         result = json.loads(cached.read_text())

@@ -5,8 +5,10 @@
 
 --rtl names the file list of the sources to test (default: the one in suite.json);
 paths in it are relative to the file list, `+incdir+DIR` and `+define+NAME=VALUE` lines
-and `//` or `#` comments are understood. The build is cached by the content of every
-source, so an unchanged design is verilated once.
+and `//` or `#` comments are understood; an `include is looked up in the +incdir+ folders
+and in each source's folder (as Yosys does; the generated engines include
+cs_engine_params.svh from beside them). The build is cached by the content of every
+source and of every file in those folders, so an unchanged design is verilated once.
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ def build(src: Sources, top: str, root: Path, waves: bool = True) -> Path:
     h = hashlib.sha256(f"{top}|{src.defines}|fst2|{waves}".encode())
     for f in src.files:
         h.update(f.name.encode() + f.read_bytes())
-    for d in src.includes:
+    include_dirs = list(dict.fromkeys([*src.includes, *(f.parent for f in src.files)]))
+    for d in include_dirs:
         for f in sorted(d.glob("*")):
             if f.is_file():
                 h.update(f.name.encode() + f.read_bytes())
@@ -142,7 +145,7 @@ def build(src: Sources, top: str, root: Path, waves: bool = True) -> Path:
                 "-o", top, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
                 *(["--trace-fst", "-CFLAGS", f"-I{shim}", "-LDFLAGS", f"-L{shim}"]
                   if waves else []), "-O3", "-Wno-fatal",
-                *(f"-I{d}" for d in src.includes), *(f"-D{d}" for d in src.defines),
+                *(f"-I{d.resolve()}" for d in include_dirs), *(f"-D{d}" for d in src.defines),
                 str(vlt), str(cfg.share_dir / "lib" / "verilator" / "verilator.cpp"),
                 *(str(f) for f in src.files)]
     make = ["make", "-j", str(min(os.cpu_count() or 1, 4)), "-C", str(tmp), "-f",

@@ -80,11 +80,14 @@ def _mutate_cast(rtl: Path, qnet: QuantizedNet) -> QuantizedNet:
 
 
 def _mutate_register(rtl: Path, qnet: QuantizedNet) -> None:
-    """The max pool's output register becomes a wire (its data no longer held)."""
+    """The max pool's output register becomes a wire (its data no longer held; its valid
+    bit still is)."""
     pool = (rtl / "cs_pool.sv").read_text()
-    line = "always_ff @(posedge clk) if (load) out_data <= res;"
-    assert line in pool, "cs_pool.sv's output register not found"
-    (rtl / "cs_pool.sv").write_text(pool.replace(line, "assign out_data = res;"))
+    line = ".out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));"
+    assert pool.count(line) == 1, "cs_pool.sv's output register (cs_out_reg) not found"
+    (rtl / "cs_pool.sv").write_text(pool.replace(
+        line, ".out_valid(out_valid), .out_ready(out_ready), .out_data());\n"
+              "  assign out_data = res;"))
     return None
 
 

@@ -64,7 +64,7 @@ def generate_all(members: list[Member], src: Path) -> list[Path]:
         generate_rtl(m.qnet, m.rtl, prefix=m.prefix)
         manifest = json.loads((m.rtl / "manifest.json").read_text())
         m.plan = Plan.from_json(manifest)
-        for name in manifest["files"]:
+        for name in manifest["files"] + manifest["includes"]:
             text = (m.rtl / name).read_text()
             if name in HW_FILES + HW_INCLUDES:
                 if shared.setdefault(name, text) != text:
@@ -110,11 +110,12 @@ def build_all(members: list[Member], work: Path, build_root: Path | None = None
               ) -> tuple[Path, bool]:
     """Generate and verilate the members into one executable (cached by content)."""
     sources = generate_all(members, work / "src")
+    hw = work / "src" / "hw"  # the shared engines and their `include files
     h = hashlib.sha256()
-    for f in sources:
+    for f in sources + [hw / n for n in HW_INCLUDES]:
         h.update(f.name.encode())
         h.update(f.read_bytes())
-    return build_sources(sources, WRAPPER, f"multi-{h.hexdigest()[:20]}", [], build_root)
+    return build_sources(sources, WRAPPER, f"multi-{h.hexdigest()[:20]}", [hw], build_root)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codesign.rtl.network import HW_FILES, generate_rtl, hw_dir
+from codesign.rtl.network import HW_FILES, HW_INCLUDES, generate_rtl, hw_dir
 
 CASES = [
     ("cs_cast", {"SHIFT": -3, "RND": 5, "OVF": 3}),
@@ -23,6 +23,7 @@ CASES = [
     ("cs_relu", {"SHIFT": -2, "RND": 1, "OVF": 1}),
     ("cs_add", {"ASH": 2, "FSHIFT": -1, "RRND": 5, "ROVF": 3}),
     ("cs_fifo", {"DEPTH": 5}),
+    ("cs_out_reg", {"WIDTH": 0}),
 ]
 
 
@@ -46,7 +47,7 @@ def yosys(script: str, cwd: Path) -> str:
 
 @pytest.mark.parametrize("top,params", CASES, ids=[f"{t}-{i}" for i, (t, _) in enumerate(CASES)])
 def test_engine_synthesizes(top, params, tmp_path):
-    for f in HW_FILES:
+    for f in HW_FILES + HW_INCLUDES:
         shutil.copy(hw_dir() / f, tmp_path / f)
     chparams = " ".join(f"-set {k} {_const(v)}" for k, v in params.items())
     script = (f"read_verilog -sv {' '.join(HW_FILES)}; "

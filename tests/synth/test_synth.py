@@ -160,3 +160,23 @@ def test_xilinx_luts_mapped_as_synth_xilinx_would_but_by_our_mapper():
     assert [c.split()[0] for c in ours] == [c.split()[0].replace("abc9", "abc") for c in listed]
     assert ours[0] == listed[0] and ours[2:] == [
         c.replace("LUT_WIDTH=", "LUT_WIDTH=6") if "LUT_WIDTH" in c else c for c in listed[2:]]
+
+
+def test_synth_cache_key_covers_the_included_files(synth_xc7, tmp_path, monkeypatch):
+    """An engine's `include file (hw/cs_engine_params.svh) is part of what Yosys reads:
+    a change to it alone misses the cache instead of returning the old netlist's figures."""
+    import shutil
+
+    import codesign.rtl.network as rtl
+    from codesign.synth import synthesize
+
+    qnet, xc7 = tiny_qnet(), get_device("xc7a35t")
+    assert synthesize(qnet, tmp_path / "same", xc7, cache_only=True)["cached"] is True
+    hw = tmp_path / "hw"
+    shutil.copytree(rtl.hw_dir(), hw)
+    svh = hw / "cs_engine_params.svh"
+    svh.write_text(svh.read_text().replace("parameter integer XW = 8,",
+                                           "parameter integer XW = 9,"))
+    monkeypatch.setattr(rtl, "hw_dir", lambda: hw)
+    with pytest.raises(CodesignError, match="no cached synthesis"):
+        synthesize(qnet, tmp_path / "changed", xc7, cache_only=True)

@@ -16,6 +16,7 @@ from codesign.ir import layers as L
 from codesign.ir.registry import REGISTRIES, LayerRegistry
 
 STAGE_MODULES = [  # every module that holds a registry (imported: they register on import)
+    "codesign.rtl.network",
 ]
 
 

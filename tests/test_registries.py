@@ -17,6 +17,9 @@ from codesign.ir.registry import REGISTRIES, LayerRegistry
 
 STAGE_MODULES = [  # every module that holds a registry (imported: they register on import)
     "codesign.rtl.network",
+    "codesign.hls.config",
+    "codesign.hls.checks",
+    "codesign.hls.module",
 ]
 
 

@@ -6,6 +6,11 @@ maps torch's channel-major order onto the pixels). A ReLU right after a conv/den
 feeds only it is fused into that engine. A stream read by several engines forks through
 one cs_fifo per reader, deep enough that a residual join never deadlocks.
 
+What each layer kind becomes is its rule in RULES (one small function per kind: the
+engine's kind, the window it slides, which is the IR layer's `geometry`, and the builder
+of its module's parameters); what each hw/ module takes and exposes is its EngineSpec
+(codesign.rtl.specs), from which render_top wires every instance.
+
 `generate_rtl(qnet, out_dir)` writes cs_top.sv, the hw/ files it uses, files.f (the
 file list, in compile order) and manifest.json (streams, engines, cycle parameters:
 what the testbench and codesign.rtl.latency read).
@@ -45,9 +50,10 @@ from codesign.rtl.engines import (
 )
 from codesign.rtl.mac import MacPlan, plan_mac, render_mac_module
 from codesign.rtl.pipeline import Stages, assign_stages, delay_model
-from codesign.rtl.specs import HW_FILES, HW_INCLUDES, spec_of
+from codesign.rtl.specs import HW_FILES, HW_INCLUDES, SPECS, spec_of
 
 TOP = "cs_top"
+FIFO = SPECS["cs_fifo"]  # a fork's copy of a stream, one per reader
 
 
 @dataclass
@@ -335,6 +341,7 @@ class _Planner:
         module, params, graph, mac = draft.build(self, layer, x, draft.slide, xt, impl, relu)
         rf = impl.reuse if layer.has_weights and graph is None else 1
         kind, timing = draft.kind, draft.timing(x, rf)
+        assert spec_of(module).kind == kind, (module, kind)  # tests/rtl/test_specs.py
         stages = None
         if graph is not None:
             stages = self._pipeline(graph, params, timing)
@@ -434,9 +441,9 @@ class _Planner:
                 ins = list(user.inputs)
                 ins[port] = copy.id
                 user.inputs = tuple(ins)
-                self.engines.append(Engine(f"u_fork{sid}_{user.name[2:]}", "cs_fifo",
+                self.engines.append(Engine(f"u_fork{sid}_{user.name[2:]}", FIFO.module,
                                            (src.layer,), (sid,), copy.id,
-                                           {"W": src.bits, "DEPTH": depth}, "fifo",
+                                           {"W": src.bits, "DEPTH": depth}, FIFO.kind,
                                            {"depth": depth, "beats": src.beats}))
 
     def _fork_depth(self, sid: int) -> int:

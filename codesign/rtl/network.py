@@ -122,15 +122,18 @@ class Slide:
     # from beat p, channel c
     source: tuple[int, ...] = ()
 
+    @property
+    def knobs(self) -> tuple[int, int, int, int, int, int]:
+        """(KH, KW, SH, SW, PH, PW)."""
+        w = self.window
+        return (*w.kernel, *w.stride, *w.padding)  # type: ignore[return-value]
+
     def timing(self, rf: int) -> dict[str, int]:
-        (kh, kw), (sh, sw), (ph, pw) = self.window.kernel, self.window.stride, \
-            self.window.padding
-        return window_timing(self.height, self.width, kh, kw, sh, sw, ph, pw, rf)
+        return window_timing(self.height, self.width, *self.knobs, rf)
 
     def params(self, channels: int) -> dict[str, int]:
         """The window parameters of a weighted engine (cs_graph_engine, cs_mac_engine)."""
-        (kh, kw), (sh, sw), (ph, pw) = self.window.kernel, self.window.stride, \
-            self.window.padding
+        kh, kw, sh, sw, ph, pw = self.knobs
         return dict(H=self.height, W=self.width, CIN=channels, KH=kh, KW=kw, SH=sh, SW=sw,
                     PH=ph, PW=pw)
 
@@ -194,7 +197,7 @@ def _pool(mode: int, p: _Planner, layer: L.Layer, x: Stream, slide: Slide | None
           xt: FixedType, impl: LayerImpl, relu: L.ReLU | None) -> Built:
     assert slide is not None and impl.accum is not None
     acc, res = impl.accum, impl.result
-    (kh, kw), (sh, sw) = slide.window.kernel, slide.window.stride
+    kh, kw, sh, sw, _, _ = slide.knobs  # a pool has no padding
     params = {"H": x.height, "W": x.width_px, "C": x.channels, "KH": kh, "KW": kw,
               "SH": sh, "SW": sw, "MODE": mode,
               **type_params("X", xt), **type_params("A", acc, True),

@@ -50,7 +50,7 @@ def check_emittable(qnet: QuantizedNet, io_type: str) -> None:
 
 
 Check = Callable[[Any, LayerImpl, FixedType, str, QuantizedNet], None]
-CHECKS: LayerRegistry[Check] = LayerRegistry("the hls4ml export checks", "codesign.hls.checks")
+CHECKS: LayerRegistry[Check] = LayerRegistry("the hls4ml export check", "codesign.hls.checks")
 CHECKS.skip(L.Input, "the model input: no layer of hls4ml's to check")
 CHECKS.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
 

@@ -26,6 +26,10 @@ STAGE_MODULES = [  # every module that holds a registry (imported: they register
     "codesign.cost.fast",
     "codesign.alloc.candidates",
     "codesign.alloc.layercost",
+    "codesign.rtl.network",
+    "codesign.hls.config",
+    "codesign.hls.checks",
+    "codesign.hls.module",
 ]
 
 

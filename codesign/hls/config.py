@@ -14,6 +14,7 @@ from typing import Any
 from codesign.errors import CodesignError, UnsupportedLayerError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.ir import layers as L
+from codesign.ir.registry import LayerRegistry
 from codesign.qnet import QuantizedNet
 
 BACKENDS = ("Vitis", "Vivado")
@@ -29,22 +30,30 @@ XILINX_PARTS = {
 }
 # hls4ml layers that only move data: they must carry their input's type unchanged.
 PASS_THROUGH = ("Transpose", "ZeroPadding1D", "ZeroPadding2D", "Reshape", "Clone")
-TYPE_KEYS = {  # which of our types each kind sets (hls4ml's precision keys: <key>_t)
-    L.Conv2d: ("weight", "bias", "accum", "result"),
-    L.Conv1d: ("weight", "bias", "accum", "result"),
-    L.Dense: ("weight", "bias", "accum", "result"),
-    L.MaxPool2d: ("accum", "result"),
-    L.AvgPool2d: ("accum", "result"),
-    L.ReLU: ("result",),
-    L.Add: ("result",),
-    L.Flatten: ("result",),
-}
-HLS_CLASSES = {
-    L.Conv2d: ("Conv2D", "PointwiseConv2D"), L.Conv1d: ("Conv1D", "PointwiseConv1D"),
-    L.Dense: ("Dense",),
-    L.MaxPool2d: ("Pooling2D",), L.AvgPool2d: ("Pooling2D",), L.ReLU: ("Activation",),
-    L.Add: ("Merge",), L.Flatten: ("Reshape",),
-}
+
+
+@dataclass(frozen=True)
+class HlsLayer:
+    """How a layer kind appears in hls4ml: the classes it may become, which of our types
+    codesign sets on it (hls4ml's precision keys <key>_t) and whether hls4ml may build it
+    as no layer at all (a flatten can be a mere re-reading)."""
+
+    classes: tuple[str, ...]
+    types: tuple[str, ...]
+    may_vanish: bool = False
+
+
+HLS: LayerRegistry[HlsLayer] = LayerRegistry("hls4ml configuration", "codesign.hls.config")
+HLS.skip(L.Input, "the model input: its type is the design's input type, set apart")
+HLS.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+_WEIGHTED = ("weight", "bias", "accum", "result")
+HLS.add(L.Conv2d, HlsLayer(("Conv2D", "PointwiseConv2D"), _WEIGHTED))
+HLS.add(L.Conv1d, HlsLayer(("Conv1D", "PointwiseConv1D"), _WEIGHTED))
+HLS.add(L.Dense, HlsLayer(("Dense",), _WEIGHTED))
+HLS.add(L.Pool2d, HlsLayer(("Pooling2D",), ("accum", "result")))  # max and average
+HLS.add(L.ReLU, HlsLayer(("Activation",), ("result",)))
+HLS.add(L.Add, HlsLayer(("Merge",), ("result",)))
+HLS.add(L.Flatten, HlsLayer(("Reshape",), ("result",), may_vanish=True))
 
 
 @dataclass(frozen=True)
@@ -103,10 +112,10 @@ def layer_config(qnet: QuantizedNet, names: NameMap, base: dict[str, Any]) -> di
             prec["result"] = hls_precision(design.input)
             continue
         layer, impl = qnet.graph[ir_name], design[ir_name]
-        for key in TYPE_KEYS[type(layer)]:
+        for key in HLS(layer).types:
             t = getattr(impl, key) if key != "result" else impl.result
             prec[key] = hls_precision(t)
-        if isinstance(layer, L.WeightedLayer):
+        if layer.has_weights:
             cfg["ReuseFactor"] = impl.reuse
             cfg["Strategy"] = impl.strategy.capitalize()
         left = [k for k, v in prec.items() if str(v) == "auto"]
@@ -149,16 +158,17 @@ def check_applied(qnet: QuantizedNet, names: NameMap, hls_model: Any) -> None:
             _same(ir_name, "result", types["result"], design.input)
             continue
         ir_layer, impl = graph[ir_name], design[ir_name]
-        if layer.class_name not in HLS_CLASSES[type(ir_layer)]:
+        kind = HLS(ir_layer)
+        if layer.class_name not in kind.classes:
             raise UnsupportedLayerError(
                 f"layer {ir_name!r} ({ir_layer.kind}) became hls4ml {layer.class_name}")
-        for key in TYPE_KEYS[type(ir_layer)]:
+        for key in kind.types:
             ours = impl.result if key == "result" else getattr(impl, key)
             if key not in types:
                 raise UnsupportedLayerError(f"layer {ir_name!r}: hls4ml's {layer.class_name} "
                                             f"has no {key} type to set")
             _same(ir_name, key, types[key], ours)
-        if isinstance(ir_layer, L.WeightedLayer):
+        if isinstance(ir_layer, L.WeightedLayer):  # has_weights, typed for terms
             rf = layer.get_attr("reuse_factor")
             if rf != impl.reuse:
                 valid = hls_model.config.backend.get_valid_reuse_factors(
@@ -171,9 +181,14 @@ def check_applied(qnet: QuantizedNet, names: NameMap, hls_model: Any) -> None:
             if strategy != impl.strategy:
                 raise UnsupportedLayerError(f"layer {ir_name!r}: hls4ml uses strategy "
                                             f"{strategy}, the design says {impl.strategy}")
-    missing = [n for n in graph.names if n not in seen and not isinstance(graph[n], L.Flatten)]
+    missing = [n for n in graph.names if n not in seen and not _may_vanish(graph[n])]
     if missing:
         raise UnsupportedLayerError(f"layers {missing} have no counterpart in hls4ml's graph")
+
+
+def _may_vanish(layer: L.Layer) -> bool:
+    kind = HLS.find(type(layer))
+    return kind is not None and kind.may_vanish
 
 
 def _same(name: str, key: str, got: FixedType, want: FixedType | None) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +19,7 @@ from torch import nn
 
 from codesign.errors import UnsupportedLayerError
 from codesign.ir import layers as L
+from codesign.ir.registry import LayerRegistry
 from codesign.qnet import QuantizedNet
 
 # fx names operator.add nodes add, add_1, ...; hls4ml treats nodes named like merge ops
@@ -34,7 +37,7 @@ def module_names(qnet: QuantizedNet) -> dict[str, str]:
     names: dict[str, str] = {}
     used: set[str] = set()
     for index, layer in enumerate(qnet.graph.layers[1:], start=1):
-        if isinstance(layer, L.Add):
+        if is_operator(layer):
             continue
         name = layer.name
         if (not _SAFE.match(name) or keyword.iskeyword(name) or name in used
@@ -53,11 +56,11 @@ class GraphModule(nn.Module):
         self._plan: list[tuple[str, str, tuple[str, ...]]] = []  # (ir name, module, inputs)
         floats = qnet.float_weights()
         for layer in qnet.graph.layers[1:]:
-            if isinstance(layer, L.Add):
+            module = MODULES(layer)(layer)
+            if module is None:  # an operator add
                 self._plan.append((layer.name, "", layer.inputs))
                 continue
-            module = _make_module(layer)
-            if isinstance(layer, L.WeightedLayer):
+            if layer.has_weights:
                 w, b = floats[layer.name]
                 with torch.no_grad():
                     module.weight.copy_(torch.as_tensor(np.asarray(w, dtype=np.float32)))
@@ -77,25 +80,60 @@ class GraphModule(nn.Module):
         return values[self._output]
 
 
-def _make_module(layer: L.Layer) -> nn.Module:
-    if isinstance(layer, L.Conv2d):
-        return nn.Conv2d(layer.weight.shape[1], layer.out_channels, layer.kernel,
-                         stride=layer.stride, padding=layer.padding)
-    if isinstance(layer, L.Conv1d):
-        return nn.Conv1d(layer.weight.shape[1], layer.out_channels, layer.kernel,
-                         stride=layer.stride, padding=layer.padding)
-    if isinstance(layer, L.Dense):
-        return nn.Linear(layer.terms, layer.out_channels)
-    if isinstance(layer, L.ReLU):
-        return nn.ReLU()
-    if isinstance(layer, L.MaxPool2d):
-        return nn.MaxPool2d(layer.kernel, layer.stride)
-    if isinstance(layer, L.AvgPool2d):
-        return nn.AvgPool2d(layer.kernel, layer.stride)
-    if isinstance(layer, L.Flatten):
-        return nn.Flatten()
-    raise UnsupportedLayerError(f"layer {layer.name!r} ({layer.kind}) has no hls4ml equivalent "
-                                "that codesign can emit")
+Make = Callable[[Any], "nn.Module | None"]
+MODULES: LayerRegistry[Make] = LayerRegistry("the hls4ml export (torch module rebuild)",
+                                             "codesign.hls.module")
+MODULES.skip(L.Input, "the module's argument, not a submodule")
+MODULES.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@MODULES.rule(L.Conv2d)
+def _conv2d(layer: L.Conv2d) -> nn.Module:
+    return nn.Conv2d(layer.weight.shape[1], layer.out_channels, layer.kernel,
+                     stride=layer.stride, padding=layer.padding)
+
+
+@MODULES.rule(L.Conv1d)
+def _conv1d(layer: L.Conv1d) -> nn.Module:
+    return nn.Conv1d(layer.weight.shape[1], layer.out_channels, layer.kernel,
+                     stride=layer.stride, padding=layer.padding)
+
+
+@MODULES.rule(L.Dense)
+def _dense(layer: L.Dense) -> nn.Module:
+    return nn.Linear(layer.terms, layer.out_channels)
+
+
+@MODULES.rule(L.ReLU)
+def _relu(layer: L.ReLU) -> nn.Module:
+    return nn.ReLU()
+
+
+@MODULES.rule(L.MaxPool2d)
+def _max_pool(layer: L.MaxPool2d) -> nn.Module:
+    return nn.MaxPool2d(layer.kernel, layer.stride)
+
+
+@MODULES.rule(L.AvgPool2d)
+def _avg_pool(layer: L.AvgPool2d) -> nn.Module:
+    return nn.AvgPool2d(layer.kernel, layer.stride)
+
+
+@MODULES.rule(L.Flatten)
+def _flatten(layer: L.Flatten) -> nn.Module:
+    return nn.Flatten()
+
+
+@MODULES.rule(L.Add)
+def _add(layer: L.Add) -> None:
+    """No submodule: `+` in forward, which fx traces as the call hls4ml makes a Merge of."""
+    return None
+
+
+def is_operator(layer: L.Layer) -> bool:
+    """Whether the rebuilt module computes the layer with an operator (an fx
+    call_function node), not a submodule."""
+    return MODULES(layer) is _add
 
 
 def _check_float32_exact(name: str, w: np.ndarray, b: np.ndarray) -> None:

@@ -33,7 +33,7 @@ from codesign.hls.config import (
     layer_config,
 )
 from codesign.hls.csim import build_library
-from codesign.hls.module import GraphModule, module_names
+from codesign.hls.module import GraphModule, is_operator, module_names
 from codesign.hls.tb_data import TbData, exact_results_bench, write_tb_data
 from codesign.ir import layers as L
 from codesign.qnet import QuantizedNet
@@ -243,7 +243,7 @@ def _hls_names(module: Any, qnet: QuantizedNet, names_ir: dict[str, str]) -> dic
     nodes = list(CustomFXTracer().trace(module).nodes)
     placeholders = [n.name for n in nodes if n.op == "placeholder"]
     adds = [n.name for n in nodes if n.op == "call_function"]
-    ir_adds = [layer.name for layer in qnet.graph.layers if isinstance(layer, L.Add)]
+    ir_adds = [layer.name for layer in qnet.graph.layers[1:] if is_operator(layer)]
     if len(placeholders) != 1 or len(adds) != len(ir_adds):
         raise CodesignError("the rebuilt torch module does not trace to the graph's adds and "
                             "single input (internal error)")

@@ -62,7 +62,7 @@ class EngineKind:
     """One handshake kind. Stateless: the engine's timing dict holds its numbers."""
 
     name: ClassVar[str] = ""
-    ports: ClassVar[tuple[str, ...]] = ("in",)  # input port names in the RTL
+    ports: ClassVar[tuple[str, ...]] = ("in",)  # input stream ports in the RTL (EngineSpec.inputs)
 
     def cycles_per_image(self, t: dict[str, int]) -> int:
         """Cycles between images when never starved or blocked."""

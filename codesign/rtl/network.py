@@ -6,6 +6,11 @@ maps torch's channel-major order onto the pixels). A ReLU right after a conv/den
 feeds only it is fused into that engine. A stream read by several engines forks through
 one cs_fifo per reader, deep enough that a residual join never deadlocks.
 
+What each layer kind becomes is its rule in RULES (one small function per kind: the
+engine's kind, the window it slides, which is the IR layer's `geometry`, and the builder
+of its module's parameters); what each hw/ module takes and exposes is its EngineSpec
+(codesign.rtl.specs), from which render_top wires every instance.
+
 `generate_rtl(qnet, out_dir)` writes cs_top.sv, the hw/ files it uses, files.f (the
 file list, in compile order) and manifest.json (streams, engines, cycle parameters:
 what the testbench and codesign.rtl.latency read).
@@ -16,20 +21,23 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codesign import bitaccurate as ba
-from codesign.design import is_lossless_accum
+from codesign.design import LayerImpl, is_lossless_accum
 from codesign.devices import get_device
-from codesign.errors import CodesignError, UnsupportedLayerError
+from codesign.errors import CodesignError
 from codesign.fixed import FixedType, Overflow, Rounding
 from codesign.hwrules import uses_star
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
+from codesign.ir.registry import LayerRegistry
 from codesign.qnet import QuantizedNet
 from codesign.rtl.adder_graph import AdderGraph, solve_cmvm, wrapped
 from codesign.rtl.adder_sv import render_graph_module
@@ -43,13 +51,10 @@ from codesign.rtl.engines import (
 from codesign.rtl.fusion import fused_relu
 from codesign.rtl.mac import MacPlan, plan_mac, render_mac_module
 from codesign.rtl.pipeline import Stages, assign_stages, delay_model
+from codesign.rtl.specs import HW_FILES, HW_INCLUDES, SPECS, spec_of
 
 TOP = "cs_top"
-HW_FILES = ("cs_cast.sv", "cs_relu_comb.sv", "cs_out_reg.sv", "cs_window.sv", "cs_post.sv",
-            "cs_graph_engine.sv", "cs_mac_engine.sv", "cs_pool.sv", "cs_relu.sv",
-            "cs_add.sv", "cs_fifo.sv")
-# `include files of HW_FILES: written beside them, found from the folder of files.f
-HW_INCLUDES: tuple[str, ...] = ("cs_engine_params.svh",)
+FIFO = SPECS["cs_fifo"]  # a fork's copy of a stream, one per reader
 
 
 @dataclass
@@ -103,33 +108,147 @@ def hw_dir() -> Path:
     return Path(str(importlib.resources.files("codesign.hw")))
 
 
-# -- planning ---------------------------------------------------------------------------
-def _conv_geometry(layer: L.WeightedLayer) -> tuple[int, int, int, int, int, int]:
-    """(KH, KW, SH, SW, PH, PW) of a conv (a Conv1d is one row)."""
-    if isinstance(layer, L.Conv2d):
-        (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-        return kh, kw, sh, sw, ph, pw
-    return 1, layer.kernel, 1, layer.stride, 0, layer.padding
+# -- planning: what each layer kind becomes ------------------------------------------
+@dataclass(frozen=True)
+class Slide:
+    """A window engine's window over its input stream, read as a height x width image.
+    The window is the IR layer's (`layer.geometry`); a dense layer's is its whole input,
+    one row of all the stream's beats."""
+
+    height: int
+    width: int
+    window: L.Window
+    # weighted engines: each model-order term's field in the window (stream order
+    # (kh, kw, c)); a dense layer after a flatten reads torch's channel-major m = c*P + p
+    # from beat p, channel c
+    source: tuple[int, ...] = ()
+
+    @property
+    def knobs(self) -> tuple[int, int, int, int, int, int]:
+        """(KH, KW, SH, SW, PH, PW)."""
+        w = self.window
+        return (*w.kernel, *w.stride, *w.padding)  # type: ignore[return-value]
+
+    def timing(self, rf: int) -> dict[str, int]:
+        return window_timing(self.height, self.width, *self.knobs, rf)
+
+    def params(self, channels: int) -> dict[str, int]:
+        """The window parameters of a weighted engine (cs_graph_engine, cs_mac_engine)."""
+        kh, kw, sh, sw, ph, pw = self.knobs
+        return dict(H=self.height, W=self.width, CIN=channels, KH=kh, KW=kw, SH=sh, SW=sw,
+                    PH=ph, PW=pw)
 
 
-def layer_timing(layer: L.Layer, x: Stream, rf: int) -> tuple[str, dict[str, int]]:
-    """The kind (codesign.rtl.engine_kinds) and cycle parameters of the engine that
-    computes `layer` from stream x at reuse rf: the one place that maps layers onto
-    timing, shared by the full planner and the timing-only one (`plan_timing`)."""
-    if isinstance(layer, L.Dense):
-        return "window", window_timing(1, x.beats, 1, x.beats, 1, 1, 0, 0, rf)
-    if isinstance(layer, L.WeightedLayer):
-        kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
-        return "window", window_timing(x.height, x.width_px, kh, kw, sh, sw, ph, pw, rf)
-    if isinstance(layer, L.Pool2d):
-        (kh, kw), (sh, sw) = layer.kernel, layer.stride
-        return "window", window_timing(x.height, x.width_px, kh, kw, sh, sw, 0, 0, 1)
-    if isinstance(layer, L.ReLU):
-        return "relu", {"beats": x.beats}
-    if isinstance(layer, L.Add):
-        return "add", {"beats": x.beats}
-    raise UnsupportedLayerError(f"the RTL generator has no engine for {layer.kind} "
-                                f"layers ({layer.name!r})")
+Built = tuple[str, dict[str, Any], AdderGraph | None, MacPlan | None]  # module, params, ...
+Build = Callable[["_Planner", L.Layer, Stream, Slide | None, FixedType, LayerImpl,
+                  L.ReLU | None], Built]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a layer becomes in the accelerator before any type is known: its engine's
+    kind (codesign.rtl.engine_kinds), the window it slides (window engines) and how the
+    full plan builds its module and parameters. The timing-only plan reads kind and
+    timing alone, so both plans share every cycle number."""
+
+    kind: str
+    build: Build
+    slide: Slide | None = None
+
+    def timing(self, x: Stream, rf: int) -> dict[str, int]:
+        """Cycle parameters of the engine reading stream x at reuse rf."""
+        return self.slide.timing(rf) if self.slide is not None else {"beats": x.beats}
+
+
+Rule = Callable[[L.Layer, "Stream"], Draft | None]
+RULES: LayerRegistry[Rule] = LayerRegistry("the RTL generator", "codesign.rtl.network")
+RULES.skip(L.Input, "the network's input is the top's input stream, not an engine")
+RULES.skip(L.BatchNorm, "folded into the conv by fold_batchnorm before quantization")
+
+
+@RULES.rule(L.Flatten)
+def _reread(layer: L.Layer, x: Stream) -> None:
+    """No engine: a flatten re-reads its input's stream (the dense engine after it maps
+    torch's channel-major order onto the pixels)."""
+    return None
+
+
+def rereads(layer: L.Layer) -> bool:
+    """Whether the layer has no engine and its values are its input's stream."""
+    return RULES(layer) is _reread
+
+
+@RULES.rule(L.Conv2d, L.Conv1d)
+def _conv(layer: L.Conv2d | L.Conv1d, x: Stream) -> Draft:
+    slide = Slide(x.height, x.width_px, layer.geometry, tuple(range(layer.terms)))
+    return Draft("window", _Planner.weighted, slide)
+
+
+@RULES.rule(L.Dense)
+def _dense(layer: L.Dense, x: Stream) -> Draft:
+    p = x.beats
+    if p * x.channels != layer.terms:
+        raise CodesignError(f"dense {layer.name!r} takes {layer.terms} inputs, its "
+                            f"stream carries {p}x{x.channels}")
+    source = tuple((m % p) * x.channels + m // p for m in range(layer.terms))
+    return Draft("window", _Planner.weighted, Slide(1, p, L.Window((1, p), (1, 1)), source))
+
+
+def _pool(mode: int, p: _Planner, layer: L.Layer, x: Stream, slide: Slide | None,
+          xt: FixedType, impl: LayerImpl, relu: L.ReLU | None) -> Built:
+    assert slide is not None and impl.accum is not None
+    acc, res = impl.accum, impl.result
+    kh, kw, sh, sw, _, _ = slide.knobs  # a pool has no padding
+    params = {"H": x.height, "W": x.width_px, "C": x.channels, "KH": kh, "KW": kw,
+              "SH": sh, "SW": sw, "MODE": mode,
+              **type_params("X", xt), **type_params("A", acc, True),
+              "AFRAC_X": acc.frac - xt.frac, **type_params("R", res, True),
+              "RSHIFT": res.frac - acc.frac}
+    return "cs_pool", params, None, None
+
+
+@RULES.rule(L.MaxPool2d)
+def _max_pool(layer: L.MaxPool2d, x: Stream) -> Draft:
+    return Draft("window", partial(_pool, 0), Slide(x.height, x.width_px, layer.geometry))
+
+
+@RULES.rule(L.AvgPool2d)
+def _avg_pool(layer: L.AvgPool2d, x: Stream) -> Draft:
+    return Draft("window", partial(_pool, 1), Slide(x.height, x.width_px, layer.geometry))
+
+
+def _relu_engine(p: _Planner, layer: L.Layer, x: Stream, slide: Slide | None,
+                 xt: FixedType, impl: LayerImpl, relu: L.ReLU | None) -> Built:
+    params = {"C": x.channels, "IW": xt.width, "IS": int(xt.signed),
+              "SHIFT": impl.result.frac - xt.frac, "OW": impl.result.width,
+              "OS": int(impl.result.signed), "RND": ROUNDING_CODES[impl.result.rounding],
+              "OVF": OVERFLOW_CODES[impl.result.overflow]}
+    return "cs_relu", params, None, None
+
+
+@RULES.rule(L.ReLU)
+def _relu(layer: L.ReLU, x: Stream) -> Draft:
+    return Draft("relu", _relu_engine)
+
+
+def _add_engine(p: _Planner, layer: L.Layer, x: Stream, slide: Slide | None,
+                xt: FixedType, impl: LayerImpl, relu: L.ReLU | None) -> Built:
+    b = p._in(layer, 1)
+    at, bt = xt, p.d.type_of(layer.inputs[1])
+    if (x.beats, x.channels) != (b.beats, b.channels):
+        raise CodesignError(f"add {layer.name!r}: its inputs stream differently "
+                            f"({x.beats}x{x.channels} vs {b.beats}x{b.channels})")
+    f = max(at.frac, bt.frac)
+    r = impl.result
+    params = {"C": x.channels, "AW_": at.width, "AS_": int(at.signed),
+              "ASH": f - at.frac, "BW_": bt.width, "BS_": int(bt.signed),
+              "BSH": f - bt.frac, "FSHIFT": r.frac - f, **type_params("R", r, True)}
+    return "cs_add", params, None, None
+
+
+@RULES.rule(L.Add)
+def _add(layer: L.Add, x: Stream) -> Draft:
+    return Draft("add", _add_engine)
 
 
 class _Planner:
@@ -170,7 +289,7 @@ class _Planner:
         for layer in g.layers[1:]:
             if layer.name in fused:
                 continue
-            if isinstance(layer, L.Flatten):
+            if rereads(layer):
                 self.stream_of[layer.name] = self.stream_of[layer.inputs[0]]
                 continue
             relu = self._fusable_relu(layer)
@@ -190,10 +309,16 @@ class _Planner:
     def _in(self, layer: L.Layer, k: int = 0) -> Stream:
         return self.streams[self.stream_of[layer.inputs[k]]]
 
+    def _draft(self, layer: L.Layer) -> Draft:
+        draft = RULES(layer)(layer, self._in(layer))
+        assert draft is not None, layer.name  # plan() gives re-reading layers no engine
+        return draft
+
     def _timing_engine(self, layer: L.Layer, relu: L.ReLU | None) -> None:
         """An engine with its kind and timing only (no types, weights or parameters)."""
-        rf = self.reuse.get(layer.name, 1) if isinstance(layer, L.WeightedLayer) else 1
-        kind, timing = layer_timing(layer, self._in(layer), rf)
+        draft = self._draft(layer)
+        rf = self.reuse.get(layer.name, 1) if layer.has_weights else 1
+        kind, timing = draft.kind, draft.timing(self._in(layer), rf)
         if self.pipe.get(layer.name):
             timing["PIPE"] = self.pipe[layer.name]
         last = relu if relu is not None else layer
@@ -211,33 +336,12 @@ class _Planner:
         xt = d.type_of(layer.inputs[0])
         last = relu if relu is not None else layer
         out_t = d[last.name].result
-        graph = stages = mac = None
-        if isinstance(layer, L.WeightedLayer):
-            module, params, graph, mac = self._weighted(layer, x, xt, impl, relu)
-        elif isinstance(layer, L.Pool2d):
-            module, params = "cs_pool", self._pool(layer, x, xt, impl)
-        elif isinstance(layer, L.ReLU):
-            module = "cs_relu"
-            params = {"C": x.channels, "IW": xt.width, "IS": int(xt.signed),
-                      "SHIFT": impl.result.frac - xt.frac, "OW": impl.result.width,
-                      "OS": int(impl.result.signed), "RND": ROUNDING_CODES[impl.result.rounding],
-                      "OVF": OVERFLOW_CODES[impl.result.overflow]}
-        elif isinstance(layer, L.Add):
-            module = "cs_add"
-            b = self._in(layer, 1)
-            at, bt = xt, d.type_of(layer.inputs[1])
-            if (x.beats, x.channels) != (b.beats, b.channels):
-                raise CodesignError(f"add {layer.name!r}: its inputs stream differently "
-                                    f"({x.beats}x{x.channels} vs {b.beats}x{b.channels})")
-            f = max(at.frac, bt.frac)
-            r = impl.result
-            params = {"C": x.channels, "AW_": at.width, "AS_": int(at.signed),
-                      "ASH": f - at.frac, "BW_": bt.width, "BS_": int(bt.signed),
-                      "BSH": f - bt.frac, "FSHIFT": r.frac - f, **type_params("R", r, True)}
-        else:
-            raise UnsupportedLayerError(f"the RTL generator has no engine for {layer.kind} "
-                                        f"layers ({layer.name!r})")
-        kind, timing = layer_timing(layer, x, impl.reuse if graph is None else 1)
+        draft = self._draft(layer)
+        module, params, graph, mac = draft.build(self, layer, x, draft.slide, xt, impl, relu)
+        rf = impl.reuse if layer.has_weights and graph is None else 1
+        kind, timing = draft.kind, draft.timing(x, rf)
+        assert spec_of(module).kind == kind, (module, kind)  # tests/rtl/test_specs.py
+        stages = None
         if graph is not None:
             stages = self._pipeline(graph, params, timing)
         shape = last.out_shape
@@ -254,7 +358,11 @@ class _Planner:
                                    kind, timing, graph, generated, stages, mac))
         self.stream_of[last.name] = sid
 
-    def _weighted(self, layer: L.WeightedLayer, x: Stream, xt, impl, relu: L.ReLU | None):
+    def weighted(self, layer: L.Layer, x: Stream, slide: Slide | None, xt: FixedType,
+                 impl: LayerImpl, relu: L.ReLU | None) -> Built:
+        """A conv or dense engine (the Build of their rules): an adder graph at RF 1 with
+        a lossless accumulator and no DSP products, else a generated MAC."""
+        assert isinstance(layer, L.WeightedLayer) and slide is not None
         assert impl.weight is not None and impl.bias is not None and impl.accum is not None
         terms, cout = layer.terms, layer.out_channels
         rf = impl.reuse
@@ -266,31 +374,15 @@ class _Planner:
         acc, res = impl.accum, impl.result
         lossless = is_lossless_accum(impl, xt, terms)
         if rf == 1 and lossless and impl.multiplier != "dsp":
-            return (*self._graph_engine(layer, x, xt, impl, relu, wmat), None)
-        geo, source = self._geometry(layer, x)
-        mac = plan_mac(wmat, source, self.q.biases[layer.name], xt, impl.weight, impl.bias,
-                       acc, rf, uses_star(impl.multiplier, rf), get_device(self.d.device))
-        params: dict[str, Any] = {**geo, "COUT": cout, "RF": rf, "XW": xt.width,
+            return (*self._graph_engine(layer, x, slide, xt, impl, relu, wmat), None)
+        mac = plan_mac(wmat, list(slide.source), self.q.biases[layer.name], xt, impl.weight,
+                       impl.bias, acc, rf, uses_star(impl.multiplier, rf),
+                       get_device(self.d.device))
+        params: dict[str, Any] = {**slide.params(x.channels), "COUT": cout, "RF": rf,
+                                  "XW": xt.width,
                                   **type_params("A", acc), **type_params("R", res, True),
                                   "RSHIFT": res.frac - acc.frac, **self._relu_params(relu, res)}
         return "cs_mac_engine", params, None, mac
-
-    def _geometry(self, layer: L.WeightedLayer, x: Stream) -> tuple[dict[str, int], list[int]]:
-        """The engine's window geometry, and for each model-order term its field in the
-        window (stream order (kh, kw, c); a dense layer after a flatten reads torch's
-        channel-major m = c*P + p from beat p, channel c)."""
-        if isinstance(layer, L.Dense):
-            p = x.beats
-            if p * x.channels != layer.terms:
-                raise CodesignError(f"dense {layer.name!r} takes {layer.terms} inputs, its "
-                                    f"stream carries {p}x{x.channels}")
-            geo = dict(H=1, W=p, CIN=x.channels, KH=1, KW=p, SH=1, SW=1, PH=0, PW=0)
-            source = [(m % p) * x.channels + m // p for m in range(layer.terms)]
-            return geo, source
-        kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
-        geo = dict(H=x.height, W=x.width_px, CIN=x.channels, KH=kh, KW=kw, SH=sh, SW=sw,
-                   PH=ph, PW=pw)
-        return geo, list(range(layer.terms))
 
     def _relu_params(self, relu: L.ReLU | None, res) -> dict[str, Any]:
         if relu is None:
@@ -298,23 +390,12 @@ class _Planner:
         q = self.d[relu.name].result
         return {"RELU": 1, **type_params("Q", q, True), "QSHIFT": q.frac - res.frac}
 
-    def _graph_engine(self, layer: L.WeightedLayer, x: Stream, xt, impl, relu: L.ReLU | None,
-                      wmat):
+    def _graph_engine(self, layer: L.WeightedLayer, x: Stream, slide: Slide, xt, impl,
+                      relu: L.ReLU | None, wmat):
         """RF 1, lossless: the window times the weights as an adder graph, bias folded in,
         computed exactly in the grid F = max(weight frac + input frac, bias frac)."""
-        if isinstance(layer, L.Dense):
-            p = x.beats
-            if p * x.channels != layer.terms:
-                raise CodesignError(f"dense {layer.name!r} takes {layer.terms} inputs, its "
-                                    f"stream carries {p}x{x.channels}")
-            geo = dict(H=1, W=p, CIN=x.channels, KH=1, KW=p, SH=1, SW=1, PH=0, PW=0)
-            # stream order (p, c) <- torch's channel-major model order m = c*P + p
-            order = [c * p + q for q in range(p) for c in range(x.channels)]
-            wmat = wmat[order]
-        else:
-            kh, kw, sh, sw, ph, pw = _conv_geometry(layer)
-            geo = dict(H=x.height, W=x.width_px, CIN=x.channels, KH=kh, KW=kw, SH=sh, SW=sw,
-                       PH=ph, PW=pw)
+        geo = slide.params(x.channels)
+        wmat = wmat[np.argsort(slide.source)]  # stream order (kh, kw, c) <- model order
         wt, bt, res = impl.weight, impl.bias, impl.result
         f0 = wt.frac + xt.frac
         frac = max(f0, bt.frac)
@@ -340,16 +421,6 @@ class _Planner:
             timing["PIPE"] = stages.stages
         return stages
 
-    def _pool(self, layer: L.Pool2d, x: Stream, xt, impl):
-        acc, res = impl.accum, impl.result
-        (kh, kw), (sh, sw) = layer.kernel, layer.stride
-        params = {"H": x.height, "W": x.width_px, "C": x.channels, "KH": kh, "KW": kw,
-                  "SH": sh, "SW": sw, "MODE": int(isinstance(layer, L.AvgPool2d)),
-                  **type_params("X", xt), **type_params("A", acc, True),
-                  "AFRAC_X": acc.frac - xt.frac, **type_params("R", res, True),
-                  "RSHIFT": res.frac - acc.frac}
-        return params
-
     # -- forks ----------------------------------------------------------------------
     def _insert_forks(self) -> None:
         readers: dict[int, list[tuple[int, int]]] = {}
@@ -369,9 +440,9 @@ class _Planner:
                 ins = list(user.inputs)
                 ins[port] = copy.id
                 user.inputs = tuple(ins)
-                self.engines.append(Engine(f"u_fork{sid}_{user.name[2:]}", "cs_fifo",
+                self.engines.append(Engine(f"u_fork{sid}_{user.name[2:]}", FIFO.module,
                                            (src.layer,), (sid,), copy.id,
-                                           {"W": src.bits, "DEPTH": depth}, "fifo",
+                                           {"W": src.bits, "DEPTH": depth}, FIFO.kind,
                                            {"depth": depth, "beats": src.beats}))
 
     def _fork_depth(self, sid: int) -> int:
@@ -412,7 +483,7 @@ def plan_layer(qnet: QuantizedNet, name: str) -> Plan:
     layer = p.g[name]
     for i in layer.inputs:
         src = i
-        while isinstance(p.g[src], L.Flatten):  # a flatten re-reads its input's stream
+        while rereads(p.g[src]):  # a flatten re-reads its input's stream
             src = p.g[src].inputs[0]
         shape = p.g.input.out_shape if src == "input" else p.g[src].out_shape
         p.stream_of[i] = p.new_stream(src, src, shape, p.d.type_of(i))
@@ -479,26 +550,25 @@ def render_top(plan: Plan, prefix: str = "") -> str:
             others = [r for r in readies if r != f"{u.name}_in_ready"]
             fork_valid[(u.name, sid)] = " && ".join([f"s{sid}_valid"] + others)
     for e in plan.engines:
+        spec = spec_of(e.module)
+        unknown = [k for k in e.params if k not in spec.params]
+        if unknown:
+            raise CodesignError(f"engine {e.name}: {e.module} takes no parameter(s) {unknown} "
+                                "(codesign.rtl.specs lists what it takes)")
         lines.append("")
         params = ",\n".join(f"    .{k}({_sv_param(v)})" for k, v in e.params.items())
         lines.append(f"  {e.module} #(\n{params}\n  ) {e.name} (")
         ports = ["    .clk(clk)", "    .rst(rst)"]
-        names = ["a", "b"] if e.kind == "add" else ["in"]
-        for pname, sid in zip(names, e.inputs, strict=True):
+        for pname, sid in zip(spec.inputs, e.inputs, strict=True):
             forked = (e.name, sid) in fork_valid
             valid = fork_valid.get((e.name, sid), f"s{sid}_valid")
             ready = f"{e.name}_in_ready" if forked else f"s{sid}_ready"
             ports += [f"    .{pname}_valid({valid})", f"    .{pname}_ready({ready})",
                       f"    .{pname}_data(s{sid}_data)"]
-        o = e.output
-        ports += [f"    .out_valid(s{o}_valid)", f"    .out_ready(s{o}_ready)",
-                  f"    .out_data(s{o}_data)"]
-        if e.graph is not None:
-            ports += [f"    .win({e.name}_win)", f"    .y({e.name}_y)",
-                      f"    .pipe_en({e.name}_pen)"]
-        if e.mac is not None:
-            ports += [f"    .{n}({e.name}_{n})" for n in ("win", "t", "acc_en", "load", "acc_q",
-                                                           "acc_d")]
+        o, out = e.output, spec.output
+        ports += [f"    .{out}_valid(s{o}_valid)", f"    .{out}_ready(s{o}_ready)",
+                  f"    .{out}_data(s{o}_data)"]
+        ports += [f"    .{port}({e.name}_{wire})" for port, wire in spec.generated]
         lines.append(",\n".join(ports))
         lines.append("  );")
         if e.graph is not None:

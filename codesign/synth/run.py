@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from codesign.devices import Device
-from codesign.rtl.network import HW_INCLUDES, TOP, generate_rtl
 from codesign.errors import CodesignError
 from codesign.qnet import QuantizedNet, retarget
+from codesign.rtl.network import HW_INCLUDES, TOP, generate_rtl
 from codesign.synth.cells import fpga_fields, read_stat
 from codesign.synth.script import synth_commands
 from codesign.synth.tools import run_nextpnr_ecp5, run_yosys, yosys_version

@@ -174,8 +174,9 @@ def _reread(layer: L.Layer, x: Stream) -> None:
 
 
 def rereads(layer: L.Layer) -> bool:
-    """Whether the layer has no engine and its values are its input's stream."""
-    return RULES(layer) is _reread
+    """Whether the layer has no engine and its values are its input's stream (the
+    network's input, which has no rule, is a stream of its own)."""
+    return RULES.find(type(layer)) is _reread
 
 
 @RULES.rule(L.Conv2d, L.Conv1d)

@@ -105,3 +105,21 @@ def test_a_table_for_another_model_is_refused(tmp_path, capsys, cnn_table, make_
     code, _, err = _run(capsys, "digits_cnn", "--sensitivity", tmp_path / "wide.yaml",
                         "--out", tmp_path / "y")
     assert code == 1 and "for another model" in err
+
+
+def test_fps_target_folds_every_layer_to_meet_it(tmp_path, capsys, cnn_table):
+    """--fps is an interval limit at the part's clock; with reuse auto every returned
+    design meets it and its layers fold past the old fixed 1..8 (issue 21)."""
+    code, stdout, err = _run(capsys, "digits_cnn", "--sensitivity", cnn_table, "--device",
+                             "xc7a35t", "--budget", "dsp=0", "--fps", "250000",
+                             "--method", "exact", "--out", tmp_path / "a", "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    target = 100e6 / 250000  # xc7a35t's default clock is 100 MHz: 400 cycles an image
+    assert result["limits"]["interval"] == target
+    (point,) = result["points"]
+    assert point["interval"] <= target
+    reuse = {n: s["reuse"] for n, s in point["allocation"]["layers"].items() if "w_bits" in s}
+    assert max(reuse.values()) > 8  # folded as far as 400 cycles allow, not capped at 8
+    design = DesignPoint.load(point["design"])
+    assert all(design[n].reuse == r for n, r in reuse.items())

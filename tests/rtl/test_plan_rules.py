@@ -35,3 +35,19 @@ def test_a_dense_window_is_its_whole_input_stream():
         assert {k: e.timing[k] for k in want} == want and e.timing["RF"] == 2
     assert {k: full.params[k] for k in ("H", "W", "CIN", "KH", "KW")} == {
         "H": 1, "W": 9, "CIN": 2, "KH": 1, "KW": 9}
+
+
+def test_a_first_layer_is_planned_alone_at_any_reuse():
+    """plan_layer walks back over re-read streams to the network's input, which has no
+    planning rule: the walk stops there (the allocator plans each layer alone)."""
+    from codesign.models import load_model
+    from codesign.qnet import QuantizedNet
+    from codesign.quant.calibrate import Widths, calibrate_design
+    from codesign.rtl.network import plan_layer
+
+    graph = load_model("digits_cnn", trained=False, progress=False).graph()
+    first = next(layer for layer in graph if layer.has_weights)
+    design = calibrate_design(graph, np.zeros((4, *graph.input_shape), np.float32),
+                              Widths(4, 4)).with_layer(first.name, reuse=3)
+    plan = plan_layer(QuantizedNet.from_float(graph, design), first.name)
+    assert any(first.name in e.layers and e.timing["RF"] == 3 for e in plan.engines)

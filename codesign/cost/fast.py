@@ -582,8 +582,9 @@ def _global_pool_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
     ch, n = info.channels, info.beats
     grow = math.ceil(math.log2(n)) if n > 1 else 0
     aw = c.xb + 2 * grow + int(info.x_unsigned)  # codesign.design.lossless_avg_accum
-    feats = {"pooladd": ch * (aw + 2) * 1.0, "acc": ch * aw * 1.0, "cast": ch * c.ob * 1.0,
-             "out": ch * c.ob * 1.0, "const": 1.0}
+    # its low `grow` bits are always zero; the signed mean negates twice (|s|, the sign back)
+    feats = {"pooladd": ch * (aw + 2 - grow + 2 * (aw + 1)) * 1.0, "acc": ch * (aw - grow) * 1.0,
+             "cast": ch * c.ob * 1.0, "out": ch * c.ob * 1.0, "const": 1.0}
     if not _pow2(n):
         feats["div"] = ch * 2.0 * (aw + 1) ** 2
     return _Cost(feats, 0.0, latency=1, interval=n)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from codesign.errors import CodesignError
 from codesign.ir import layers as L
+from codesign.ir.graph import Graph
 from codesign.rtl.latency import network_timing
-from codesign.rtl.network import plan_network
+from codesign.rtl.network import plan_network, plan_timing
 
 from .gapnet import global_pool, mean_6x6, stalled_2x2
 from .multinet import Member, build_all, simulate_all
@@ -60,3 +62,12 @@ def test_rtl_is_bit_and_cycle_exact(nets, tmp_path):
                                 mode=mode, seed=3)
         bad = [v.explain() for v in verdicts if not v.ok]
         assert not bad, "\n".join(bad)
+
+
+def test_a_global_pool_over_part_of_its_image_is_refused_by_name():
+    graph = Graph((L.Input("input", (), (2, 4, 4)),
+                   L.GlobalAvgPool2d("gap", ("input",), (2, 2, 2), kernel=(2, 2),
+                                     stride=(2, 2))))
+    with pytest.raises(CodesignError, match=r"global average pool 'gap': its kernel "
+                                            r"\(2, 2\) is not its input's 4x4 image"):
+        plan_timing(graph)

@@ -10,6 +10,7 @@ from torch import nn
 
 from codesign.errors import CodesignError, UnsupportedLayerError
 from codesign.ir import BatchNorm, Graph
+from codesign.ir import layers as L
 from codesign.ir.trace import trace
 from codesign.zoo import ZOO, build_model
 
@@ -93,9 +94,11 @@ def test_zoo_models_trace_to_an_equal_graph(name: str) -> None:
 def test_residual_functional_ops_and_global_pool() -> None:
     graph = _assert_same(_randomize_bn(Residual()), (3, 9, 7))
     kinds = [layer.kind for layer in graph]
-    assert kinds.count("add") == 1 and "avgpool2d" in kinds and "flatten" in kinds
-    pool = next(layer for layer in graph if layer.kind == "avgpool2d")
-    assert pool.kernel == (9, 7) and pool.out_shape == (6, 1, 1)
+    assert kinds.count("add") == 1 and "globalavgpool2d" in kinds and "flatten" in kinds
+    assert "avgpool2d" not in kinds  # AdaptiveAvgPool2d(1) is the global kind, not a window
+    pool = next(layer for layer in graph if layer.kind == "globalavgpool2d")
+    assert isinstance(pool, L.GlobalAvgPool2d)
+    assert pool.kernel == pool.stride == (9, 7) and pool.out_shape == (6, 1, 1)
     add = graph[next(n for n in graph.names if graph[n].kind == "add")]
     assert len(add.inputs) == 2
 
@@ -223,8 +226,6 @@ def test_every_windowed_layer_geometry_gives_its_output_shape() -> None:
     """One geometry: over the image view of its input (a sequence one row, a dense layer's
     input vectors pixels), each conv, dense and pool layer's Window yields the shape torch
     computed."""
-    from codesign.ir import layers as L
-
     images = nn.Sequential(nn.Conv2d(1, 3, (3, 2), stride=(2, 1), padding=(1, 0)),
                            nn.MaxPool2d(2, stride=1), nn.AvgPool2d((1, 2)), nn.Flatten(),
                            nn.Linear(24, 5))

@@ -1,9 +1,10 @@
-"""The closed-form cycle model (codesign.rtl.latency.compose) against the per-edge handshake
-simulation (codesign.rtl.latency.simulate, itself checked edge for edge against Verilator in
-tests/rtl): every input and output transfer edge equal, on the zoo networks at several
-reuse factors, on random qnets' plans and on hundreds of random timing plans (chains,
-strides, padding, pools, 1-D convs, residual forks and joins, three-way forks, a stream
-added to itself, reuse factors up to a layer's terms, extra pipeline stages)."""
+"""The closed-form cycle model (codesign.rtl.latency.compose) against the per-edge
+handshake simulation (codesign.rtl.latency.simulate, itself checked edge for edge against
+Verilator in tests/rtl): every input and output transfer edge equal, on the zoo networks
+at several reuse factors, on random qnets' plans and on hundreds of random timing plans
+(chains, strides, padding, pools, global average pools, 1-D convs, residual forks and
+joins, three-way forks, a stream added to itself, reuse factors up to a layer's terms,
+extra pipeline stages)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,11 @@ class _RandomGraph:
         c, h, w = shape
         k = int(r.integers(2, min(3, h, w) + 1))
         s = int(r.integers(1, k + 1))
-        cls = L.MaxPool2d if r.random() < 0.5 else L.AvgPool2d
+        u = r.random()
+        if u >= 0.8:  # a global average pool: an accumulator engine
+            return self._add(L.GlobalAvgPool2d(self._name("gap"), (src,), (c, 1, 1),
+                                               kernel=(h, w), stride=(h, w)))
+        cls = L.MaxPool2d if u < 0.5 else L.AvgPool2d
         out = (c, pool_out(h, k, s), pool_out(w, k, s))
         return self._add(cls(self._name("pool"), (src,), out, kernel=(k, k), stride=(s, s)))
 
@@ -271,3 +276,21 @@ def test_always_ready_sink_and_input_constraints():
                                             np.full(4, NEG, dtype=np.int64))
     assert slope_max(np.maximum(take[0], 0)).tolist() == [0, 1, 2, 3]
     assert offer.tolist() == [1, 2, 3, 4]
+
+
+def test_a_global_pool_waits_for_its_output_register():
+    """An accumulator (cs_gap) takes an image's last beat only when its output register
+    can load: behind a dense layer slower than its input (RF 6 over 3 beats per image)
+    it stalls that beat, and the closed form puts every edge where the per-edge rules do."""
+    graph = Graph((
+        L.Input("input", (), (6, 1, 3)),
+        L.GlobalAvgPool2d("gap", ("input",), (6, 1, 1), kernel=(1, 3), stride=(1, 3)),
+        L.Flatten("flat", ("gap",), (6,)),
+        L.Dense("fc", ("flat",), (2,), weight=np.zeros((2, 6)), bias=np.zeros(2))))
+    plan = plan_timing(graph, {"fc": 6})
+    assert [e.kind for e in plan.engines] == ["accumulate", "window"]
+    t = simulate(plan, 5)
+    _same(plan, 5)
+    gaps = np.diff(t.in_edges)
+    assert gaps.max() > 1  # the last beat of an image waited for the register
+    assert t.summary()["interval"] == plan.engines[1].cycles_per_image() == 6

@@ -471,6 +471,15 @@ def _pool_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
                       window=m.window(layer), beats=x.beats)
 
 
+@SHAPES.rule(L.GlobalAvgPool2d)
+def _global_pool_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
+    """An accumulator engine (cs_gap), not a window: one output beat per image."""
+    m.unsigned[layer.name] = m.x_unsigned(layer)
+    x = m.stream_in(layer)
+    return _LayerInfo(layer, channels=x.channels, x_unsigned=m.x_unsigned(layer),
+                      beats=x.beats, span=0)
+
+
 @SHAPES.rule(L.Add)
 def _add_shape(m: FastCostModel, layer: L.Layer) -> _LayerInfo:
     m.unsigned[layer.name] = False
@@ -563,6 +572,22 @@ def _avgpool_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
         aw = c.xb + 2 * grow + int(info.x_unsigned)
         cost.feats["div"] = info.channels * 2.0 * (aw + 1) ** 2
     return cost
+
+
+@COSTS.rule(L.GlobalAvgPool2d)
+def _global_pool_cost(m: FastCostModel, info: _LayerInfo, c: _Choice) -> _Cost:
+    """cs_gap: per channel one accumulator of the lossless window sum's width (its adder
+    and register), the mean's divide when the image is not a power of two, the result
+    cast; it takes a beat per cycle and offers the mean one cycle after the last."""
+    ch, n = info.channels, info.beats
+    grow = math.ceil(math.log2(n)) if n > 1 else 0
+    aw = c.xb + 2 * grow + int(info.x_unsigned)  # codesign.design.lossless_avg_accum
+    # its low `grow` bits are always zero; the signed mean negates twice (|s|, the sign back)
+    feats = {"pooladd": ch * (aw + 2 - grow + 2 * (aw + 1)) * 1.0, "acc": ch * (aw - grow) * 1.0,
+             "cast": ch * c.ob * 1.0, "out": ch * c.ob * 1.0, "const": 1.0}
+    if not _pow2(n):
+        feats["div"] = ch * 2.0 * (aw + 1) ** 2
+    return _Cost(feats, 0.0, latency=1, interval=n)
 
 
 @COSTS.rule(L.Add)

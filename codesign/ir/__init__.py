@@ -9,6 +9,7 @@ from codesign.ir.layers import (
     Conv2d,
     Dense,
     Flatten,
+    GlobalAvgPool2d,
     Input,
     Layer,
     MaxPool2d,
@@ -17,4 +18,4 @@ from codesign.ir.layers import (
 )
 
 __all__ = ["Graph", "Layer", "Input", "Conv2d", "Conv1d", "Dense", "BatchNorm", "ReLU",
-           "MaxPool2d", "AvgPool2d", "Flatten", "Add", "WeightedLayer"]
+           "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "Flatten", "Add", "WeightedLayer"]

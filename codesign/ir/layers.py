@@ -267,6 +267,16 @@ class AvgPool2d(Pool2d):
 
 
 @dataclass(frozen=True, eq=False)
+class GlobalAvgPool2d(AvgPool2d):
+    """The mean of each channel over the whole image (AdaptiveAvgPool2d(1), a mean over
+    H and W): an AvgPool2d whose kernel and stride are the input's H x W, so every stage
+    that only needs its arithmetic takes AvgPool2d's rule; the RTL builds it as one
+    accumulator per channel (hw/cs_gap.sv) instead of a full-image window."""
+
+    kind: ClassVar[str] = "globalavgpool2d"
+
+
+@dataclass(frozen=True, eq=False)
 class Flatten(Layer):
     """(C, H, W) -> (C*H*W,) in PyTorch's channel-major order."""
 
@@ -288,7 +298,8 @@ class Add(Layer):
 
 LAYER_KINDS: dict[str, type[Layer]] = {
     cls.kind: cls
-    for cls in (Input, Conv2d, Conv1d, Dense, BatchNorm, ReLU, MaxPool2d, AvgPool2d, Flatten, Add)
+    for cls in (Input, Conv2d, Conv1d, Dense, BatchNorm, ReLU, MaxPool2d, AvgPool2d,
+                GlobalAvgPool2d, Flatten, Add)
 }
 
 

@@ -106,8 +106,8 @@ class _Tracer:
         if len(in_shape) != 3:
             raise _refuse("global average pool", where, f"input shape {in_shape} is not C,H,W")
         kernel = (in_shape[1], in_shape[2])
-        name = self.name_for(node, L.AvgPool2d.kind)
-        pool = L.AvgPool2d(name, (self.src(node),), (in_shape[0], 1, 1), source=where,
+        name = self.name_for(node, L.GlobalAvgPool2d.kind)
+        pool = L.GlobalAvgPool2d(name, (self.src(node),), (in_shape[0], 1, 1), source=where,
                            kernel=kernel, stride=kernel)
         self.layers.append(pool)
         self.alias[node] = name

@@ -328,5 +328,57 @@ class WindowEngine(EngineKind):
             st.busy = False
 
 
+@dataclass
+class _Acc:
+    beats: int  # input beats per image
+    n: int = 0  # beats of this image taken
+    ov: bool = False
+
+
+class AccumulateEngine(EngineKind):
+    """cs_gap: an accumulator per channel takes one beat per edge; the last beat of an
+    image loads the result into the output register at the edge it is taken, so it is
+    taken only when that register is free (!ov || out_ready), and offered one edge later.
+
+    Over the input beats q (all images in a row): F[q] = max(F[q-1] + 1, V[q], G[q]) with
+    G[q] = R'[m-1] at the last beat of image m >= 1 (its register load waits for output
+    m-1 to leave), R' = slope_max(ready); output m is offered at F[last beat of m] + 1.
+    Unlike a window engine it holds no pixel and spends no compute edge: a full-image
+    window (cs_pool) shifts the last beat in and loads one edge later."""
+
+    name = "accumulate"
+
+    def capacity(self, t):
+        return t["beats"] + 1  # an image's beats absorbed, and its mean in the register
+
+    def closed_form(self, t, valid, ready):
+        beats = t["beats"]
+        n = len(valid[0])
+        rp = slope_max(ready)
+        gate = np.full(n, NEG, dtype=np.int64)
+        lasts = np.arange(beats - 1, n, beats)
+        gate[lasts[1:]] = rp[:len(lasts) - 1]
+        f_in = scan(np.maximum(valid[0], gate), 1)
+        return [np.maximum(shift(f_in, 1) + 1, gate)], f_in[lasts] + 1
+
+    def sim_state(self, t):
+        return _Acc(t["beats"])
+
+    def sim_valid(self, st):
+        return st.ov
+
+    def sim_ready(self, st, out_ready, in_valid):
+        return [st.n != st.beats - 1 or not st.ov or out_ready]
+
+    def sim_update(self, st, in_fire, out_ready):
+        load = in_fire[0] and st.n == st.beats - 1
+        if load:
+            st.ov = True
+        elif out_ready:
+            st.ov = False
+        if in_fire[0]:
+            st.n = (st.n + 1) % st.beats
+
+
 KINDS: dict[str, EngineKind] = {k.name: k for k in (WindowEngine(), PassEngine(), AddEngine(),
-                                                     FifoEngine())}
+                                                     FifoEngine(), AccumulateEngine())}

@@ -71,7 +71,7 @@ class Engine:
     inputs: tuple[int, ...]  # stream ids
     output: int  # stream id
     params: dict[str, Any] = field(default_factory=dict)
-    kind: str = "window"  # window | relu | add | fifo: its handshake (engine_kinds.KINDS)
+    kind: str = "window"  # window | accumulate | relu | add | fifo: its handshake (KINDS)
     timing: dict[str, int] = field(default_factory=dict)
     # RF 1 lossless conv/dense: the adder graph of its constant-matrix product, built by
     # the generated module graph_module and wired to the engine's win/y ports

@@ -1,6 +1,6 @@
 """Cycle model of the generated accelerator: predicted == what Verilator counts.
 
-Every engine has a kind (codesign.rtl.engine_kinds: window, relu, add, fifo) that owns
+Every engine has a kind (codesign.rtl.engine_kinds: window, accumulate, relu, add, fifo) that owns
 its cycle formulas. Over a network the engines hand beats to each other through
 valid/ready, so a slow engine stalls its producers. Two models compose the kinds, both
 with the input always valid and the sink always ready, both giving the edge of every

@@ -197,15 +197,20 @@ def _dense(layer: L.Dense, x: Stream) -> Draft:
 
 def _pool(mode: int, p: _Planner, layer: L.Layer, x: Stream, slide: Slide | None,
           xt: FixedType, impl: LayerImpl, relu: L.ReLU | None) -> Built:
-    assert slide is not None and impl.accum is not None
-    acc, res = impl.accum, impl.result
+    assert slide is not None
     kh, kw, sh, sw, _, _ = slide.knobs  # a pool has no padding
     params = {"H": x.height, "W": x.width_px, "C": x.channels, "KH": kh, "KW": kw,
-              "SH": sh, "SW": sw, "MODE": mode,
-              **type_params("X", xt), **type_params("A", acc, True),
-              "AFRAC_X": acc.frac - xt.frac, **type_params("R", res, True),
-              "RSHIFT": res.frac - acc.frac}
+              "SH": sh, "SW": sw, "MODE": mode, **_pool_types(xt, impl)}
     return "cs_pool", params, None, None
+
+
+def _pool_types(xt: FixedType, impl: LayerImpl) -> dict[str, int]:
+    """The input, accumulator and result types of a pool engine (cs_pool, cs_gap)."""
+    acc, res = impl.accum, impl.result
+    assert acc is not None
+    return {**type_params("X", xt), **type_params("A", acc, True),
+            "AFRAC_X": acc.frac - xt.frac, **type_params("R", res, True),
+            "RSHIFT": res.frac - acc.frac}
 
 
 @RULES.rule(L.MaxPool2d)
@@ -216,6 +221,22 @@ def _max_pool(layer: L.MaxPool2d, x: Stream) -> Draft:
 @RULES.rule(L.AvgPool2d)
 def _avg_pool(layer: L.AvgPool2d, x: Stream) -> Draft:
     return Draft("window", partial(_pool, 1), Slide(x.height, x.width_px, layer.geometry))
+
+
+def _global_pool(p: _Planner, layer: L.Layer, x: Stream, slide: Slide | None,
+                 xt: FixedType, impl: LayerImpl, relu: L.ReLU | None) -> Built:
+    params = {"H": x.height, "W": x.width_px, "C": x.channels, **_pool_types(xt, impl)}
+    return "cs_gap", params, None, None
+
+
+@RULES.rule(L.GlobalAvgPool2d)
+def _gap(layer: L.GlobalAvgPool2d, x: Stream) -> Draft:
+    """One accumulator per channel (hw/cs_gap.sv), not AvgPool2d's full-image window: no
+    line buffer, one adder per channel."""
+    if layer.kernel != (x.height, x.width_px):
+        raise CodesignError(f"global average pool {layer.name!r}: its kernel {layer.kernel} "
+                            f"is not its input's {x.height}x{x.width_px} image")
+    return Draft("accumulate", _global_pool)
 
 
 def _relu_engine(p: _Planner, layer: L.Layer, x: Stream, slide: Slide | None,

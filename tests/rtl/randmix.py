@@ -1,11 +1,11 @@
 """Random mixed networks for the many-network RTL test (test_rtl_random_many.py).
 
 One seed -> one small QuantizedNet of one family (conv2d, conv1d or dense only), with
-random shapes, residual adds, standalone and fused ReLUs, max/avg pools, flatten + dense
-heads, and a random design: signed or unsigned inputs, binary / ternary / 2-8-bit weights
-with zeros, all-zero output channels and unused inputs, RF 1 or RF > 1, lossless or
-narrow (lossy) accumulators, auto / LUT / DSP multipliers, every rounding and overflow
-mode, a random clock and device.
+random shapes, residual adds, standalone and fused ReLUs, max/avg/global average pools,
+flatten + dense heads, and a random design: signed or unsigned inputs, binary / ternary /
+2-8-bit weights with zeros, all-zero output channels and unused inputs, RF 1 or RF > 1,
+lossless or narrow (lossy) accumulators, auto / LUT / DSP multipliers, every rounding and
+overflow mode, a random clock and device.
 
 Every choice is drawn from `Draws`: to cover a new knob (a DesignPoint or LayerImpl
 field), add its range there and draw it in `_design` / `_impl`; widening a range is a
@@ -35,6 +35,7 @@ class Draws:
     p_residual: float = 0.4
     p_relu: float = 0.7
     p_pool: float = 0.6
+    p_global_pool: float = 0.25  # of the pools: a global average pool (an accumulator)
     p_second_conv: float = 0.4
     dense_layers: tuple[int, int] = (1, 2)
     # weights: a fraction zeroed, an all-zero output channel, an input no output reads
@@ -180,9 +181,17 @@ class _Gen:
         if family == "conv2d" and self.chance(dr.p_pool) and min(shape[1:]) >= 2:
             k = self.between((2, min(3, min(shape[1:]))))
             s = self.between((1, k))
-            cls = L.MaxPool2d if self.chance(0.5) else L.AvgPool2d
-            out = (shape[0], pool_out(shape[1], k, s), pool_out(shape[2], k, s))
-            src = self.add(cls(self.name(cls.kind), (src,), out, kernel=(k, k), stride=(s, s)))
+            u = self.rng.random()  # one draw for the kind: adding a kind kept other seeds
+            if u >= 1 - dr.p_global_pool:
+                kernel = stride = (shape[1], shape[2])
+                out = (shape[0], 1, 1)
+                cls: type[L.Pool2d] = L.GlobalAvgPool2d
+            else:
+                kernel, stride = (k, k), (s, s)
+                out = (shape[0], pool_out(shape[1], k, s), pool_out(shape[2], k, s))
+                cls = L.MaxPool2d if u < 0.5 else L.AvgPool2d
+            src = self.add(cls(self.name(cls.kind), (src,), out, kernel=kernel,
+                               stride=stride))
             shape = out
         n = int(np.prod(shape))
         if len(shape) > 1:
@@ -286,7 +295,8 @@ def features(net: MixedNet) -> set[str]:
     q, d = net.qnet, net.qnet.design
     out = {net.family, "signed input" if d.input.signed else "unsigned input"}
     kinds = {layer.kind for layer in q.graph.layers}
-    out |= {k for k in ("add", "maxpool2d", "avgpool2d", "relu") if k in kinds}
+    out |= {k for k in ("add", "maxpool2d", "avgpool2d", "globalavgpool2d", "relu")
+            if k in kinds}
     for e in plan_network(q).engines:
         if e.module == "cs_graph_engine":
             out.add("adder graph")

@@ -20,6 +20,8 @@ CASES = [
     ("cs_graph_engine", {"PIPE": 2}),
     ("cs_pool", {}),
     ("cs_pool", {"MODE": 1, "KH": 3, "KW": 3, "SH": 3, "SW": 3}),
+    ("cs_gap", {}),
+    ("cs_gap", {"H": 3, "W": 3, "AFRAC_X": -1, "ARND": 5, "AOVF": 1, "RSHIFT": -2, "RRND": 1}),
     ("cs_relu", {"SHIFT": -2, "RND": 1, "OVF": 1}),
     ("cs_add", {"ASH": 2, "FSHIFT": -1, "RRND": 5, "ROVF": 3}),
     ("cs_fifo", {"DEPTH": 5}),

@@ -1,10 +1,11 @@
 """Many random networks (randmix.py: conv2d / conv1d / dense families, residual adds,
-pools, binary / ternary / 2-8-bit weights with zeros, all-zero channels, RF 1 and RF > 1,
-lossless and narrow accumulators, LUT and DSP multipliers, signed and unsigned inputs,
-every rounding and overflow mode) compiled side by side into one Verilator build per group
-(multinet.py) and streamed in one simulation: every output of every sample bit-exact
-against the bit-accurate model, every transfer edge where codesign.rtl.latency puts it
-(timing), and every value unchanged under random gaps and backpressure (stress).
+pools (max, average, global average), binary / ternary / 2-8-bit weights with zeros, all-
+zero channels, RF 1 and RF > 1, lossless and narrow accumulators, LUT and DSP multipliers,
+signed and unsigned inputs, every rounding and overflow mode) compiled side by side into
+one Verilator build per group (multinet.py) and streamed in one simulation: every output
+of every sample bit-exact against the bit-accurate model, every transfer edge where
+codesign.rtl.latency puts it (timing), and every value unchanged under random gaps and
+backpressure (stress).
 
 A failure names the seed, the first differing sample / pixel / channel and the first
 layer that differs. --extended (CI passes it) adds two more groups."""
@@ -43,7 +44,8 @@ def _seeds(group: str) -> range:
 
 
 COVERED = {  # what the default group must exercise (features() names)
-    "conv2d", "conv1d", "dense", "add", "maxpool2d", "avgpool2d", "relu", "adder graph",
+    "conv2d", "conv1d", "dense", "add", "maxpool2d", "avgpool2d", "globalavgpool2d", "relu",
+    "adder graph",
     "rf 1", "rf > 1, multiplier lut", "rf > 1, multiplier dsp", "rf > 1, multiplier auto",
     "multiplier dsp", "narrow accum at rf 1", "narrow accum at rf > 1", "lossless accum",
     "binary weights", "ternary weights", "2-8-bit weights", "all-zero output channel",

@@ -54,9 +54,9 @@ def test_hw_files_compile_after_what_they_instantiate():
 
 def test_planned_engines_are_their_specs():
     """Every module a plan uses has a spec of the engine's kind that takes its parameters
-    (random mixed networks until every spec was used)."""
+    (random mixed networks until every spec was used: the first global pool is seed 63)."""
     seen: set[str] = set()
-    for seed in range(40):
+    for seed in range(80):
         for e in plan_network(mixed_net(seed, samples=1).qnet).engines:
             spec = SPECS[e.module]
             assert e.kind == spec.kind and set(e.params) <= set(spec.params), e.name

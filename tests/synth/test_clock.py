@@ -29,12 +29,14 @@ def test_synth_exit_status_follows_the_measured_fmax(synth_ecp5, tiny_design, tm
     assert ("TIMING NOT MET" in captured.err) is (status != 0)
 
 
-def test_xilinx_depth_is_held_against_the_delay_model(synth_xc7):
+def test_xilinx_depth_is_shown_beside_the_delay_models_levels(synth_xc7):
+    """No place and route for Xilinx parts: the depth is reported with the LUT levels the
+    delay model fits in a period, and the clock is never called met or missed."""
     _, measured = synth_xc7
     xc7 = get_device("xc7a35t")
     # xc7 delay model: 1.0 ns registers + 0.8 ns a level -> 11 levels at 100 MHz, 1 at 500
     assert depth_budget(xc7, 100.0) == 11 and depth_budget(xc7, 500.0) == 1
-    slow = clock_check(measured, xc7, 10.0)
-    assert slow["met"] is None and slow["depth_budget"] >= measured["logic_depth"]
-    fast = clock_check(measured, xc7, 1000.0)  # never a pass: an estimate can only warn
-    assert fast["met"] is False and fast["logic_depth"] == measured["logic_depth"]
+    for clock in (10.0, 1000.0):
+        check = clock_check(measured, xc7, clock)
+        assert check["met"] is None and check["logic_depth"] == measured["logic_depth"]
+        assert check["depth_budget"] == depth_budget(xc7, clock)

@@ -1,5 +1,5 @@
-"""Does the synthesized design meet its clock? The one answer `codesign synth` (exit
-status), flows and the report give.
+"""Does the synthesized design meet its clock? What `codesign synth` answers, in its output
+and its exit status (the flow report reads the same Fmax against the same target).
 
 On ECP5 nextpnr places and routes the design, so its Fmax is a measurement: below the
 target, the design fails the clock. No open place and route exists for Xilinx parts;

@@ -436,7 +436,14 @@ class _Builder:
             if value is None:
                 if type(None) in typing.get_args(tp):
                     return None
-            return self.value(options[0], value, key, line)
+            first: FlowError | None = None
+            for option in options:  # the first type that takes the value (list[int] | str)
+                try:
+                    return self.value(option, value, key, line)
+                except FlowError as exc:
+                    first = first or exc
+            assert first is not None
+            raise first
         if dataclasses.is_dataclass(tp):
             return self.section(tp, value, key, getattr(value, "line", line))
         if origin is dict:

@@ -86,6 +86,9 @@ def test_evaluate_measures_validation_accuracy(tmp_path, capsys, cnn_table):
     (["--confidence", "1.5"], "between 0 and 1"),
     (["--synth-check", "-1"], "--synth-check must be 0 or more"),
     (["--synth-check", "1", "--workers", "0"], "--workers positive"),
+    (["--reuse", "0,2"], "reuse must be 'auto' or positive integers"),
+    (["--reuse", "fold"], "reuse must be 'auto' or positive integers"),
+    (["--fps", "0"], "--fps must be positive"),
 ])
 def test_bad_inputs_are_clear_errors(tmp_path, capsys, cnn_table, args, message):
     code, _, err = _run(capsys, "digits_cnn", "--sensitivity", cnn_table, "--out",

@@ -160,3 +160,26 @@ def test_cli_reports_a_bad_flow_without_traceback(tmp_path, capsys):
 def test_missing_flow_file(tmp_path, capsys):
     assert main(["run", str(tmp_path / "none.yaml")]) == 1
     assert "none.yaml does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ("reuse: fold", "allocate.reuse: 'fold' must be 'auto' or a list of positive reuse"),
+    ("reuse: [1, 0]", "allocate.reuse: [1, 0] must be 'auto'"),
+    ("fps: -3", "allocate.fps: must be a positive number of images per second"),
+])
+def test_bad_folding_settings_are_named(tmp_path, lines, expected):
+    msg = error_of(tmp_path, f"""
+        model: {{zoo: digits_cnn}}
+        allocate:
+          {lines}
+    """)
+    assert expected in msg
+
+
+def test_folding_settings_load(tmp_path):
+    from codesign.flow.schema import load_flow
+
+    path = tmp_path / "f.yaml"
+    path.write_text("model: {zoo: digits_cnn}\nallocate: {reuse: auto, fps: 5000}\n")
+    flow = load_flow(path)
+    assert flow.allocate.reuse == "auto" and flow.allocate.fps == 5000

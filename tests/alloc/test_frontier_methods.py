@@ -120,3 +120,24 @@ def test_uniform_sweeps_weight_widths_when_activations_are_held_at_one_width():
     mine = method_frontier("uniform", held, Budget({"dsp": 0}), "lut", 6, _tables(held),
                            solver=solver)
     assert len(mine) >= 2  # the baseline has a frontier, not one point
+
+
+def test_no_constant_star_that_cannot_be_a_dsp_is_offered(cnn_graph, make_table):
+    """At RF 1 `multiplier: dsp` writes a `*` per constant weight; where no product can be
+    a DSP (a 2-bit weight is a shift; narrow operands stay in LUTs) it is the lut style's
+    function built worse, and the allocator must not pick it for a lower estimate."""
+    from codesign.alloc.candidates import COST_KEYS, build_candidates
+
+    def no_cost(name, w, x, o, r, d, **extra):
+        return {k: np.zeros(np.shape(w)) for k in COST_KEYS}
+
+    cands = build_candidates(cnn_graph, make_table(cnn_graph, "digits_cnn", bits=(2, 4, 8)),
+                             no_cost, reuse=(1, 4))
+    for layer in cands.layers:
+        if layer.kind not in ("conv2d", "dense"):
+            continue
+        star1 = layer.dsp & (layer.reuse == 1)
+        assert not (star1 & (layer.w_bits <= 2)).any(), layer.name
+        assert not (star1 & (layer.w_bits + layer.x_bits < 9)).any(), layer.name
+        assert (star1 & (layer.w_bits == 8)).any(), layer.name  # still offered where it may map
+        assert (layer.dsp & (layer.reuse == 4) & (layer.w_bits == 2)).any()  # folded: a ROM

@@ -74,12 +74,12 @@ def test_batches_sum_to_the_full_hessian(tiny):
 
 
 @pytest.mark.parametrize("isolate", [True, False])
-def test_trace_within_statistical_tolerance_of_exact(tiny, tiny_exact, isolate):
+def test_hvp_trace_within_statistical_tolerance_of_exact(tiny, tiny_exact, isolate):
     model, x, y = tiny
     hess, slices = tiny_exact
     draws = 100
     settings = HutchinsonSettings(min_iters=draws, max_iters=draws, tol=0.0, batches=1,
-                                  batch_size=32, seed=7, isolate=isolate)
+                                  batch_size=32, seed=7, isolate=isolate, estimator="hvp")
     est = weight_traces(model, TINY_SHAPE, x, y, settings, cache=False, dtype=F64)
     assert est.iterations == draws
     for i, s in enumerate(slices):

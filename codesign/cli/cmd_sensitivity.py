@@ -23,7 +23,7 @@ from codesign.cli.common import (
 )
 from codesign.errors import CodesignError
 from codesign.outputs import check_file_target, output_file
-from codesign.sensitivity.hutchinson import HutchinsonSettings, UnconvergedWarning
+from codesign.sensitivity.hutchinson import ESTIMATORS, HutchinsonSettings, UnconvergedWarning
 from codesign.sensitivity.measure import sensitivity_table
 from codesign.sensitivity.table import METHODS, SensitivityTable
 
@@ -56,9 +56,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batches", type=int, default=d.batches)
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--estimator", choices=ESTIMATORS, default=d.estimator,
+                   help="gauss-newton: every layer's trace sample from one backward per batch "
+                        "(exact for piecewise-linear layers, all the IR has); hvp: "
+                        "Hessian-vector products by double backprop (the reference); auto: "
+                        f"gauss-newton where it is exact (default {d.estimator})")
     g.add_argument("--joint-draws", action="store_true",
-                   help="one Hessian-vector product per draw for all layers (cheaper draws, "
-                        "but cross-layer terms add noise; default: each layer isolated)")
+                   help="hvp only: one Hessian-vector product per draw for all layers "
+                        "(cheaper draws, but cross-layer terms add noise; default: each layer "
+                        "isolated)")
     g.add_argument("--no-cache", action="store_true", help="recompute the traces")
     add_json_arg(p)
 
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     settings = HutchinsonSettings(min_iters=args.min_iters, max_iters=args.max_iters,
                                   tol=args.tol, batches=args.batches,
                                   batch_size=args.batch_size, seed=args.seed,
-                                  isolate=not args.joint_draws)
+                                  isolate=not args.joint_draws, estimator=args.estimator)
     model = model_from_args(args)
     data = dataset_from_args(args, model)
     progress = not args.json

@@ -58,7 +58,8 @@ def output_directions(z: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
     elsewhere gave a 4x smaller spread than the factor (I - p 1^T) diag(sqrt p).
     Cross-entropy's A_i = diag(p) - p p^T is formed directly; any other loss (a mean of
     per-sample terms, convex in the output) by autograd."""
-    z = z.detach()
+    dtype = z.dtype
+    z = z.detach().double()  # eigh of a near-singular A wants float64
     if loss_fn is F.cross_entropy:
         p = torch.softmax(z, dim=1)
         a = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
@@ -68,13 +69,12 @@ def output_directions(z: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
 
         a = vmap(jacrev(jacrev(one)))(z, y)  # (torch.func.hessian warns: jit.script)
     lam, q = torch.linalg.eigh((a + a.transpose(1, 2)) / 2)
-    floor = -1e-6 * lam.abs().amax().clamp_min(1e-30)
-    if bool((lam < floor).any()):
+    if bool((lam < -1e-6 * lam.abs().amax().clamp_min(1e-30)).any()):
         raise CodesignError("the loss is not convex in the network's output, so its "
                             "Gauss-Newton form is not its Hessian; use the double-backprop "
                             "estimator (estimator='hvp', --estimator hvp)")
     u = rademacher(tuple(z.shape), gen, z.dtype)
-    return torch.einsum("nij,nj->ni", q, lam.clamp_min(0).sqrt() * u)
+    return torch.einsum("nij,nj->ni", q, lam.clamp_min(0).sqrt() * u).to(dtype)
 
 
 def image_view(t: torch.Tensor, channels_last: bool) -> torch.Tensor:

@@ -14,17 +14,18 @@ one product per layer per draw, with only that layer's block of v nonzero: each 
 is then v_l^T H_ll v_l, the variance drops to the in-block 2 * sum_{i != j} (H_ll)_ij^2,
 and on the zoo nets the tolerance is reached well inside the draw cap at fewer seconds.
 
-The default estimator (`gauss-newton`, gaussnewton.py) gets the same isolated samples
-v_l^T H_ll v_l for every layer from one backward per batch, with no double backprop; it
-is exact for the piecewise-linear layers the IR has. `hvp` keeps the double-backprop
+The default estimator (`gauss-newton`, gaussnewton.py) draws unbiased samples of the same
+isolated traces Tr(H_ll) for every layer from one backward per batch, with no double
+backprop and with vectors in each sample's output space (far less variance); it is exact
+for the piecewise-linear layers the IR has. `hvp` keeps the double-backprop
 products above (the reference, and the fallback for a layer kind that is not piecewise
 linear); `auto` picks gauss-newton wherever it is exact.
 
 Each group stops on its own once its standard error is below `tol` times its magnitude
 (after at least `min_iters` draws): later draws skip it where that saves work (isolated
-hvp draws), and the estimate stops when every group has, or at `max_iters`; stopping
-there with `tol` > 0 unmet raises an UnconvergedWarning naming the worst group (tol = 0
-asks for exactly max_iters draws). A skipped sample is NaN; each group's mean and
+hvp draws; a draw that serves every group at once keeps them all), and the estimate
+stops when every group has, or at `max_iters`; stopping there with `tol` > 0 unmet raises
+an UnconvergedWarning naming the worst group (tol = 0 asks for exactly max_iters draws). A skipped sample is NaN; each group's mean and
 standard error are over its own draws.
 """
 
@@ -33,7 +34,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -63,9 +65,11 @@ class HutchinsonSettings:
     seed: int = 0  # seeds the Rademacher draws
     isolate: bool = True  # hvp weight draws: one product per layer, no cross-layer noise
     estimator: str = "auto"  # gauss-newton | hvp | auto (gauss-newton wherever it is exact)
+    threads: int = 1  # torch intra-op threads for the draws: on a busy 2-core machine a
+    # second, spinning OpenMP thread made digits_cnn's draws 13x slower (as train.py found)
 
     def __post_init__(self) -> None:
-        for key in ("min_iters", "max_iters", "batches", "batch_size"):
+        for key in ("min_iters", "max_iters", "batches", "batch_size", "threads"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CodesignError(f"{key} must be a positive integer, not {value!r}")
@@ -152,7 +156,8 @@ def estimate(draw: Draw, names: tuple[str, ...], sizes: tuple[int, ...],
              settings: HutchinsonSettings, *, progress: bool = False,
              desc: str = "hessian trace", estimator: str = "") -> TraceEstimate:
     """Run `draw(gen, active)` (one Rademacher draw -> per-group samples; it may return NaN
-    for groups not `active`) until every group met the rule, or max_iters."""
+    for groups not `active` where skipping them saves work) until every group met the
+    rule, or max_iters."""
     gen = torch.Generator().manual_seed(settings.seed)
     rows: list[np.ndarray] = []
     active = np.ones(len(names), dtype=bool)
@@ -163,8 +168,9 @@ def estimate(draw: Draw, names: tuple[str, ...], sizes: tuple[int, ...],
                                 f"at a relative standard error of {settings.tol:.1%})")
     est = TraceEstimate(names, sizes, np.zeros((0, len(names))), 0.0, False, estimator)
     for _ in bar:
-        row = np.asarray(draw(gen, active.copy()), dtype=np.float64)
-        rows.append(np.where(active, row, np.nan))
+        with torch_threads(settings.threads):
+            row = np.asarray(draw(gen, active.copy()), dtype=np.float64)
+        rows.append(row)  # a draw that serves every layer at once keeps them all
         est = TraceEstimate(names, sizes, np.stack(rows), 0.0, False, estimator)
         done = (est.draws >= max(settings.min_iters, 2)) & (est.relative_stderr()
                                                              <= settings.tol)
@@ -177,6 +183,17 @@ def estimate(draw: Draw, names: tuple[str, ...], sizes: tuple[int, ...],
                         not active.any(), estimator)
     off_terminal_line(progress, f"{desc}: {summary(est)}")
     return est
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op thread count set for the block, restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def summary(est: TraceEstimate) -> str:

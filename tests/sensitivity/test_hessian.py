@@ -187,6 +187,9 @@ def test_cache_is_keyed_by_method_and_every_setting(tiny):
               cache_key(estimator_id("weight", F.cross_entropy, torch.float64), state, x, y,
                         base)}
     for field, value in [("min_iters", 21), ("max_iters", 201), ("tol", 0.03), ("batches", 9),
-                         ("batch_size", 65), ("seed", 1), ("isolate", False)]:
+                         ("batch_size", 65), ("seed", 1), ("isolate", False),
+                         ("estimator", "hvp"), ("threads", 2)]:
         others.add(cache_key(weight_id, state, x, y, replace(base, **{field: value})))
-    assert key not in others and len(others) == 10
+    others.add(cache_key(estimator_id("weight", F.cross_entropy, torch.float32, "gauss-newton"),
+                         state, x, y, base))
+    assert key not in others and len(others) == 13

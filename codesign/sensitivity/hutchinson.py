@@ -25,8 +25,8 @@ Each group stops on its own once its standard error is below `tol` times its mag
 (after at least `min_iters` draws): later draws skip it where that saves work (isolated
 hvp draws; a draw that serves every group at once keeps them all), and the estimate
 stops when every group has, or at `max_iters`; stopping there with `tol` > 0 unmet raises
-an UnconvergedWarning naming the worst group (tol = 0 asks for exactly max_iters draws). A skipped sample is NaN; each group's mean and
-standard error are over its own draws.
+an UnconvergedWarning naming the worst group (tol = 0 asks for exactly max_iters draws).
+A skipped sample is NaN; each group's mean and standard error are over its own draws.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Why folded: the hardware quantizes W_f = s * W (BatchNorm scale s folded per out
 channel), so the loss increase from rounding W_f is governed by the Hessian with respect
 to W_f, which is D^-1 H_W D^-1 (D = diag(s)), not H_W. A layer whose BatchNorm scales its
 channels up has proportionally less room for weight error, and the unfolded Hessian would
-miss that. We reparametrize the torch model (eval mode: BatchNorm uses its running
+miss that. Gauss-Newton draws run on the folded IR graph, whose weights are W_f; the
+hvp draws reparametrize the torch model (eval mode: BatchNorm uses its running
 statistics, as the hardware does) as a function of W_f and differentiate twice.
 
 The loss is the mean cross-entropy over `settings.batches` batches of the given data. A

@@ -14,20 +14,24 @@ Networks: the zoo's digits_cnn and digits_wide (trained on digits), and `cifar_s
 CIFAR-size CNN built here: 32x32x3 input, conv 16/32 with BatchNorm+ReLU and max pools, a
 32-channel residual block, conv 64, a dense head (3.1M MACs), trained 3 epochs on a
 generated 10-class 32x32 dataset (class-specific oriented colour gratings, shifted, in
-noise). Traces are never cached here (each run measures).
+noise, a fifth of the training labels random). Traces are never cached here (each run
+measures).
 
     nice -n 10 .venv/bin/python bench/sensitivity_speed.py
         [--nets digits_cnn,digits_wide,cifar_size] [--estimators hvp,gauss-newton]
         [--threads 1] [--allocate] [--save bench/results/sensitivity_speed.json]
 
 --allocate also runs the allocator (flows/digits.yaml's Quickstart budget on xc7a100t,
-exact method, one design) on digits_cnn's hessian table from each estimator and prints
-whether the chosen designs are the same.
+exact method, one design) on digits_cnn's hessian table from each estimator, measured at
+the Quickstart flow's sensitivity settings and at the CLI defaults, and prints whether the
+chosen designs are the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import tempfile
 import time
@@ -35,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from scipy.stats import spearmanr
 from torch import nn
 
@@ -60,9 +65,11 @@ def cifar_size() -> nn.Module:
                          nn.Linear(64 * 4 * 4, 10))
 
 
-def gratings(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def gratings(n: int, seed: int, label_noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """n 32x32x3 images of 10 classes: an oriented sinusoidal grating per class (its own
-    angle, frequency and colour), randomly shifted, in Gaussian noise."""
+    angle, frequency and colour), randomly shifted, in Gaussian noise; a `label_noise`
+    share of the labels replaced by random ones (so the trained net is not saturated, like
+    a real one: a net that is sure of every training image has a vanishing Hessian)."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 10, n)
     angle = np.pi * np.arange(10) / 10
@@ -72,14 +79,16 @@ def gratings(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     phase = rng.uniform(0, 2 * np.pi, n)
     proj = (np.cos(angle[y])[:, None, None] * r + np.sin(angle[y])[:, None, None] * c)
     wave = np.sin(freq[y][:, None, None] * proj + phase[:, None, None])
-    x = colour[y][:, :, None, None] * wave[:, None] + 1.5 * rng.normal(size=(n, 3, 32, 32))
+    x = colour[y][:, :, None, None] * wave[:, None] + 2.0 * rng.normal(size=(n, 3, 32, 32))
+    flip = rng.random(n) < label_noise
+    y = np.where(flip, rng.integers(0, 10, n), y)
     return x.astype(np.float32), y.astype(np.int64)
 
 
 def network(name: str) -> tuple[nn.Module, Dataset]:
     if name != "cifar_size":
         return get_trained(name, progress=False), load_dataset("digits")
-    x, y = gratings(4096, seed=0)
+    x, y = gratings(4096, seed=0, label_noise=0.2)
     xv, yv = gratings(512, seed=1)
     data = Dataset("gratings32", x, y, xv[:0], yv[:0], 10, xv, yv, np.arange(0))
     torch.manual_seed(0)
@@ -87,7 +96,8 @@ def network(name: str) -> tuple[nn.Module, Dataset]:
                         progress=False)
     with torch.no_grad():
         acc = float((model(torch.as_tensor(xv)).argmax(1).numpy() == yv).mean())
-    print(f"cifar_size: trained 3 epochs on 4096 generated images, val accuracy {acc:.3f}")
+    print(f"cifar_size: trained 3 epochs on 4096 generated images (20% of the labels "
+          f"random), val accuracy {acc:.3f}")
     return model, data
 
 
@@ -141,26 +151,43 @@ def bench_net(name: str, estimators: list[str], threads: int) -> dict:
     return out
 
 
+#: `codesign sensitivity` options: flows/digits.yaml's (the Quickstart: weights only,
+#: 10-100 draws, tol 5%), and the CLI defaults (weights and activations)
+SENSITIVITY_VARIANTS = {
+    "quickstart flow": ["--no-activations", "--min-iters", "10", "--max-iters", "100",
+                        "--tol", "0.05"],
+    "cli defaults": [],
+}
+
+
 def allocate_check(estimators: list[str]) -> dict:
-    """digits_cnn's allocation at flows/digits.yaml's budget from each estimator's table."""
+    """digits_cnn's allocation at flows/digits.yaml's budget (xc7a100t, lut=0.25,dsp=0,
+    reuse 1, the exact method, one design) from each estimator's table."""
     from codesign.cli.main import main
 
-    chosen = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for e in estimators:
-            table = Path(tmp) / f"{e}.yaml"
-            main(["sensitivity", "digits_cnn", "--estimator", e, "--no-cache", "--out",
-                  str(table), "--json"])
-            out = Path(tmp) / f"alloc_{e}"
-            main(["allocate", "digits_cnn", "--sensitivity", str(table), "--device",
-                  "xc7a100t", "--budget", "lut=0.25,dsp=0", "--reuse", "1", "--method",
-                  "exact", "--out", str(out), "--json"])
-            chosen[e] = (out / "exact" / "point_00.yaml").read_text()
-    same = len(set(chosen.values())) == 1
-    print(f"\nallocator on digits_cnn (xc7a100t, lut=0.25,dsp=0, reuse 1, exact): the "
-          f"designs from {' and '.join(estimators)} tables are "
-          f"{'identical' if same else 'DIFFERENT'}")
-    return {"same_design": same, "designs": chosen}
+    out: dict = {}
+    for variant, options in SENSITIVITY_VARIANTS.items():
+        chosen = {}
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            for e in estimators:
+                table = Path(tmp) / f"{e}.yaml"
+                main(["sensitivity", "digits_cnn", "--estimator", e, "--no-cache", "--out",
+                      str(table), "--json", *options])
+                alloc = Path(tmp) / f"alloc_{e}"
+                main(["allocate", "digits_cnn", "--sensitivity", str(table), "--device",
+                      "xc7a100t", "--budget", "lut=0.25,dsp=0", "--reuse", "1", "--method",
+                      "exact", "--out", str(alloc), "--json"])
+                design = yaml.safe_load((alloc / "exact" / "point_00.yaml").read_text())
+                chosen[e] = design["layers"]
+        same = all(c == chosen[estimators[0]] for c in chosen.values())
+        print(f"\nallocator on digits_cnn (xc7a100t, lut=0.25,dsp=0, reuse 1, exact), "
+              f"sensitivity at the {variant} settings: the designs from the "
+              f"{' and '.join(estimators)} tables are {'identical' if same else 'DIFFERENT'}")
+        if not same:
+            for e, layers in chosen.items():
+                print(f"  {e}: {layers}")
+        out[variant] = {"same_design": same, "layers": chosen}
+    return out
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-iters", type=int, default=d.min_iters)
     g.add_argument("--max-iters", type=int, default=d.max_iters)
     g.add_argument("--tol", type=float, default=d.tol,
-                   help=f"stop when every layer's standard error <= TOL x its trace "
+                   help=f"each layer stops when its standard error <= TOL x its trace "
                         f"(default {d.tol})")
     g.add_argument("--batches", type=int, default=d.batches)
     g.add_argument("--batch-size", type=int, default=d.batch_size)

@@ -16,11 +16,12 @@ the isolated block (no cross-layer terms) for every layer from one backward, and
 vectors live in the C-dimensional output space of each sample (N independent vectors per
 draw), so its variance is far below that of a Rademacher vector over the weights.
 
-Both come from the IR's float forward with a zero perturbation at each layer of interest:
-the ordinary batched backward gives every sample's gradient with respect to it (samples do
-not mix), which is the activation gradient; a weighted layer's per-sample weight gradient
-is its output gradient times its unfolded input (every weighted kind is a window over the
-as_image view of its input, layers.Window), one batched matmul.
+Weight and activation samples both come from the IR's float forward with a zero
+perturbation at each layer of interest: the ordinary batched backward gives every
+sample's gradient with respect to it (samples do not mix), which is the activation
+gradient; a weighted layer's per-sample weight gradient is its output gradient times its
+unfolded input (every weighted kind is a window over the as_image view of its input,
+layers.Window), one batched matmul.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from torch import nn
 from torch.func import functional_call
 
 from codesign.errors import CodesignError
+from codesign.finite import describe_nonfinite
 from codesign.ir.graph import Graph
 from codesign.sensitivity.gaussnewton import GaussNewtonDraws, is_piecewise_linear
 from codesign.sensitivity.hutchinson import (
@@ -53,6 +54,11 @@ def batches_of(x: np.ndarray, y: np.ndarray, settings: HutchinsonSettings,
     if n == 0 or len(x) != len(y):
         raise CodesignError(f"sensitivity needs labelled data, got {len(x)} images and "
                             f"{len(y)} labels")
+    for what, values in (("images", x[:n]), ("labels", y[:n])):
+        bad = describe_nonfinite(values)
+        if bad is not None:  # a NaN makes every trace NaN, or fails deep in a linalg routine
+            raise CodesignError(f"the sensitivity data's {what} (its first {n} training "
+                                f"samples) hold {bad}; clean the dataset")
     xt = torch.as_tensor(np.ascontiguousarray(x[:n]), dtype=dtype)
     yt = torch.as_tensor(np.ascontiguousarray(y[:n]))
     return [(xt[i:i + settings.batch_size], yt[i:i + settings.batch_size],

@@ -156,3 +156,19 @@ def test_cli_reports_convergence(capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["settings"]["weight_draws_by"] == "hvp"
     assert printed["layers"]["conv2d_0"]["extra"]["weight_trace_draws"] == 3
+
+
+@pytest.mark.parametrize("estimator", ["gauss-newton", "hvp"])
+def test_nonfinite_data_is_refused_by_name(tiny, estimator):
+    """A NaN image made the Gauss-Newton draw fail inside torch.linalg.eigh and the hvp
+    draw return zeros; both now refuse the data, saying where the NaN is."""
+    model, x, y = tiny
+    x = x.copy()
+    x[3, 0, 1, 2] = np.nan
+    settings = HutchinsonSettings(min_iters=2, max_iters=2, batches=1, batch_size=32,
+                                  estimator=estimator)
+    with pytest.raises(CodesignError, match=r"the sensitivity data's images \(its first 32 "
+                       r"training samples\) hold 1 non-finite value \(1 NaN, 0 Inf\), the "
+                       r"first at index \(3, 0, 1, 2\); clean the dataset"):
+        weight_traces(model, TINY_SHAPE, x, y, settings, cache=False)
+

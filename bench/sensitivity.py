@@ -178,7 +178,7 @@ def bench_net(name: str, seeds: int, draws: list[int], all_train: bool = False
     print(f"  max {100 * rel.max():.2f}%, draws {[e.iterations for e in est]}, "
           f"seconds {[round(e.seconds, 1) for e in est]}")
     print(f"run time vs draws ({d.batches}x{d.batch_size} samples), worst layer's relative "
-          "standard error, isolated (default) | joint draws:" if draws else "")
+          "standard error, hvp draws isolated | joint:" if draws else "")
     for n in draws:
         row = []
         for isolate in (True, False):

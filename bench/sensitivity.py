@@ -16,7 +16,8 @@ Networks: the zoo's digits_cnn, digits_wide, digits_resnet, and networks outside
 that no test tunes on (`user5`: 5 weighted layers, conv x3 + dense x2, as a new user
 would bring; `user_mlp`: dense only), trained here on the training split with a fixed
 seed. With --seeds > 1, the Hutchinson trace's relative std across seeds at default
-settings, and its run time against the number of draws, isolated vs joint draws.
+settings, and its run time against the number of draws, isolated vs joint hvp draws
+(bench/sensitivity_speed.py times the default Gauss-Newton draws against them).
 
     nice -n 10 .venv/bin/python bench/sensitivity.py
         [--nets digits_cnn,digits_wide,digits_resnet,user5,user_mlp] [--seeds 0]
@@ -177,12 +178,13 @@ def bench_net(name: str, seeds: int, draws: list[int], all_train: bool = False
     print(f"  max {100 * rel.max():.2f}%, draws {[e.iterations for e in est]}, "
           f"seconds {[round(e.seconds, 1) for e in est]}")
     print(f"run time vs draws ({d.batches}x{d.batch_size} samples), worst layer's relative "
-          "standard error, isolated (default) | joint draws:" if draws else "")
+          "standard error, hvp draws isolated | joint:" if draws else "")
     for n in draws:
         row = []
         for isolate in (True, False):
             e = weight_traces(model, (1, 8, 8), data.x_train, data.y_train, HutchinsonSettings(
-                min_iters=n, max_iters=n, tol=0.0, isolate=isolate), cache=False)
+                min_iters=n, max_iters=n, tol=0.0, isolate=isolate, estimator="hvp"),
+                cache=False)  # isolate is an option of the hvp draws
             worst = float(np.max(e.relative_stderr()))
             row.append(f"{e.seconds:6.2f} s ({1e3 * e.seconds / n:3.0f} ms/draw) "
                        f"{100 * worst:5.1f}%")

@@ -23,7 +23,7 @@ from codesign.cli.common import (
 )
 from codesign.errors import CodesignError
 from codesign.outputs import check_file_target, output_file
-from codesign.sensitivity.hutchinson import HutchinsonSettings, UnconvergedWarning
+from codesign.sensitivity.hutchinson import ESTIMATORS, HutchinsonSettings, UnconvergedWarning
 from codesign.sensitivity.measure import sensitivity_table
 from codesign.sensitivity.table import METHODS, SensitivityTable
 
@@ -51,14 +51,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-iters", type=int, default=d.min_iters)
     g.add_argument("--max-iters", type=int, default=d.max_iters)
     g.add_argument("--tol", type=float, default=d.tol,
-                   help=f"stop when every layer's standard error <= TOL x its trace "
+                   help=f"each layer stops when its standard error <= TOL x its trace "
                         f"(default {d.tol})")
     g.add_argument("--batches", type=int, default=d.batches)
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--threads", type=int, default=d.threads,
+                   help=f"torch threads for the draws (default {d.threads}: a spinning second "
+                        "thread slows a busy machine down)")
+    g.add_argument("--estimator", choices=ESTIMATORS, default=d.estimator,
+                   help="gauss-newton: every layer's trace sample from one backward per batch "
+                        "(exact for piecewise-linear layers, all the IR has); hvp: "
+                        "Hessian-vector products by double backprop (the reference); auto: "
+                        f"gauss-newton where it is exact (default {d.estimator})")
     g.add_argument("--joint-draws", action="store_true",
-                   help="one Hessian-vector product per draw for all layers (cheaper draws, "
-                        "but cross-layer terms add noise; default: each layer isolated)")
+                   help="hvp only: one Hessian-vector product per draw for all layers "
+                        "(cheaper draws, but cross-layer terms add noise; default: each layer "
+                        "isolated)")
     g.add_argument("--no-cache", action="store_true", help="recompute the traces")
     add_json_arg(p)
 
@@ -81,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     settings = HutchinsonSettings(min_iters=args.min_iters, max_iters=args.max_iters,
                                   tol=args.tol, batches=args.batches,
                                   batch_size=args.batch_size, seed=args.seed,
-                                  isolate=not args.joint_draws)
+                                  isolate=not args.joint_draws, estimator=args.estimator,
+                                  threads=args.threads)
     model = model_from_args(args)
     data = dataset_from_args(args, model)
     progress = not args.json
@@ -113,6 +123,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convergence_lines(result: SensitivityTable) -> list[str]:
+    """Per trace (weights, activations): draws, estimator, time and the worst layer's
+    relative standard error, from the table's settings (the Hessian methods record them)."""
+    lines = []
+    for what, label in (("weight", "weight traces"), ("act", "activation traces")):
+        s = result.settings
+        if f"{what}_iterations" not in s:
+            continue
+        worst = s.get(f"{what}_worst_relative_stderr")
+        lines.append(f"{label}: {s[f'{what}_iterations']} draws by {s.get(f'{what}_draws_by')} "
+                     f"in {s.get(f'{what}_seconds')} s, worst relative standard error "
+                     f"{'?' if worst is None else f'{worst:.1%}'} "
+                     f"({'converged' if s.get(f'{what}_converged') else 'not converged'})")
+    return lines
+
+
 def _text(result: SensitivityTable, args: argparse.Namespace) -> str:
     rows = []
     for name, s in result.layers.items():
@@ -127,7 +153,8 @@ def _text(result: SensitivityTable, args: argparse.Namespace) -> str:
     if any(s.act is not None for s in result.layers.values()):
         cols += [f"a{b}" for b in result.bits]
     lines = [f"{result.model} on {result.dataset}: {result.method} sensitivity "
-             "(Omega: wB = weights at B bits, aB = result at B bits)", table(rows, cols)]
+             "(Omega: wB = weights at B bits, aB = result at B bits)", table(rows, cols),
+             *_convergence_lines(result)]
     if args.out is not None:
         lines.append(f"wrote {args.out}")
     if args.plot is not None:

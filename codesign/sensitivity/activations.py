@@ -11,6 +11,12 @@ all N activation maps is block diagonal with blocks H_i / N. Its trace divided b
 elements per sample, h = Tr / n, is the per-element curvature of one sample's loss,
 averaged over samples; h * E_i ||delta_i||^2 then estimates (twice) the loss increase
 from rounding errors delta_i, like Tr/n * ||dW||^2 does for weights.
+
+A draw is the Gauss-Newton form by default (gaussnewton.py): the ordinary backward of
+sum_i w_i . z_i gives every sample's gradient with respect to every perturbation at once
+(samples do not mix), one backward per batch for all rounded layers and no cross-layer
+terms. The `hvp` estimator keeps the double backward with one Rademacher vector over all
+of them (the reference).
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ import torch.nn.functional as F
 
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
-from codesign.sensitivity.hessian import batches_of, cache_key, cached, estimator_id
+from codesign.sensitivity.gaussnewton import GaussNewtonDraws, forward_perturbed
+from codesign.sensitivity.hessian import (
+    batches_of,
+    cache_key,
+    cached,
+    estimator_id,
+    resolve_estimator,
+)
 from codesign.sensitivity.hutchinson import (
     HutchinsonSettings,
     TraceEstimate,
@@ -52,19 +65,6 @@ def act_signed(layer: L.Layer, graph: Graph, values: np.ndarray) -> bool | None:
     return None
 
 
-def forward_perturbed(graph: Graph, x: torch.Tensor, deltas: dict[str, torch.Tensor]
-                      ) -> dict[str, torch.Tensor]:
-    """Float forward of the IR with deltas added to the named layers' outputs (differentiable)."""
-    values: dict[str, torch.Tensor] = {}
-    for layer in graph:
-        out = x if isinstance(layer, L.Input) else layer.forward_float(
-            *(values[i] for i in layer.inputs))
-        if layer.name in deltas:
-            out = out + deltas[layer.name]
-        values[layer.name] = out
-    return values
-
-
 class ActivationHessian:
     def __init__(self, graph: Graph, x: np.ndarray, y: np.ndarray, settings: HutchinsonSettings,
                  *, loss_fn: Callable = F.cross_entropy, dtype: torch.dtype = torch.float32):
@@ -73,6 +73,8 @@ class ActivationHessian:
         self.loss_fn = loss_fn
         self.dtype = dtype
         self.batches = batches_of(x, y, settings, dtype)
+        self.estimator = resolve_estimator(settings, graph)
+        self._gn = GaussNewtonDraws(graph, self.batches, loss_fn, dtype, outputs=self.names)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -82,13 +84,29 @@ class ActivationHessian:
     def sizes(self) -> tuple[int, ...]:
         return tuple(int(np.prod(p.out_shape)) for p in self.points)
 
-    def draw(self, gen: torch.Generator) -> np.ndarray:
+    def draw(self, gen: torch.Generator, active: np.ndarray | None = None) -> np.ndarray:
+        """One sample per rounded layer (all of them: one backward serves every layer)."""
+        if self.estimator == "gauss-newton":
+            return self.gauss_newton_draw(gen)
+        return self.hvp_draw(gen)
+
+    def _perturbed(self, xb: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The logits of a forward with a zero perturbation at every rounded layer, and
+        the perturbations (to differentiate with respect to)."""
+        deltas = {p.name: torch.zeros((len(xb), *p.out_shape), dtype=self.dtype,
+                                      requires_grad=True) for p in self.points}
+        out = forward_perturbed(self.graph, xb, deltas)[self.graph.output.name]
+        return out, list(deltas.values())
+
+    def gauss_newton_draw(self, gen: torch.Generator) -> np.ndarray:
+        """sum over batches of share_b / n_b * sum_i ||d(w_i . z_i)/d delta_{i,l}||^2."""
+        return self._gn.draw(gen)
+
+    def hvp_draw(self, gen: torch.Generator) -> np.ndarray:
+        """v^T (H v) per rounded layer, one Rademacher v over all of them per batch."""
         total = np.zeros(len(self.points))
         for xb, yb, share in self.batches:
-            deltas = {p.name: torch.zeros((len(xb), *p.out_shape), dtype=self.dtype,
-                                          requires_grad=True) for p in self.points}
-            out = forward_perturbed(self.graph, xb, deltas)[self.graph.output.name]
-            ds = list(deltas.values())
+            out, ds = self._perturbed(xb)
             grads = torch.autograd.grad(self.loss_fn(out, yb) * share, ds, create_graph=True,
                                         allow_unused=True)
             vs = [rademacher(tuple(d.shape), gen, self.dtype) for d in ds]
@@ -112,10 +130,11 @@ def activation_traces(graph: Graph, x: np.ndarray, y: np.ndarray,
     (sizes are elements per sample, so `per_element` is h above). Cached like weights."""
     settings = settings or HutchinsonSettings()
     hess = ActivationHessian(graph, x, y, settings, dtype=dtype)
-    key = cache_key(estimator_id("activation", hess.loss_fn, dtype), graph.to_arrays(),
-                    x[:settings.samples], y[:settings.samples], settings)
+    key = cache_key(estimator_id("activation", hess.loss_fn, dtype, hess.estimator),
+                    graph.to_arrays(), x[:settings.samples], y[:settings.samples], settings)
     est = cached(key, cache, lambda: estimate(hess.draw, hess.names, hess.sizes, settings,
                                               progress=progress,
-                                              desc="activation Hessian trace"))
+                                              desc="activation Hessian trace",
+                                              estimator=hess.estimator))
     warn_if_unconverged(est, settings, "activation Hessian trace")
     return est

@@ -89,7 +89,8 @@ def hessian_table(model: nn.Module, input_shape: tuple[int, ...], x: np.ndarray,
             weight = {b: _omega(method, avg, w.size, weight_error(w, b), weight_type(w, b))
                       for b in bits}
             extra.update(weight_trace=float(w_est.trace[i]),
-                         weight_trace_stderr=float(w_est.stderr[i]))
+                         weight_trace_stderr=float(w_est.stderr[i]),
+                         **_convergence("weight", w_est, i))
         if layer.name in a_idx and a_est is not None:
             i = a_idx[layer.name]
             values = acts[layer.name]
@@ -98,7 +99,8 @@ def hessian_table(model: nn.Module, input_shape: tuple[int, ...], x: np.ndarray,
             act = {b: _omega(method, avg, a_est.sizes[i], act_error(values, b, signed),
                              act_type(values, b, signed)) for b in bits}
             extra.update(act_trace=float(a_est.trace[i]),
-                         act_trace_stderr=float(a_est.stderr[i]))
+                         act_trace_stderr=float(a_est.stderr[i]),
+                         **_convergence("act", a_est, i))
         if weight is None and act is None:
             continue
         layers[layer.name] = LayerSensitivity(layer.kind, params, score, weight, act, extra)
@@ -112,14 +114,23 @@ def _omega(method: str, avg_trace: float, size: int, sq_error: float, t: FixedTy
     return avg_trace * size * t.lsb ** 2 / 12.0
 
 
+def _convergence(what: str, est: TraceEstimate, i: int) -> dict[str, float | int]:
+    """How far layer i's trace can be trusted: its draws and relative standard error."""
+    return {f"{what}_trace_draws": int(est.draws[i]),
+            f"{what}_trace_relative_stderr": float(est.relative_stderr()[i])}
+
+
 def _settings(settings: HutchinsonSettings, w_est: TraceEstimate,
               a_est: TraceEstimate | None, samples: int) -> dict:
-    out = {"estimator": "hutchinson-rademacher", "hessian_of": "folded weights (BN folded), "
-           "mean cross-entropy, eval mode", "loss": "cross_entropy", "samples": samples,
-           **settings.to_dict(), "weight_iterations": w_est.iterations,
-           "weight_converged": w_est.converged, "weight_seconds": round(w_est.seconds, 3),
+    out = {**settings.to_dict(), "trace_estimator": "hutchinson-rademacher",
+           "hessian_of": "folded weights (BN folded), mean cross-entropy, eval mode",
+           "loss": "cross_entropy", "samples": samples,
            "quantizer": "calibrate.fit_type (max-abs range) with WEIGHT_MODES / ACT_MODES"}
-    if a_est is not None:
-        out.update(act_iterations=a_est.iterations, act_converged=a_est.converged,
-                   act_seconds=round(a_est.seconds, 3))
+    for what, est in (("weight", w_est), ("act", a_est)):
+        if est is not None:
+            out.update({f"{what}_draws_by": est.estimator,
+                        f"{what}_iterations": est.iterations,
+                        f"{what}_converged": est.converged,
+                        f"{what}_seconds": round(est.seconds, 3),
+                        f"{what}_worst_relative_stderr": float(np.max(est.relative_stderr()))})
     return out

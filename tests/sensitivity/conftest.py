@@ -66,3 +66,34 @@ def tiny_exact(tiny):
     flat = torch.cat([conv_w.flatten(), dense_w.flatten()])
     hess = torch.autograd.functional.hessian(loss, flat).numpy()
     return hess, [slice(0, n0), slice(n0, flat.numel())]
+
+
+@pytest.fixture(scope="session")
+def tiny_gn_sigma(tiny, tiny_exact) -> list[float]:
+    """Exact std of one Gauss-Newton draw (gaussnewton.py) per layer of the tiny network,
+    from each sample's Jacobian of the logits: a draw is 1/N sum_i u_i^T M_i u_i with
+    M_i = B_i^T J_i J_i^T B_i, so its variance is 1/N^2 sum_i 2 sum_{j != k} (M_i)_jk^2."""
+    model, x, _ = tiny
+    _, slices = tiny_exact
+    folded = tiny_folded(model)
+    conv, dense = folded[0], folded[4]
+    n0 = conv.weight.numel()
+    flat = torch.cat([conv.weight.detach().flatten(), dense.weight.detach().flatten()])
+    xt = torch.as_tensor(x, dtype=torch.float64)
+
+    def logits(w: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+        h = torch.nn.functional.conv2d(xi[None], w[:n0].view_as(conv.weight), conv.bias,
+                                       padding=1)
+        h = torch.nn.functional.max_pool2d(torch.relu(h), 2).flatten(1)
+        return (h @ w[n0:].view_as(dense.weight).T + dense.bias)[0]
+
+    var = np.zeros(len(slices))
+    for xi in xt:
+        jac = torch.autograd.functional.jacobian(lambda w, xi=xi: logits(w, xi), flat).numpy()
+        p = torch.softmax(logits(flat, xi), dim=0).detach().numpy()
+        lam, q = np.linalg.eigh(np.diag(p) - np.outer(p, p))
+        b = q * np.sqrt(np.clip(lam, 0, None))
+        for k, s in enumerate(slices):
+            m = b.T @ jac[:, s] @ jac[:, s].T @ b
+            var[k] += 2 * (np.sum(m ** 2) - np.sum(np.diag(m) ** 2))
+    return list(np.sqrt(var) / len(x))

@@ -74,12 +74,12 @@ def test_batches_sum_to_the_full_hessian(tiny):
 
 
 @pytest.mark.parametrize("isolate", [True, False])
-def test_trace_within_statistical_tolerance_of_exact(tiny, tiny_exact, isolate):
+def test_hvp_trace_within_statistical_tolerance_of_exact(tiny, tiny_exact, isolate):
     model, x, y = tiny
     hess, slices = tiny_exact
     draws = 100
     settings = HutchinsonSettings(min_iters=draws, max_iters=draws, tol=0.0, batches=1,
-                                  batch_size=32, seed=7, isolate=isolate)
+                                  batch_size=32, seed=7, isolate=isolate, estimator="hvp")
     est = weight_traces(model, TINY_SHAPE, x, y, settings, cache=False, dtype=F64)
     assert est.iterations == draws
     for i, s in enumerate(slices):
@@ -187,6 +187,9 @@ def test_cache_is_keyed_by_method_and_every_setting(tiny):
               cache_key(estimator_id("weight", F.cross_entropy, torch.float64), state, x, y,
                         base)}
     for field, value in [("min_iters", 21), ("max_iters", 201), ("tol", 0.03), ("batches", 9),
-                         ("batch_size", 65), ("seed", 1), ("isolate", False)]:
+                         ("batch_size", 65), ("seed", 1), ("isolate", False),
+                         ("estimator", "hvp"), ("threads", 2)]:
         others.add(cache_key(weight_id, state, x, y, replace(base, **{field: value})))
-    assert key not in others and len(others) == 10
+    others.add(cache_key(estimator_id("weight", F.cross_entropy, torch.float32, "gauss-newton"),
+                         state, x, y, base))
+    assert key not in others and len(others) == 13

@@ -60,17 +60,22 @@ def test_hessian_table_is_tr_over_n_times_error(tiny):
     assert t.layers["relu_2"].weight is None and t.layers["relu_2"].act[2] > 0
 
 
-def test_activation_trace_of_logits_matches_closed_form(tiny):
-    """Hessian of cross-entropy w.r.t. logits is diag(p) - p p^T: trace sum p(1-p), / N."""
+@pytest.mark.parametrize("estimator", ["hvp", "gauss-newton"])
+def test_activation_trace_of_logits_matches_closed_form(tiny, estimator):
+    """Hessian of cross-entropy w.r.t. logits is diag(p) - p p^T: trace sum p(1-p), / N.
+    Gauss-Newton draws at the output are ||B u||^2 = Tr(A) whatever u: exact every draw."""
     model, x, y = tiny
     graph = Graph.from_torch(model, TINY_SHAPE)
     draws = 60
     est = activation_traces(graph, x, y, HutchinsonSettings(
-        min_iters=draws, max_iters=draws, tol=0, batches=1, batch_size=32), cache=False,
-        dtype=torch.float64)
+        min_iters=draws, max_iters=draws, tol=0, batches=1, batch_size=32,
+        estimator=estimator), cache=False, dtype=torch.float64)
     p = torch.softmax(graph.forward(x, dtype=torch.float64), dim=1).numpy()
     exact = float(np.sum(p * (1 - p)) / len(x))
     i = est.names.index("dense_5")
+    if estimator == "gauss-newton":
+        np.testing.assert_allclose(est.samples[:, i], exact, rtol=1e-12)
+        return
     assert abs(est.trace[i] - exact) <= 4 * est.stderr[i]
     assert est.stderr[i] < 0.2 * exact
 

@@ -49,6 +49,19 @@ def test_rom_rule():
     assert rom_plan(384, 36, XC7).style == "block"  # 6 x 36 = 216 >= 208
 
 
+def test_rom_where_the_design_asks():
+    """weight_rom lut/bram override the rule at any depth; a block ROM counts the
+    columns that vary (Yosys drops constant ones), 36 per 18 Kbit block up to 512 words."""
+    assert rom_plan(4, 40, XC7).style == "distributed"  # auto: shallow stays in LUTs
+    shallow = rom_plan(4, 40, XC7, "bram")
+    assert (shallow.style, shallow.blocks, shallow.luts) == ("block", 2, 0)
+    assert rom_plan(4, 40, XC7, "bram", live=30).blocks == 1
+    assert rom_plan(4, 40, XC7, "bram", live=0).blocks == 0
+    assert rom_plan(512, 36, XC7, "lut").style == "distributed"
+    with pytest.raises(ValueError, match="weight ROM style"):
+        rom_plan(4, 4, XC7, "block")
+
+
 def random_layer(seed: int):
     """A random weight matrix with types: narrow lossy accumulators of any mode."""
     rng = np.random.default_rng(seed)
@@ -242,3 +255,22 @@ def test_yosys_maps_block_rom_dsp_and_luts(tmp_path):
         assert not any(c.startswith("RAMB") for c in cells), cells
         assert cells.get("DSP48E1", 0) == (8 if mult else 0), cells
         assert sum(n for c, n in cells.items() if c.startswith("LUT")) > 0
+
+
+def test_yosys_block_count_of_a_shallow_bram_rom(tmp_path):
+    """weight_rom: bram at RF 3 and RF 8: Yosys builds the ROM in block RAM, and its
+    RAMB18 + 2 x RAMB36 equal the plan's 18 Kbit blocks (constant columns dropped: the
+    RF 8 ROM has some; 37-72 live bits take a RAMB36)."""
+    rng = np.random.default_rng(11)
+    x4, w6, b8 = FixedType(4, 1), FixedType(6, 1), FixedType(8, 3)
+    for rf, terms, cout in ((3, 12, 2), (8, 16, 6)):
+        wmat = rng.integers(-31, 32, (terms, cout))
+        wmat[:, 0] |= 1  # odd: output 0's low weight bits are 1 in every cycle
+        plan = plan_mac(wmat, list(range(terms)), np.zeros(cout, int), x4, w6, b8,
+                        lossless_accum(w6, x4, b8, terms), rf, False, XC7, "bram")
+        assert plan.rom is not None and plan.rom.style == "block"
+        live = sum(0 < sum(c) < rf for c in plan.rom_columns())
+        assert live < plan.rom.width
+        cells = _synth_cells(plan, tmp_path / f"rf{rf}")
+        ramb = cells.get("RAMB18E1", 0) + 2 * cells.get("RAMB36E1", 0)
+        assert ramb == plan.rom.blocks == -(-live // 36), (cells, plan.rom)

@@ -107,8 +107,8 @@ def test_interpolated_widths_are_close_to_planned_ones(setup):
     errors = []
     for w in BITS:
         for xb in BITS:
-            entry = table[(w, xb, 1, False)]
-            exact = costs._core(layer, w, xb, 1, False)
+            entry = table[(w, xb, 1, False, "auto")]
+            exact = costs._core(layer, w, xb, 1, False, "auto")
             if len(entry) > 2:  # planned: identical
                 assert entry[0] == exact[0]
                 continue

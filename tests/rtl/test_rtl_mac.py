@@ -138,11 +138,13 @@ def test_narrow_sums_are_carried_in_fewer_bits():
 
 
 # -- Verilator: random networks covering every MAC variant ------------------------------
-def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
+def mac_network(seed: int, bram: bool = False) -> tuple[QuantizedNet, np.ndarray]:
     """input (4, 8, 8) -> conv 3x3 (RF 1, narrow saturating accumulator: a chain) + ReLU
     -> conv 3x3 (RF 4, wrapping accumulator, distributed ROM, LUT multipliers) -> flatten
     (512) -> dense (RF 512: a block-RAM ROM, DSP multipliers) -> dense (RF 3, saturating
-    symmetric accumulator, distributed ROM, DSP multipliers)."""
+    symmetric accumulator, distributed ROM, DSP multipliers). `bram`: the two shallow
+    ROMs (RF 4 and 3) in block RAM (weight_rom: bram), the deep one in LUTs."""
+    shallow, deep = ("bram", "lut") if bram else ("auto", "auto")
     rng = np.random.default_rng(seed)
     c1, c2, n3, n4 = 5, 8, 6, 5
 
@@ -178,13 +180,15 @@ def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
                             multiplier="lut"),
         "relu_a": LayerImpl(result=q1),
         "conv_b": LayerImpl(result=r2, weight=w8, bias=b8, reuse=4, multiplier="lut",
+                            weight_rom=shallow,
                             accum=FixedType(wide.width - 5, wide.integer - 3, True, rnd(),
                                             Overflow.WRAP)),
         "flat": LayerImpl(result=r2),
         "dense_c": LayerImpl(result=r3, weight=w8, bias=b8, reuse=c2 * 64, multiplier="dsp",
+                             weight_rom=deep,
                              accum=lossless_accum(w8, r2, b8, c2 * 64)),
         "dense_d": LayerImpl(result=FixedType(10, 4, True, rnd(), Overflow.SAT), weight=w8,
-                             bias=b8, reuse=3, multiplier="dsp",
+                             bias=b8, reuse=3, multiplier="dsp", weight_rom=shallow,
                              accum=FixedType(12, 6, True, rnd(), Overflow.SAT_SYM)),
     })
     return QuantizedNet.from_float(graph, design), x
@@ -192,14 +196,17 @@ def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_mac_network_bit_and_cycle_exact(seed, built, tmp_path):
+    """Seed 1: the rule's ROMs (auto); seed 2: every ROM where weight_rom asks the
+    opposite (shallow ones in block RAM, the deep one in LUTs)."""
     from codesign.rtl.network import Plan, plan_network
 
-    qnet, x = mac_network(seed)
+    qnet, x = mac_network(seed, bram=seed == 2)
     plan = plan_network(qnet)
     macs = {e.layers[0]: e.mac for e in plan.engines if e.mac is not None}
     assert set(macs) == {"conv_a", "conv_b", "dense_c", "dense_d"}
-    assert macs["conv_a"].rom is None and macs["conv_b"].rom.style == "distributed"
-    assert macs["dense_c"].rom.style == "block" and macs["dense_d"].rom.style == "distributed"
+    shallow, deep = ("block", "distributed") if seed == 2 else ("distributed", "block")
+    assert macs["conv_a"].rom is None and macs["conv_b"].rom.style == shallow
+    assert macs["dense_c"].rom.style == deep and macs["dense_d"].rom.style == shallow
     assert any(s.dsp for s in macs["dense_c"].slots)
     assert not any(s.dsp for s in macs["conv_b"].slots)
     rtl, build_dir = built(qnet, tmp_path)

@@ -123,6 +123,17 @@ def test_weight_rom_is_checked_against_the_layer(design: DesignPoint, graph: Gra
     assert "weight_rom" not in design.save(tmp_path / "e.yaml").read_text()
 
 
+def test_recalibration_keeps_weight_rom(design: DesignPoint, graph: Graph) -> None:
+    """`quantize --design` recalibrates types but keeps how each layer is built."""
+    from codesign.data import load_dataset
+
+    conv = graph.weighted[0].name
+    mine = design.with_layer(conv, reuse=4, weight_rom="bram")
+    again = calibrate_design(graph, load_dataset("digits").x_train[:64], Widths(4, 5),
+                             base=mine)
+    assert again[conv].weight_rom == "bram" and again[conv].reuse == 4
+
+
 def test_devices_registry() -> None:
     assert get_device("XC7A35T") is DEVICES["xc7a35t"]
     assert get_device("lfe5u-25f").lut_inputs == 4

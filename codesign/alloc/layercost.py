@@ -32,6 +32,7 @@ layer whose widths decide them. Cycles come from FastCostModel (closed form).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -53,6 +54,7 @@ from codesign.cost.weightstats import WeightTables
 from codesign.design import DesignPoint
 from codesign.devices import Device
 from codesign.fixed import FixedType
+from codesign.hwrules import ROM_STYLES
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.ir.registry import LayerRegistry
@@ -61,6 +63,7 @@ from codesign.quant.calibrate import Widths, design_from_activations
 from codesign.rtl.adder_graph import signed_width
 from codesign.rtl.engines import type_params
 from codesign.rtl.fusion import fused_into
+from codesign.rtl.mac import with_rom
 from codesign.rtl.network import plan_layer, plan_timing
 
 RULE_VERSION = 6  # 6: table keys carry the weight ROM style
@@ -130,7 +133,7 @@ class StructuralLayerCosts:
         plan = plan_layer(q, name)
         ctx = st.Context.of(plan, self.device, None)
         (e,) = plan.engines
-        return e, st.engine_structure(e, ctx), ctx.out_bits(e), q
+        return e, st.engine_structure(e, ctx), ctx.out_bits(e), q, plan
 
     # -- cache -----------------------------------------------------------------------
     def _key(self, layer: L.Layer) -> str:
@@ -181,14 +184,27 @@ class StructuralLayerCosts:
               rom: str) -> list:
         """[LUT, FF, DSP, BRAM, SRL] of the engine without its output part, and the
         parameters of that part (post_structure) at this weight and input width."""
-        impl = {"reuse": int(r), "multiplier": "dsp" if d else "lut", "weight_rom": rom}
+        return self._cores(layer, w, x, r, d)[rom]
+
+    def _cores(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool
+               ) -> dict[str, list]:
+        """_core of every weight ROM style, from one plan (only its ROM differs)."""
+        impl = {"reuse": int(r), "multiplier": "dsp" if d else "lut"}
         acts = self._tensor(layer.inputs[0], x)
-        e, s, out_bits, q = self._engine(layer.name, acts, {layer.name: int(w)}, impl)
+        e, s, out_bits, q, plan = self._engine(layer.name, acts, {layer.name: int(w)}, impl)
         self.solved += 1
-        core = _lut_ff(s, self.coef) - _lut_ff(st.post_structure(e.params, out_bits), self.coef)
+        post = _lut_ff(st.post_structure(e.params, out_bits), self.coef)
         keep = {k: int(v) for k, v in e.params.items() if k in _POST_KEYS}
         keep["RFRAC"] = q.design[layer.name].result.frac
-        return [core.tolist(), keep]
+        if e.mac is None or e.mac.rom is None:  # no ROM: one engine whatever the style
+            return dict.fromkeys(ROM_STYLES, [(_lut_ff(s, self.coef) - post).tolist(), keep])
+        out = {}
+        for rom in ROM_STYLES:
+            e = dataclasses.replace(e, mac=with_rom(e.mac, rom, self.device))
+            ctx = st.Context.of(dataclasses.replace(plan, engines=[e]), self.device, None)
+            out[rom] = [(_lut_ff(st.engine_structure(e, ctx), self.coef) - post).tolist(),
+                        keep]
+        return out
 
     def _weighted(self, layer: L.WeightedLayer, w, x, o, r, d, rom) -> np.ndarray:
         table = self._load(layer)
@@ -239,7 +255,7 @@ class StructuralLayerCosts:
                 for x in gx:
                     key = (w, x, r, d, rom)
                     if key not in table or len(table[key]) < 3:  # not an exact entry
-                        table[key] = [*self._core(layer, w, x, r, d, rom), "exact"]
+                        self._exact(layer, w, x, r, d, table)
                     solved[(w, x)] = np.asarray(table[key][0])
             axis = (np.array([stats.digits[w - 1] for w in gw], dtype=float)
                     if r == 1 and not d else np.array(gw, dtype=float))
@@ -249,8 +265,7 @@ class StructuralLayerCosts:
                 near = [g for g in gw if g <= w][-1:] + [g for g in gw if g >= w][:1]
                 blocks = {tuple(solved[(g, gxi)][2:4]) for g in near for gxi in gx}
                 if len(blocks) > 1:  # DSP or BRAM change in between: counts are exact
-                    table[(w, x, r, d, rom)] = [*self._core(layer, w, x, r, d, rom),
-                                                "exact"]
+                    self._exact(layer, w, x, r, d, table)
                     continue
                 at_w = np.array([_interp(x, gx, [solved[(g, gxi)] for gxi in gx])
                                  for g in gw])
@@ -258,6 +273,12 @@ class StructuralLayerCosts:
                 core = _interp(pos, axis, list(at_w))
                 core[2:4] = blocks.pop()
                 table[(w, x, r, d, rom)] = [core.tolist(), self._keep_at(layer, w, x, r, d)]
+
+    def _exact(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool,
+               table: dict) -> None:
+        """Plan the engine at (w, x, r, d): an exact entry for every ROM style."""
+        for rom, core in self._cores(layer, w, x, r, d).items():
+            table[(w, x, r, d, rom)] = [*core, "exact"]
 
     def _keep_at(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool) -> dict:
         """The output part's parameters of an engine not planned, from the types
@@ -384,7 +405,7 @@ class StructuralLayerCosts:
             acts = self._tensor(node.inputs[0], a)
             if not passes_input(node):  # a pool's result is its input's tensor
                 acts.update(self._tensor(node.name, b))
-            _, s, _, _ = self._engine(node.name, acts)
+            _, s, _, _, _ = self._engine(node.name, acts)
             table[(a, b)] = [_lut_ff(s, self.coef).tolist(), {}]
         if missing:
             self._save(node)

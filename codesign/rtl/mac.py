@@ -247,11 +247,18 @@ def plan_mac(wmat: np.ndarray, source: list[int], bias: np.ndarray, x_t: FixedTy
                    weights, tuple(bias_acc), acc.width, acc.signed, acc.min_int, acc.max_int,
                    ROUNDING_CODES[acc.rounding], OVERFLOW_CODES[acc.overflow], pshift,
                    tuple(slots), tuple(carry), None)
-    width = sum(s.w_bits for s in slots)
-    if rf > 1 and width:
-        live = sum(0 < sum(c) < rf for c in plan.rom_columns())
-        plan = replace(plan, rom=rom_plan(rf, width, device, rom, live))
-    return plan
+    return with_rom(plan, rom, device)
+
+
+def with_rom(plan: MacPlan, style: str, device: Device) -> MacPlan:
+    """The plan with its weight ROM where `style` (a layer's weight_rom) puts it, counted
+    on the columns that vary over the cycles; nothing else depends on it, so the allocator
+    costs every style from one plan."""
+    width = sum(s.w_bits for s in plan.slots)
+    if plan.rf == 1 or not width:
+        return plan
+    live = sum(0 < sum(c) < plan.rf for c in plan.rom_columns())
+    return replace(plan, rom=rom_plan(plan.rf, width, device, style, live))
 
 
 # -- SystemVerilog ----------------------------------------------------------------------

@@ -19,6 +19,8 @@ Built-in names (see :data:`DATASETS`):
 - ``mnist``, ``fashion_mnist``: the four IDX files (raw or ``.gz``), /255, (N, 1, 28, 28).
 - ``cifar10``: the "CIFAR-10 python version" batches, /255, (N, 3, 32, 32). No
   per-channel mean/std normalisation: [0, 1] keeps the input fixed-point type simple.
+- ``shapes32``: generated 32x32 RGB figures and patterns in ten classes (codesign.shapes),
+  shipped as code: 5,000 train and 1,000 test images in [0, 1], (N, 3, 32, 32).
 - ``svhn``: the cropped-digits ``train_32x32.mat`` / ``test_32x32.mat``, /255,
   (N, 3, 32, 32); label 10 (digit 0) becomes 0.
 
@@ -217,6 +219,14 @@ def load_digits(root: Path | None = None) -> Dataset:
     y = raw.target.astype(np.int64)
     tr, te = _stratified_split(y, DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED)
     return _finish("digits", x[tr], y[tr], x[te], y[te], "scikit-learn", num_classes=10)
+
+
+def load_shapes32(root: Path | None = None) -> Dataset:
+    """The generated 32x32 RGB dataset of codesign.shapes; ``root`` unused."""
+    from codesign.shapes import CLASSES, shapes32_arrays
+
+    x_tr, y_tr, x_te, y_te = shapes32_arrays()
+    return _finish("shapes32", x_tr, y_tr, x_te, y_te, "generated", num_classes=len(CLASSES))
 
 
 # --------------------------------------------------------------------------- IDX (MNIST)
@@ -489,6 +499,7 @@ DATASETS: dict[str, Callable[[Path | None], Dataset]] = {
     "fashion_mnist": load_fashion_mnist,
     "cifar10": load_cifar10,
     "svhn": load_svhn,
+    "shapes32": load_shapes32,
 }
 """Built-in dataset name -> loader(root). ``root`` is that dataset's directory or None."""
 

@@ -358,3 +358,20 @@ def test_dataset_for_shape() -> None:
     with pytest.raises(DatasetError) as err:
         dataset_for_shape("digits", (1, 28, 28))
     assert "1,8,8" in str(err.value) and "1,28,28" in str(err.value)
+
+
+def test_shapes32_is_generated_the_same_every_time() -> None:
+    """The built-in real-size dataset ships as code: CIFAR-shaped, ten balanced classes,
+    values in [0, 1], identical on every load (frozen RandomState), train/test disjoint."""
+    from codesign.shapes import generate
+
+    a, b = load_dataset("shapes32"), load_dataset("shapes32")
+    assert a.input_shape == (3, 32, 32) and a.num_classes == 10
+    assert len(a.x_train) + len(a.x_val) == 5000 and len(a.x_test) == 1000
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
+    assert 0.0 <= a.x_train.min() and a.x_train.max() <= 1.0
+    assert np.bincount(a.y_test).tolist() == [100] * 10
+    x, y = generate(3, seed=11)
+    x2, _ = generate(3, seed=11)
+    assert np.array_equal(x, x2) and not np.array_equal(x, generate(3, seed=12)[0])
+    assert not any(np.array_equal(t, a.x_train[0]) for t in a.x_test)

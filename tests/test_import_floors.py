@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "codesign"
 FLOORS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "yamlio", "finite", "outputs", "fixed", "devices", "hwrules",
               "cachedir", "workers", "version", "progress"}),
-    ("ir and data", {"ir", "data", "zoo"}),
+    ("ir and data", {"ir", "data", "shapes", "zoo"}),
     ("design", {"design", "param_limits"}),
     ("arithmetic", {"bitaccurate", "qnet", "train", "models"}),
     ("quantization and sensitivity", {"quant", "sensitivity"}),

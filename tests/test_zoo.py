@@ -22,6 +22,7 @@ HW_LAYERS = (
     nn.ReLU,
     nn.MaxPool2d,
     nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,  # traced to GlobalAvgPool2d at output size 1
     nn.Flatten,
     nn.Linear,
     nn.Sequential,
@@ -165,3 +166,16 @@ def test_larger_digits_models_reach_target(name: str, digits) -> None:
     model = get_trained(name, progress=False)  # real cache: trained once per machine
     acc = evaluate(model, digits.x_test, digits.y_test)
     assert acc >= get_entry(name).target_accuracy, f"{name}: {acc:.4f}"
+
+
+def test_cifar_like_is_the_real_size_example() -> None:
+    """About 3M MACs with a residual add and a global pool: the size issue 21 names."""
+    from codesign.ir import layers as L
+    from codesign.ir.graph import Graph
+
+    graph = Graph.from_torch(build_model("cifar_like"), get_entry("cifar_like").input_shape)
+    macs = sum(layer.macs(graph.in_shapes(layer)) for layer in graph)
+    assert 2_500_000 < macs < 3_500_000
+    kinds = {type(layer) for layer in graph}
+    assert L.Add in kinds and L.GlobalAvgPool2d in kinds
+    assert get_entry("cifar_like").dataset == "shapes32"

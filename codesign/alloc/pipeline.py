@@ -147,8 +147,6 @@ def quantize_and_score(job: AllocateJob, design: DesignPoint) -> tuple[Any, floa
 
 
 def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
-    from codesign.cost.fast import FastCostModel
-
     asked = job.budget
     limits, clamped = on_device(job.budget, job.device)
     # the part is always a limit, the budget tightens it; the solver plans against the
@@ -164,7 +162,6 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
     whole_factors = whole_check["iterations"][-1]["correction"]
     measured = {(r["method"], r["point"]): r
                 for r in (check["iterations"][-1]["designs"] if check else [])}
-    cycles_model = FastCostModel(job.graph, job.device)
     rows: list[dict[str, Any]] = []
     work = [(m, i, a) for m, allocs in found.items() for i, a in enumerate(allocs)]
     for method, i, alloc in tqdm(work, desc="designs", disable=None if job.progress else True):
@@ -172,8 +169,9 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
                            clock_mhz=job.device.default_clock_mhz, model=job.model_name,
                            dataset=job.data.source or None)
         path = design.save(out / method / f"point_{i:02d}.yaml")
-        # the figures a user reads are the whole design's structural estimate (what
-        # `codesign cost` says), the allocator's per-layer sums beside them
+        # the figures a user reads are the whole design's structural estimate and its
+        # network's exact cycles (what `codesign cost` says), the allocator's per-layer
+        # sums beside them (the budget rows add per-layer latencies, linear for the solver)
         cost = {**alloc.cost, **whole.figures(alloc)}
         row: dict[str, Any] = {"method": method, "point": i, "omega": alloc.omega,
                                **{k: cost[k] for k in ROW_COSTS},
@@ -183,12 +181,7 @@ def run_allocate(job: AllocateJob, out: Path) -> dict[str, Any]:
                                **binding_fields(limits, cost, job.budget),
                                **{f"{k}_high": round(cost[k] * (1 + m))
                                   for k, m in margins.items()}}
-        # the budget rows add per-layer latencies (an estimate, linear for the solver);
-        # the point reports the network's exact cycles (closed form, as `codesign cost`)
-        cycles = cycles_model.network_cycles({name: impl.reuse
-                                              for name, impl in design.layers.items()})
-        row.update(latency_additive=row["latency"], latency=cycles["latency"],
-                   interval=cycles["interval"])
+        row["latency_additive"] = alloc.cost["latency"]
         if job.evaluate:
             qnet, accuracy = quantize_and_score(job, design)
             qnet = replace(qnet, design=replace(qnet.design, notes={

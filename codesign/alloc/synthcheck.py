@@ -1,6 +1,8 @@
 """Measurement in the loop: the allocator's per-candidate costs propose, a measure of the
 whole design decides. Two measures share this loop: the whole structural estimate (always
-on: `codesign cost`'s figure, inter-layer effects included) and Yosys (`--synth-check K`).
+on: `codesign cost`'s figure, inter-layer effects included, and the network's exact
+latency and interval from the cycle model, which stalls between engines can lift above
+the slowest layer's) and Yosys (`--synth-check K`, resources only).
 
 The K designs nearest the budget (the single design of each method, or the frontier points
 using most of the axis) are synthesized. When one misses a limit of the budget or the part
@@ -23,6 +25,8 @@ from codesign.alloc.candidates import Candidates
 from codesign.alloc.solver import Allocation, InfeasibleBudget
 
 MAX_ITERATIONS = 4
+CHECKED = (*RESOURCES, "latency", "interval")
+"""What a measure may report; each is checked against the limits where the measure gives it."""
 
 Found = dict[str, list[Allocation]]
 # solve(cands) -> (each method's designs, refused methods)
@@ -46,8 +50,9 @@ def nearest(found: Found, k: int | None, axis: str) -> list[tuple[str, int, Allo
 
 def misses(figures: dict[str, float], limits: Budget) -> dict[str, float]:
     """resource -> how far `figures` exceed its limit (only the resources over)."""
-    return {k: figures[k] - limits.limits[k] for k in RESOURCES
-            if k in limits.limits and figures.get(k, 0.0) > limits.limits[k] * (1 + 1e-9)}
+    return {k: figures[k] - limits.limits[k] for k in CHECKED
+            if k in limits.limits and figures.get(k) is not None
+            and figures[k] > limits.limits[k] * (1 + 1e-9)}
 
 
 def corrected(cands: Candidates, factors: dict[str, float]) -> Candidates:
@@ -68,7 +73,7 @@ def synth_loop(cands: Candidates, limits: Budget, k: int | None, axis: str, solv
     table and the record: iterations (estimate, measured, misses, correction), fits, and
     the claim a user reads."""
     by_key, _ = by
-    factors = {key: 1.0 for key in RESOURCES}
+    factors = {key: 1.0 for key in CHECKED}
     iterations: list[dict[str, Any]] = []
     table = cands
     found, refused = solve(table)
@@ -78,9 +83,10 @@ def synth_loop(cands: Candidates, limits: Budget, k: int | None, axis: str, solv
         rows, over = [], {}
         for (method, point, alloc), figures in zip(checked, measured, strict=True):
             miss = misses(figures, limits)
+            shown = [r for r in CHECKED if r in RESOURCES or figures.get(r) is not None]
             rows.append({"method": method, "point": point,
-                         "estimate": {r: alloc.cost[r] for r in RESOURCES},
-                         by_key: {r: figures.get(r) for r in RESOURCES}, "over": miss})
+                         "estimate": {r: alloc.cost[r] for r in shown},
+                         by_key: {r: figures.get(r) for r in shown}, "over": miss})
             for r in miss:
                 if alloc.cost[r] > 0:
                     over[r] = max(over.get(r, 1.0), figures[r] / alloc.cost[r])

@@ -22,8 +22,9 @@ from codesign.ir.graph import Graph
 
 
 class WholeEstimate:
-    """`codesign cost`'s structural LUT/FF/DSP/BRAM of allocations, memoized by choice (a
-    corrected table scales costs, not designs, so the same choice is the same design)."""
+    """`codesign cost`'s structural LUT/FF/DSP/BRAM of allocations and the network's exact
+    latency and interval (the closed-form cycle model of the same plan), memoized by choice
+    (a corrected table scales costs, not designs, so the same choice is the same design)."""
 
     def __init__(self, graph: Graph, cands: Candidates, calib_x: np.ndarray, device: Device,
                  model: str | None = None) -> None:
@@ -43,7 +44,7 @@ class WholeEstimate:
                                clock_mhz=self.device.default_clock_mhz, model=self.model)
             est = estimate_structural(QuantizedNet.from_float(self.graph, design),
                                       self.device)
-            self._seen[key] = {k: float(est[k]) for k in RESOURCES}
+            self._seen[key] = {k: float(est[k]) for k in (*RESOURCES, "latency", "interval")}
         return self._seen[key]
 
     def measure(self, checked: list[tuple[str, int, Allocation]], n: int

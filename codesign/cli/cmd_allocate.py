@@ -220,8 +220,10 @@ def synth_lines(check: dict, title: str = "synth check",
                      + (f" (costs scaled by {_factors(it['correction'])})"
                         if it["correction"] else "") + ":")
         for d in it["designs"]:
+            shown = ["lut", "ff", "dsp", "bram"] + [k for k in d["over"]
+                                                      if k in ("latency", "interval")]
             pairs = ", ".join(f"{k} {_fmt(d['estimate'][k])}/{_fmt(d[key][k])}"
-                              for k in ("lut", "ff", "dsp", "bram"))
+                              for k in shown)
             verdict = "misses " + ", ".join(d["over"]) if d["over"] else "fits"
             lines.append(f"  {d['method']} point {d['point']}: {pair} {pairs}: "
                          f"{verdict}")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from codesign.data import Dataset, check_labels, dataset_for_shape, load_dataset
+from codesign.data import DATASETS, Dataset, check_labels, dataset_for_shape, load_dataset
 from codesign.design import DesignPoint
 from codesign.errors import DesignError
 from codesign.ir.graph import Graph
@@ -39,7 +39,7 @@ def add_cache_arg(p: argparse.ArgumentParser) -> None:
 
 def add_dataset_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", metavar="NAME|PATH",
-                   help="digits, mnist, fashion_mnist, cifar10, svhn, or a directory/.npz "
+                   help=f"{', '.join(DATASETS)}, or a directory/.npz "
                         "(default: the zoo model's dataset, or the one that fits the input "
                         "shape)")
 

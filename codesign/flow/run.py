@@ -26,6 +26,7 @@ from codesign.flow.nofit import why_none
 from codesign.flow.schema import Flow, load_flow
 from codesign.flow.stages import STAGES, Point, enabled
 from codesign.flow.sweep import run_sweep
+from codesign.flow.yosysfit import MAX_TRIES, RESOURCES, limits_for, yosys_misses
 from codesign.outputs import check_dir_target
 from codesign.workers import connect
 
@@ -79,19 +80,25 @@ def size_of(record: dict[str, Any]) -> float:
     return float(record["eval"]["weight_bits"])
 
 
-def select(records: list[dict[str, Any]], max_drop: float,
-           fit_only: bool = False) -> dict[str, Any] | None:
-    """The smallest design (size_of) within max_drop of the best validation accuracy
-    among the candidates (with fit_only, the points that fit their device); ties go to the
-    more accurate, then to the earlier point."""
+def ranked(records: list[dict[str, Any]], max_drop: float,
+           fit_only: bool = False) -> list[dict[str, Any]]:
+    """The candidates within max_drop of the best validation accuracy (with fit_only, among
+    the points that fit their device), smallest first (size_of); ties go to the more
+    accurate, then to the earlier point."""
     ok = [r for r in records if r["error"] is None]
     if fit_only:
         ok = [r for r in ok if r.get("cost", {}).get("fits", True)]
     if not ok:
-        return None
+        return []
     best = max(r["eval"]["bit_accurate_val_accuracy"] for r in ok)
     near = [r for r in ok if r["eval"]["bit_accurate_val_accuracy"] >= best - max_drop - 1e-12]
-    return min(near, key=lambda r: (size_of(r), -r["eval"]["bit_accurate_val_accuracy"]))
+    return sorted(near, key=lambda r: (size_of(r), -r["eval"]["bit_accurate_val_accuracy"]))
+
+
+def select(records: list[dict[str, Any]], max_drop: float,
+           fit_only: bool = False) -> dict[str, Any] | None:
+    """The first of `ranked`: the smallest design within max_drop of the best."""
+    return next(iter(ranked(records, max_drop, fit_only)), None)
 
 
 def _entry(stage_run: dict[str, Any]) -> Entry:
@@ -211,36 +218,55 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
                                      "validation accuracy" + (" among the points that fit "
                                                               "their device" if fit_only else ""),
                              "max_accuracy_drop": flow.select.max_accuracy_drop}
+        if flow.synth is not None:
+            summary["select"]["rule"] += (
+                f"; then, synthesized in that order (at most {MAX_TRIES}), the first within "
+                "the budget and the part by Yosys")
         summary["chosen"] = chosen["label"] if chosen else None
         if chosen is None:
             summary["no_choice"] = why_none(records, fit_only)
         else:
-            chosen_entries = {**entries, **{st["stage"]: _entry(st) for st in chosen["stages"]}}
-            point = Point(**chosen["point"])
-            for s in stages:
-                if s.scope != "chosen":
-                    continue
-                bar.set_postfix_str(s.label)
+            def run_chosen(name: str, record: dict[str, Any]) -> dict[str, Any]:
+                """One chosen-scope stage of a point: its outputs (a timeout or a failure
+                recorded as such, not a failure of the flow)."""
+                point = Point(**record["point"])
+                upstream = {**entries, **{st["stage"]: _entry(st) for st in record["stages"]}}
                 try:
-                    run = run_stage(flow, s.name, point, chosen_entries, cache_root,
-                                    progress=not quiet, log=log, force=s.name in force)
-                except StageTimeout as exc:  # recorded, not a failure of the flow
-                    summary[s.name] = exc.record
-                    runs.append({"stage": s.name, "point": point.label, "key": None,
+                    run = run_stage(flow, name, point, upstream, cache_root,
+                                    progress=not quiet, log=log, force=name in force)
+                except StageTimeout as exc:
+                    runs.append({"stage": name, "point": point.label, "key": None,
                                  "cached": False, "timed_out": True,
                                  "seconds": exc.record["seconds"],
                                  "wall": exc.record["seconds"], "folder": None,
                                  "outputs": exc.record})
-                    log_event(log, stage=s.name, point=point.label, event="timed_out",
+                    log_event(log, stage=name, point=point.label, event="timed_out",
                               seconds=exc.record["seconds"], reached=exc.record["reached"])
+                    return exc.record
                 except Exception as exc:
-                    summary[s.name] = describe_error(exc)
-                    log_event(log, stage=s.name, point=point.label, event="failed",
-                              error=summary[s.name]["error"])
-                else:
-                    runs.append(run.to_dict())
-                    summary[s.name] = run.entry.outputs
-                    _copy(run.entry.folder, run_dir / "stages" / s.name)
+                    error = describe_error(exc)
+                    log_event(log, stage=name, point=point.label, event="failed",
+                              error=error["error"])
+                    return error
+                runs.append(run.to_dict())
+                return {**run.entry.outputs, "_folder": str(run.entry.folder)}
+
+            done: dict[str, dict[str, Any]] = {}
+            if flow.synth is not None:  # the first candidate that fits by Yosys
+                bar.set_postfix_str(STAGES["synth"].label)
+                chosen, done["synth"], summary["select"]["yosys"] = _fit_by_yosys(
+                    ranked(records, flow.select.max_accuracy_drop, fit_only), summary,
+                    lambda record: run_chosen("synth", record))
+                summary["chosen"] = chosen["label"]
+            for s in stages:
+                if s.scope != "chosen":
+                    continue
+                bar.set_postfix_str(s.label)
+                out = done.get(s.name) or run_chosen(s.name, chosen)
+                folder = out.pop("_folder", None)
+                if folder is not None:
+                    _copy(Path(folder), run_dir / "stages" / s.name)
+                summary[s.name] = out
                 bar.update()
     except Exception as exc:
         _record_stop(summary, run_dir, log, current, exc, started)
@@ -257,6 +283,34 @@ def _run(flow: Flow, flow_path: Path, runs_dir: Path, workers: int | None, clien
 
     html, md = write_report(summary, run_dir)
     return RunResult(run_dir, html, md, summary)
+
+
+def _fit_by_yosys(candidates: list[dict[str, Any]], summary: dict[str, Any],
+                  synthesize: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Synthesize the candidates in order (at most MAX_TRIES) until one is within its
+    limits by Yosys: (the chosen record, its synth outputs, the record of the tries). When
+    none fits, or synthesis gives no figures, the first candidate stays chosen and the
+    record says so."""
+    tries: list[dict[str, Any]] = []
+    first = None
+    for record in candidates[:MAX_TRIES]:
+        out = synthesize(record)
+        first = first or (record, out)
+        limits = limits_for(summary, record["point"]["device"])
+        over = yosys_misses(out, limits)
+        tries.append({"label": record["label"], "over": over,
+                      **{k: out.get(k) for k in RESOURCES}})
+        if over is None:  # no figures to judge by: keep the selection rule's choice
+            break
+        if not over:
+            return record, out, {"tries": tries, "fits": True,
+                                 "claim": f"{record['label']} fits by Yosys (try {len(tries)})"}
+    assert first is not None
+    missed = "; ".join(f"{t['label']}: " + ", ".join(f"{k} +{v:g}" for k, v in t["over"].items())
+                       for t in tries if t["over"])
+    claim = ("Yosys gave no figures: the fit is the estimate's" if tries[-1]["over"] is None
+             else f"no candidate fits by Yosys ({missed})")
+    return first[0], first[1], {"tries": tries, "fits": False, "claim": claim}
 
 
 def _record_stop(summary: dict[str, Any], run_dir: Path, log: Path, stage: str,

@@ -126,6 +126,7 @@ def facts(s: dict[str, Any], run_dir: Path) -> dict[str, Any] | None:
         "fits_yosys": None if yosys_lut is None else yosys_lut <= device.lut,
         "within_budget_yosys": (None if yosys_lut is None or budget is None
                                 else yosys_lut <= budget),
+        "yosys_tries": ((s.get("select") or {}).get("yosys") or {}).get("tries") or [],
         "uniform": uniform_comparison(s, chosen), "next": next_point(s, chosen),
         "binding": _binding(s, chosen), "clock": _clock(chosen, syn, run_dir),
     }
@@ -162,6 +163,12 @@ def _fits_text(f: dict[str, Any]) -> str:
         text += (f"; {'within' if f['within_budget_yosys'] else 'but OVER'} the LUT budget "
                  f"of {f['budget_lut']:,.0f} by Yosys"
                  + ("" if f["within_budget_yosys"] else f", by {over:,.0f} LUTs"))
+    missed = [t for t in f.get("yosys_tries", []) if t.get("over")]
+    if missed:
+        text += ("; synthesized before it and over their limits by Yosys: "
+                 + "; ".join(f"{t['label']} (" + ", ".join(f"{k} +{v:,.0f}"
+                                                          for k, v in t["over"].items()) + ")"
+                             for t in missed))
     return text
 
 

@@ -2,11 +2,14 @@
 (issue 21 item 2): `codesign cost`'s estimate and, with --synth, Yosys's, for the same
 design with every folded layer's `weight_rom` set to lut, then to bram.
 
-The network is the issue's reference shape, built here with random weights and inputs
-(no dataset needed): 32x32x3 -> conv 16 / 32 / 64 (3x3, BatchNorm folded, ReLU) with
-2x2 max pools -> dense 10; every conv/dense at the slowest reuse that keeps its engine
-within --interval cycles per image (codesign.alloc.folding), weights and activations
-at --bits, LUT multipliers (the issue's LUT-bound case).
+The network is the issue's reference shape without the residual block (so the figures
+are the ROMs', not a fork's FIFOs), built here with random weights and inputs (no
+dataset needed; the zoo's cifar_like adds the residual block and a global pool):
+32x32x3 -> conv 16 / 32 / 64 (3x3, BatchNorm folded, ReLU) with 2x2 max pools -> dense
+10; every conv/dense at the slowest reuse that keeps its engine within --interval cycles
+per image (codesign.alloc.folding; the pools and line-buffer refills may set a longer
+network interval, printed), weights and activations at --bits, LUT multipliers (the
+issue's LUT-bound case).
 
     nice -n 10 python bench/weight_roms.py [--interval 20000] [--bits 6] [--device xc7z020]
         [--synth] [--json]
@@ -34,7 +37,7 @@ from codesign.qnet import QuantizedNet
 from codesign.quant.calibrate import Widths, calibrate_design
 
 
-def cifar_like(seed: int = 0) -> nn.Module:
+def plain_cnn(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
 
     def block(cin: int, cout: int) -> list[nn.Module]:
@@ -51,7 +54,7 @@ def cifar_like(seed: int = 0) -> nn.Module:
 
 
 def designs(interval: float, bits: int, device: str):
-    graph = Graph.from_torch(cifar_like(), (3, 32, 32))
+    graph = Graph.from_torch(plain_cnn(), (3, 32, 32))
     x = np.random.default_rng(0).uniform(0, 1, (64, 3, 32, 32)).astype(np.float32)
     dev = get_device(device)
     base = calibrate_design(graph, x, Widths(bits, bits), device=dev.part,

@@ -12,12 +12,13 @@ network interval, printed), weights and activations at --bits, LUT multipliers (
 issue's LUT-bound case).
 
     nice -n 10 python bench/weight_roms.py [--interval 20000] [--bits 6] [--device xc7z020]
-        [--synth] [--json]
+        [--synth] [--json] [--save bench/results/weight_roms.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import tempfile
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="xc7z020")
     p.add_argument("--synth", action="store_true", help="also synthesize both with Yosys")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--save", type=Path, metavar="FILE.json",
+                   help="also record the rows (bench/results/weight_roms.json)")
     args = p.parse_args(argv)
     qnets, reuse = designs(args.interval, args.bits, args.device)
     dev = get_device(args.device)
@@ -101,8 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             row.update(yosys_lut=syn["lut"], yosys_ff=syn["ff"], yosys_bram=syn["bram"],
                        yosys_dsp=syn["dsp"], synth_s=round(time.time() - t, 1))
         rows.append(row)
+    record = {"date": datetime.date.today().isoformat(),
+              "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+              "reuse": reuse, "rows": rows}
+    if args.save:
+        args.save.write_text(json.dumps(record, indent=1) + "\n")
     if args.json:
-        print(json.dumps({"reuse": reuse, "rows": rows}, indent=1))
+        print(json.dumps(record, indent=1))
         return 0
     print(f"{args.device}, {args.bits}-bit, interval <= {args.interval:g}: reuse {reuse}")
     keys = list(rows[0])

@@ -27,10 +27,11 @@ That is `weight_rom: auto`, a layer's default. A design may also ask for either
 `rom_style = "block"` at any depth, down to a 2-word ROM, so a shallow ROM goes to block
 RAM when asked, which frees LUTs where they are the scarcer resource (the allocator
 chooses per layer, costed by this rule). Yosys first drops the ROM's constant columns
-(opt_mem: an output bit equal in every word is a wire); equal columns are not merged. So
-a block ROM takes `rom_blocks(depth, live columns)` 18 Kbit blocks: ceil(live / 36)
-RAMB18 units up to 512 words (Yosys pairs two into a RAMB36 for 37-72 bits), checked
-against Yosys in tests/synth.
+(an output bit equal in every word is a wire); equal columns are not merged. So a block
+ROM takes `rom_blocks(depth, live columns)` 18 Kbit blocks: ceil(live / 36) RAMB18
+units up to 512 words (Yosys pairs two into a RAMB36 for 37-72 bits; on ECP5 a DP16KD
+with both ports), checked against synth_xilinx in tests/rtl/test_rtl_mac.py and
+tests/synth/test_weight_rom_synth.py.
 
 Multipliers (`uses_star`): `multiplier: dsp`, and `auto` at RF > 1 (a weight that
 changes every cycle), write products with the `*` operator; Yosys (synth_xilinx /

@@ -19,6 +19,7 @@ import yaml
 from codesign.devices import get_device
 from codesign.errors import DesignError
 from codesign.fixed import FixedType, Overflow, Rounding
+from codesign.hwrules import ROM_STYLES
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.ir.registry import LayerRegistry
@@ -40,6 +41,8 @@ class LayerImpl:
     reuse: int = 1  # cycles per output pixel/vector: multipliers = ceil(MACs per output / reuse)
     multiplier: str = "auto"  # auto | lut (shift-add at reuse 1) | dsp (the * operator)
     strategy: str = "latency"  # hls4ml Strategy: latency | resource
+    # where a folded layer's weight ROM lives: auto (codesign.hwrules' rule) | lut | bram
+    weight_rom: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.reuse, int) or isinstance(self.reuse, bool) or self.reuse < 1:
@@ -48,6 +51,8 @@ class LayerImpl:
             raise DesignError(f"multiplier must be one of {MULTIPLIERS}, not {self.multiplier!r}")
         if self.strategy not in STRATEGIES:
             raise DesignError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
+        if self.weight_rom not in ROM_STYLES:
+            raise DesignError(f"weight_rom must be one of {ROM_STYLES}, not {self.weight_rom!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Only what differs from the defaults, so a design file reads as its decisions."""
@@ -239,6 +244,9 @@ def _check_keys(data: dict, allowed: set[str], where: str) -> None:
 
 def _validate_layer(layer: L.Layer, impl: LayerImpl, design: DesignPoint, graph: Graph) -> None:
     where = f"layer {layer.name!r} ({layer.kind})"
+    if impl.weight_rom != "auto" and not layer.has_weights:
+        raise DesignError(f"{where}: has no weights, so no weight ROM; remove weight_rom: "
+                          f"{impl.weight_rom}")
     CHECKS(layer)(layer, impl, design.type_of(layer.inputs[0]), where)
 
 
@@ -277,6 +285,10 @@ def _weighted(layer: L.WeightedLayer, impl: LayerImpl, x: FixedType, where: str)
     if impl.reuse > mults:
         raise DesignError(f"{where}: reuse {impl.reuse} exceeds the {mults} multiplications "
                           "per output; nothing is left to share")
+    if impl.weight_rom == "bram" and impl.reuse == 1:
+        raise DesignError(f"{where}: weight_rom: bram needs reuse > 1; at reuse 1 the weights "
+                          "are constants in the logic and there is no ROM to put in block RAM "
+                          "(set reuse >= 2, or weight_rom: auto)")
 
 
 @CHECKS.rule(L.Pool2d)

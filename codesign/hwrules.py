@@ -22,6 +22,17 @@ words, one per compute cycle, each word all the weights that cycle multiplies):
 - **Distributed** otherwise: asynchronous read, LUT logic (`rom_style = "logic"`:
   Yosys's distributed-RAM mapping needs a write port, which a ROM does not have).
 
+That is `weight_rom: auto`, a layer's default. A design may also ask for either
+(`weight_rom: lut | bram`, codesign.design): Yosys (memory_libmap) honours
+`rom_style = "block"` at any depth, down to a 2-word ROM, so a shallow ROM goes to block
+RAM when asked, which frees LUTs where they are the scarcer resource (the allocator
+chooses per layer, costed by this rule). Yosys first drops the ROM's constant columns
+(an output bit equal in every word is a wire); equal columns are not merged. So a block
+ROM takes `rom_blocks(depth, live columns)` 18 Kbit blocks: ceil(live / 36) RAMB18
+units up to 512 words (Yosys pairs two into a RAMB36 for 37-72 bits; on ECP5 a DP16KD
+with both ports), checked against synth_xilinx in tests/rtl/test_rtl_mac.py and
+tests/synth/test_weight_rom_synth.py.
+
 Multipliers (`uses_star`): `multiplier: dsp`, and `auto` at RF > 1 (a weight that
 changes every cycle), write products with the `*` operator; Yosys (synth_xilinx /
 synth_ecp5, mul2dsp with DSP_A_MINWIDTH = DSP_B_MINWIDTH = 2 and DSP_Y_MINWIDTH = 9)
@@ -97,6 +108,9 @@ def luts_per_block(device: Device) -> float:
     return device.lut / blocks if blocks else math.inf
 
 
+ROM_STYLES = ("auto", "lut", "bram")  # a layer's `weight_rom` (codesign.design)
+
+
 @dataclass(frozen=True)
 class RomPlan:
     """A weight ROM: its shape, where it goes and what it costs there."""
@@ -112,11 +126,19 @@ class RomPlan:
         return self.depth * self.width
 
 
-def rom_plan(depth: int, width: int, device: Device) -> RomPlan:
-    """Block RAM or distributed ROM for a depth x width ROM on this device (the rule in
-    the module docstring)."""
-    blocks = rom_blocks(depth, width)
+def rom_plan(depth: int, width: int, device: Device, want: str = "auto",
+             live: int | None = None) -> RomPlan:
+    """Block RAM or distributed ROM for a depth x width ROM on this device: where `want`
+    says (`lut`, `bram`), or by the rule in the module docstring (`auto`). `live` is the
+    columns that vary over the words (default all): what a block ROM keeps."""
+    if want not in ROM_STYLES:
+        raise ValueError(f"weight ROM style must be one of {ROM_STYLES}, not {want!r}")
     luts = distributed_rom_luts(depth, width, device)
-    if depth > 1 << device.lut_inputs and blocks * luts_per_block(device) <= luts:
-        return RomPlan(depth, width, "block", blocks, 0)
+    if want == "auto":
+        pays = (depth > 1 << device.lut_inputs
+                and rom_blocks(depth, width) * luts_per_block(device) <= luts)
+        want = "bram" if pays else "lut"
+    if want == "bram":
+        cols = width if live is None else live
+        return RomPlan(depth, width, "block", rom_blocks(depth, cols) if cols else 0, 0)
     return RomPlan(depth, width, "distributed", 0, luts)

@@ -61,6 +61,8 @@ def _mutate(design: DesignPoint, tmp_path: Path, change) -> Path:
          "reuse must be a positive integer, not 0"),
         (lambda d: next(iter(d["layers"].values())).update(multiplier="dsps"),
          "multiplier must be one of"),
+        (lambda d: next(iter(d["layers"].values())).update(weight_rom="block"),
+         r"weight_rom must be one of \('auto', 'lut', 'bram'\), not 'block'"),
         (lambda d: next(iter(d["layers"].values())).update(weigth="ap_fixed<4,1>"),
          r"unknown key\(s\) \['weigth'\]"),
         (lambda d: next(iter(d["layers"].values())).pop("result"), "'result' type is required"),
@@ -103,6 +105,33 @@ def test_validate_types_per_kind(design: DesignPoint, graph: Graph) -> None:
         design.with_layer(flat, result=FixedType(5, 2)).validate(graph)
     with pytest.raises(DesignError, match="reuse 100000 exceeds"):
         design.with_layer(conv, reuse=100000).validate(graph)
+
+
+def test_weight_rom_is_checked_against_the_layer(design: DesignPoint, graph: Graph,
+                                                 tmp_path: Path) -> None:
+    """bram needs a ROM (reuse > 1) and a layer with weights; it round-trips in YAML."""
+    conv = graph.weighted[0].name
+    with pytest.raises(DesignError, match=f"{conv}.*weight_rom: bram needs reuse > 1"):
+        design.with_layer(conv, weight_rom="bram").validate(graph)
+    relu = next(layer.name for layer in graph if layer.kind == "relu")
+    with pytest.raises(DesignError, match=f"{relu}.*has no weights, so no weight ROM"):
+        design.with_layer(relu, weight_rom="lut").validate(graph)
+    folded = design.with_layer(conv, reuse=4, weight_rom="bram")
+    folded.validate(graph)
+    again = DesignPoint.load(folded.save(tmp_path / "d.yaml"))
+    assert again == folded and "weight_rom: bram" in (tmp_path / "d.yaml").read_text()
+    assert "weight_rom" not in design.save(tmp_path / "e.yaml").read_text()
+
+
+def test_recalibration_keeps_weight_rom(design: DesignPoint, graph: Graph) -> None:
+    """`quantize --design` recalibrates types but keeps how each layer is built."""
+    from codesign.data import load_dataset
+
+    conv = graph.weighted[0].name
+    mine = design.with_layer(conv, reuse=4, weight_rom="bram")
+    again = calibrate_design(graph, load_dataset("digits").x_train[:64], Widths(4, 5),
+                             base=mine)
+    assert again[conv].weight_rom == "bram" and again[conv].reuse == 4
 
 
 def test_devices_registry() -> None:

@@ -1,7 +1,8 @@
 """The allocator's input: per layer, every implementation choice with its Omega and cost.
 
 A choice of layer l is (weight bits, input width, result width, reuse factor, multiplier
-style). Activation widths belong to tensors, not layers: the width a layer gives its result
+style, and at reuse > 1 where its weight ROM lives: LUTs or block RAM). Activation widths
+belong to tensors, not layers: the width a layer gives its result
 is the width its consumers read, so the solver picks one width per tensor and every layer
 must agree with the tensors on both of its sides. Pools and Flatten pass their input tensor
 through (their result keeps the input type, as calibrate_design does) and the two inputs of
@@ -26,6 +27,7 @@ from codesign.sensitivity.table import SensitivityTable
 
 COST_KEYS = ("lut", "ff", "dsp", "bram", "latency", "interval")
 MULTIPLIER_STYLES = ("lut", "dsp")
+WEIGHT_ROMS = ("lut", "bram")  # what a folded layer's ROM may be given (design weight_rom)
 
 # layer_costs(layer_name, w_bits, x_bits, out_bits, reuse, dsp) -> {key: array}, the
 # FastCostModel interface: arrays broadcast together.
@@ -62,6 +64,11 @@ class LayerCandidates:
     dsp: np.ndarray  # bool: DSP multipliers (else LUT shift-add)
     omega: np.ndarray  # weight Omega of the choice (0 without weights)
     cost: dict[str, np.ndarray]  # COST_KEYS -> per-candidate cost
+    rom: np.ndarray | None = None  # the design's weight_rom per choice (None: all "auto")
+
+    def __post_init__(self) -> None:
+        if self.rom is None:
+            object.__setattr__(self, "rom", np.full(len(self.w_bits), "auto"))
 
     def __len__(self) -> int:
         return len(self.w_bits)
@@ -69,7 +76,7 @@ class LayerCandidates:
     def take(self, keep: np.ndarray) -> LayerCandidates:
         """The same layer with only the candidates `keep` (index or mask)."""
         arrays = {k: getattr(self, k)[keep] for k in
-                  ("w_bits", "x_bits", "out_bits", "reuse", "dsp", "omega")}
+                  ("w_bits", "x_bits", "out_bits", "reuse", "dsp", "omega", "rom")}
         return LayerCandidates(self.name, self.kind, self.params, self.in_tensor,
                                self.out_tensor, cost={k: v[keep] for k, v in self.cost.items()},
                                **arrays)
@@ -80,6 +87,9 @@ class LayerCandidates:
                "multiplier": "dsp" if self.dsp[i] else "lut"}
         if not self.params:
             out.pop("w_bits")
+        assert self.rom is not None
+        if self.rom[i] != "auto":
+            out["weight_rom"] = str(self.rom[i])
         return out
 
 
@@ -208,15 +218,17 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
                      reuse: Sequence[int] | Mapping[str, Sequence[int]] = (1,),
                      multipliers: Sequence[str] = MULTIPLIER_STYLES,
                      fixed_act_bits: int | None = None, model: str | None = None,
-                     accum: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None = None
-                     ) -> Candidates:
+                     accum: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None = None,
+                     roms: Sequence[str] = ()) -> Candidates:
     """The candidates table of `graph`: widths from `bits` (default the table's), each
     weighted layer's reuse from `reuse` (one list for all, or a list per layer name as
     codesign.alloc.folding.reuse_options gives; values above its terms per output are
     dropped), both multiplier styles unless restricted. Tensors without activation Omega
     in the table keep `fixed_act_bits` (default: the widest candidate). `accum(layer,
     w_bits, x_bits)`, when given, is each weighted candidate's accumulator width, passed
-    to the cost function as `accum_bits`."""
+    to the cost function as `accum_bits`. `roms` (among WEIGHT_ROMS): where a folded
+    layer's weight ROM may go, each a candidate of its own passed to the cost function as
+    `rom` (the design's weight_rom); none: the design's `auto` rule, and no `rom` passed."""
     check_table(graph, table, model)
     bits = tuple(sorted(set(bits or table.bits)))
     unknown = [b for b in bits if b not in table.bits]
@@ -227,6 +239,8 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
     if bad or not multipliers:
         raise AllocationError(f"multiplier styles must be among {MULTIPLIER_STYLES}, "
                               f"not {list(multipliers)}")
+    if any(m not in WEIGHT_ROMS for m in roms):
+        raise AllocationError(f"weight ROM styles must be among {WEIGHT_ROMS}, not {list(roms)}")
     per_layer = reuse if isinstance(reuse, Mapping) else None
     for rs in (per_layer.values() if per_layer is not None else [reuse]):
         if not rs or any(int(r) < 1 for r in rs):
@@ -253,18 +267,33 @@ def build_candidates(graph: Graph, table: SensitivityTable, cost_fn: CostFn, *,
             per_layer.get(layer.name, (1,)) if per_layer is not None else reuse,
             multipliers))
         params = layer.params if layer.has_weights else 0
-        extra = {}
+        extra: dict[str, np.ndarray] = {}
+        rom = np.full(len(w), "auto")
+        if layer.has_weights and roms:
+            keep, rom = _rom_choices(r, roms)
+            w, x, o, r, d, omega = (a[keep] for a in (w, x, o, r, d, omega))
+            extra["rom"] = rom
         if accum is not None and layer.has_weights:
             extra["accum_bits"] = accum(layer.name, w, x)
         raw = cost_fn(layer.name, w, x, o, r, d, **extra)
-        # whole units per layer, as the cost report rounds them
-        cost = {k: np.round(np.broadcast_to(np.asarray(raw[k], dtype=float), x.shape))
+        # whole units per layer, as the cost report rounds them; block RAM in the halves a
+        # RAMB18 counts on a 36 Kbit part
+        cost = {k: np.round(np.broadcast_to(np.asarray(raw[k], dtype=float), x.shape)
+                            * (2 if k == "bram" else 1)) / (2 if k == "bram" else 1)
                 for k in COST_KEYS}
         layers.append(LayerCandidates(layer.name, layer.kind, params, t_in, t_out, w, x, o,
-                                      r, d.astype(bool), omega, cost))
+                                      r, d.astype(bool), omega, cost, rom))
     held = [t.name for t in tensors if not t.omega.any() and len(t.bits) == 1]
     notes = {"held_activations": {"bits": int(fixed), "tensors": held}} if held else {}
     return Candidates(layers, tensors, table.method, model or table.model, notes)
+
+
+def _rom_choices(reuse: np.ndarray, roms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate once per ROM style where it has a ROM (reuse > 1), else once with
+    `auto` (constants, no ROM): the rows to keep and their weight_rom."""
+    rows = [(i, m) for i, rf in enumerate(reuse.tolist())
+            for m in (roms if rf > 1 else ("auto",))]
+    return np.array([i for i, _ in rows], dtype=int), np.array([m for _, m in rows])
 
 
 def passes_input(layer: L.Layer) -> bool:

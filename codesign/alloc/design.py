@@ -39,7 +39,8 @@ def to_design(graph: Graph, cands: Candidates, alloc: Allocation, calib_x: np.nd
     for name, spec in alloc.layers(cands).items():
         if name in design.layers and design[name].weight is not None:
             design = design.with_layer(name, reuse=spec["reuse"],
-                                       multiplier=spec["multiplier"])
+                                       multiplier=spec["multiplier"],
+                                       weight_rom=spec.get("weight_rom", "auto"))
     notes = {"allocator": alloc.method, "omega": float(alloc.omega),
              "objective": cands.objective,
              "estimate": {k: float(v) for k, v in alloc.cost.items()}, **alloc.notes}

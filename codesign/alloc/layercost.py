@@ -9,7 +9,9 @@ codesign.alloc.design.to_design uses), the float weights rounded on that grid
 (QuantizedNet.from_float), the reuse factor and multiplier style set. So the allocator
 and `codesign cost` estimate a design with one model.
 
-A weighted engine is planned per (weight bits, input bits, reuse, multiplier): its
+A weighted engine is planned per (weight bits, input bits, reuse, multiplier, weight
+ROM style: the design's weight_rom, so LUT-ROM and block-RAM choices cost what
+hwrules.rom_plan makes of them): its
 result type only changes its output cast, fused ReLU and output register
 (structural.post_structure), re-costed per result width; LUT and FF are linear in the
 feature bits (structural.weighted_logic), so the parts add up. MAC engines are planned
@@ -30,6 +32,7 @@ layer whose widths decide them. Cycles come from FastCostModel (closed form).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -51,6 +54,7 @@ from codesign.cost.weightstats import WeightTables
 from codesign.design import DesignPoint
 from codesign.devices import Device
 from codesign.fixed import FixedType
+from codesign.hwrules import ROM_STYLES
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.ir.registry import LayerRegistry
@@ -59,9 +63,10 @@ from codesign.quant.calibrate import Widths, design_from_activations
 from codesign.rtl.adder_graph import signed_width
 from codesign.rtl.engines import type_params
 from codesign.rtl.fusion import fused_into
+from codesign.rtl.mac import with_rom
 from codesign.rtl.network import plan_layer, plan_timing
 
-RULE_VERSION = 5
+RULE_VERSION = 6  # 6: table keys carry the weight ROM style
 MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
 SOLVE_DIGITS = 4000  # CSD digits up to which an adder graph is solved (seconds, not minutes)
 
@@ -128,7 +133,7 @@ class StructuralLayerCosts:
         plan = plan_layer(q, name)
         ctx = st.Context.of(plan, self.device, None)
         (e,) = plan.engines
-        return e, st.engine_structure(e, ctx), ctx.out_bits(e), q
+        return e, st.engine_structure(e, ctx), ctx.out_bits(e), q, plan
 
     # -- cache -----------------------------------------------------------------------
     def _key(self, layer: L.Layer) -> str:
@@ -175,22 +180,36 @@ class StructuralLayerCosts:
         tmp.replace(path)
 
     # -- weighted engines ------------------------------------------------------------
-    def _core(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool) -> list:
+    def _core(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool,
+              rom: str) -> list:
         """[LUT, FF, DSP, BRAM, SRL] of the engine without its output part, and the
         parameters of that part (post_structure) at this weight and input width."""
+        return self._cores(layer, w, x, r, d)[rom]
+
+    def _cores(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool
+               ) -> dict[str, list]:
+        """_core of every weight ROM style, from one plan (only its ROM differs)."""
         impl = {"reuse": int(r), "multiplier": "dsp" if d else "lut"}
         acts = self._tensor(layer.inputs[0], x)
-        e, s, out_bits, q = self._engine(layer.name, acts, {layer.name: int(w)}, impl)
+        e, s, out_bits, q, plan = self._engine(layer.name, acts, {layer.name: int(w)}, impl)
         self.solved += 1
-        core = _lut_ff(s, self.coef) - _lut_ff(st.post_structure(e.params, out_bits), self.coef)
+        post = _lut_ff(st.post_structure(e.params, out_bits), self.coef)
         keep = {k: int(v) for k, v in e.params.items() if k in _POST_KEYS}
         keep["RFRAC"] = q.design[layer.name].result.frac
-        return [core.tolist(), keep]
+        if e.mac is None or e.mac.rom is None:  # no ROM: one engine whatever the style
+            return dict.fromkeys(ROM_STYLES, [(_lut_ff(s, self.coef) - post).tolist(), keep])
+        out = {}
+        for rom in ROM_STYLES:
+            e = dataclasses.replace(e, mac=with_rom(e.mac, rom, self.device))
+            ctx = st.Context.of(dataclasses.replace(plan, engines=[e]), self.device, None)
+            out[rom] = [(_lut_ff(st.engine_structure(e, ctx), self.coef) - post).tolist(),
+                        keep]
+        return out
 
-    def _weighted(self, layer: L.WeightedLayer, w, x, o, r, d) -> np.ndarray:
+    def _weighted(self, layer: L.WeightedLayer, w, x, o, r, d, rom) -> np.ndarray:
         table = self._load(layer)
-        combos = sorted({(int(a), int(b), int(c), bool(e)) for a, b, c, e
-                         in zip(w, x, r, d, strict=True)})
+        combos = sorted({(int(a), int(b), int(c), bool(e), str(f)) for a, b, c, e, f
+                         in zip(w, x, r, d, rom, strict=True)})
         missing = [k for k in combos if k not in table]
         if missing:
             self._fill(layer, missing, table)
@@ -198,15 +217,15 @@ class StructuralLayerCosts:
         out = np.zeros((len(w), 5))
         res = {b: self._result_type(layer.name, b) for b in set(o.tolist())}
         for i, key in enumerate(zip(w.tolist(), x.tolist(), r.tolist(), d.tolist(),
-                                    strict=True)):
-            core, keep = table[(key[0], key[1], key[2], bool(key[3]))][:2]
+                                    rom.tolist(), strict=True)):
+            core, keep = table[(key[0], key[1], key[2], bool(key[3]), str(key[4]))][:2]
             p = _retyped(keep, res[int(o[i])])
             out[i] = np.asarray(core) + _lut_ff(
                 st.post_structure(p, p["COUT"] * p["RW"]), self.coef)
         return out
 
     def _fill(self, layer: L.WeightedLayer, keys: list[tuple], table: dict) -> None:
-        """Cores of these (w, x, r, d): per (r, d), the engine is planned at a grid of
+        """Cores of these (w, x, r, d, rom): per (r, d, rom), the engine is planned at a grid of
         widths and the rest interpolated, linearly in the input width and, across weight
         widths, on the weights' CSD digits at RF 1 LUT style (the adder graph's adders)
         or on the width (ROM and product bits). MACs: every weight width, every input
@@ -216,12 +235,12 @@ class StructuralLayerCosts:
         and widest input. Where a DSP or BRAM count differs across the grid cell, that
         point is planned: counts are exact. The output part (post_structure) is exact."""
         stats = WeightTables.of(layer.weight)
-        by_rd: dict[tuple[int, bool], list[tuple]] = {}
+        by_rd: dict[tuple[int, bool, str], list[tuple]] = {}
         for k in keys:
-            by_rd.setdefault((k[2], k[3]), []).append(k)
-        for (r, d), ks in by_rd.items():
-            ws = sorted({k[0] for k in ks} | {k[0] for k in table if k[2:] == (r, d)})
-            xs = sorted({k[1] for k in ks} | {k[1] for k in table if k[2:] == (r, d)})
+            by_rd.setdefault(k[2:], []).append(k)
+        for (r, d, rom), ks in by_rd.items():
+            ws = sorted({k[0] for k in ks} | {k[0] for k in table if k[2:] == (r, d, rom)})
+            xs = sorted({k[1] for k in ks} | {k[1] for k in table if k[2:] == (r, d, rom)})
             if r > 1 or d:  # a MAC plan is cheap (tens of ms) and its DSP/BRAM are steps
                 gw, gx = ws, xs
                 if layer.params > MAC_EXACT_PARAMS:
@@ -234,26 +253,32 @@ class StructuralLayerCosts:
             solved = {}
             for w in gw:
                 for x in gx:
-                    key = (w, x, r, d)
+                    key = (w, x, r, d, rom)
                     if key not in table or len(table[key]) < 3:  # not an exact entry
-                        table[key] = [*self._core(layer, w, x, r, d), "exact"]
+                        self._exact(layer, w, x, r, d, table)
                     solved[(w, x)] = np.asarray(table[key][0])
             axis = (np.array([stats.digits[w - 1] for w in gw], dtype=float)
                     if r == 1 and not d else np.array(gw, dtype=float))
-            for w, x, _, _ in ks:
-                if (w, x, r, d) in table:
+            for w, x, _, _, _ in ks:
+                if (w, x, r, d, rom) in table:
                     continue
                 near = [g for g in gw if g <= w][-1:] + [g for g in gw if g >= w][:1]
                 blocks = {tuple(solved[(g, gxi)][2:4]) for g in near for gxi in gx}
                 if len(blocks) > 1:  # DSP or BRAM change in between: counts are exact
-                    table[(w, x, r, d)] = [*self._core(layer, w, x, r, d), "exact"]
+                    self._exact(layer, w, x, r, d, table)
                     continue
                 at_w = np.array([_interp(x, gx, [solved[(g, gxi)] for gxi in gx])
                                  for g in gw])
                 pos = stats.digits[w - 1] if r == 1 and not d else w
                 core = _interp(pos, axis, list(at_w))
                 core[2:4] = blocks.pop()
-                table[(w, x, r, d)] = [core.tolist(), self._keep_at(layer, w, x, r, d)]
+                table[(w, x, r, d, rom)] = [core.tolist(), self._keep_at(layer, w, x, r, d)]
+
+    def _exact(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool,
+               table: dict) -> None:
+        """Plan the engine at (w, x, r, d): an exact entry for every ROM style."""
+        for rom, core in self._cores(layer, w, x, r, d).items():
+            table[(w, x, r, d, rom)] = [*core, "exact"]
 
     def _keep_at(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool) -> dict:
         """The output part's parameters of an engine not planned, from the types
@@ -279,9 +304,10 @@ class StructuralLayerCosts:
         return self._design(self._tensor(name, bits))[name].result
 
     # -- the interface ---------------------------------------------------------------
-    def layer_costs(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp,
+    def layer_costs(self, layer: str, w_bits, x_bits, out_bits, reuse, dsp, rom=None,
                     **extra: Any) -> dict[str, np.ndarray]:
-        """FastCostModel.layer_costs' arrays, LUT/FF/DSP/BRAM from the structural rules."""
+        """FastCostModel.layer_costs' arrays, LUT/FF/DSP/BRAM from the structural rules;
+        `rom`: each candidate's weight_rom (default `auto`)."""
         out = self.fast.layer_costs(layer, w_bits, x_bits, out_bits, reuse, dsp, **extra)
         w, x, o, r, d = (np.ravel(a) for a in np.broadcast_arrays(
             np.asarray(w_bits), np.asarray(x_bits), np.asarray(out_bits),
@@ -289,7 +315,10 @@ class StructuralLayerCosts:
         shape = np.broadcast_shapes(*(np.shape(a) for a in (w_bits, x_bits, out_bits, reuse,
                                                               dsp)))
         node = self.graph[layer]
-        c, engine = ENGINES(node)(self, node, w, x, o, r, d)
+        # a weighted engine's rule also reads each candidate's ROM style
+        roms = {"rom": np.broadcast_to(np.asarray("auto" if rom is None else rom), shape)
+                .ravel()} if node.has_weights else {}
+        c, engine = ENGINES(node)(self, node, w, x, o, r, d, **roms)
         if self._streams(layer):
             c = c + self._zeros(node, w, x, o)
         for depth in self.forks.get(layer, []):
@@ -376,7 +405,7 @@ class StructuralLayerCosts:
             acts = self._tensor(node.inputs[0], a)
             if not passes_input(node):  # a pool's result is its input's tensor
                 acts.update(self._tensor(node.name, b))
-            _, s, _, _ = self._engine(node.name, acts)
+            _, s, _, _, _ = self._engine(node.name, acts)
             table[(a, b)] = [_lut_ff(s, self.coef).tolist(), {}]
         if missing:
             self._save(node)
@@ -387,15 +416,17 @@ _Engine = tuple[np.ndarray, float]  # [LUT, FF, DSP, BRAM, SRL] per candidate, e
 ENGINES: LayerRegistry[Callable[..., _Engine]] = LayerRegistry(
     "the allocator's structural costs", "codesign.alloc.layercost")
 """Per kind: the cost of the engine that computes a layer, and how many engines it is
-(each adds the fit's per-engine constant). Fork FIFOs and constant bits are added on top."""
+(each adds the fit's per-engine constant); a weighted layer's rule also gets `rom`, each
+candidate's weight_rom. Fork FIFOs and constant bits are added on top."""
 ENGINES.skip(L.BatchNorm, "it is folded into the conv by fold_batchnorm when the graph is "
                           "built (fold BatchNorm first)")
 
 
 @ENGINES.rule(L.WeightedLayer)
-def _weighted_engine(m: StructuralLayerCosts, node: L.Layer, w, x, o, r, d) -> _Engine:
+def _weighted_engine(m: StructuralLayerCosts, node: L.Layer, w, x, o, r, d,
+                     rom: np.ndarray) -> _Engine:
     assert isinstance(node, L.WeightedLayer)
-    return m._weighted(node, w, x, o, r, d), 1.0
+    return m._weighted(node, w, x, o, r, d, rom), 1.0
 
 
 @ENGINES.rule(L.ReLU)

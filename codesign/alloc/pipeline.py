@@ -17,6 +17,7 @@ from tqdm import tqdm
 from codesign.alloc.budget import RESOURCES, Budget, on_device, planned
 from codesign.alloc.candidates import (
     MULTIPLIER_STYLES,
+    WEIGHT_ROMS,
     AllocationError,
     Candidates,
     build_candidates,
@@ -60,6 +61,7 @@ class AllocateJob:
     bits: Sequence[int] | None = None
     reuse: Sequence[int] | str = "auto"  # or R,R,...: codesign.alloc.folding
     multipliers: Sequence[str] = MULTIPLIER_STYLES
+    roms: Sequence[str] = WEIGHT_ROMS  # where a folded layer's weight ROM may live
     calib_samples: int = 512
     evaluate: bool = False
     quantizer: str = "lsq"
@@ -96,7 +98,7 @@ def candidates_for(job: AllocateJob, table: SensitivityTable) -> Candidates:
     accum = accum_widths(job.graph, job.data.x_train[: job.calib_samples])
     reuse = reuse_options(job.graph, job.reuse, job.budget.limits.get("interval"))
     cands = build_candidates(job.graph, table, costs.layer_costs, bits=job.bits,
-                             reuse=reuse, multipliers=job.multipliers,
+                             reuse=reuse, multipliers=job.multipliers, roms=job.roms,
                              model=job.model_name, accum=accum)
     return prune(cands, (*job.budget.limits, job.axis))
 

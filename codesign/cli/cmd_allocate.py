@@ -78,6 +78,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "of clock / fps cycles (with --interval, the tighter one)")
     p.add_argument("--multipliers", default="lut,dsp", metavar="STYLE,...",
                    help="multiplier styles to consider: lut, dsp (default both)")
+    p.add_argument("--weight-roms", default="lut,bram", metavar="STYLE,...",
+                   help="where a folded layer's (reuse > 1) weight ROM may live: lut, bram "
+                        "(default both: block RAM where it frees the scarcer LUTs)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--force", action="store_true", help="overwrite an earlier run in --out")
     p.add_argument("--calib-samples", type=int, default=512, metavar="N",
@@ -132,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         raise CodesignError(f"--synth-check must be 0 or more and --workers positive, not "
                             f"{args.synth_check} and {args.workers}")
     multipliers = tuple(m.strip() for m in args.multipliers.split(",") if m.strip())
+    roms = tuple(m.strip() for m in args.weight_roms.split(",") if m.strip())
+    if not roms:
+        raise CodesignError("--weight-roms needs at least one of lut, bram")
     out = check_dir_target(args.out)  # before minutes of solving, not after
     if (out / "frontier.json").exists() and not args.force:
         raise CodesignError(f"{out} holds an earlier allocation; pass --force to overwrite")
@@ -143,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         tables=tables, objective=args.objective, device=device, budget=budget,
         methods=_methods(args.method, tables), points=args.frontier, axis=args.axis,
         bits=parse_bits(args.bits) if args.bits else None,
-        reuse=parse_reuse(args.reuse), multipliers=multipliers,
+        reuse=parse_reuse(args.reuse), multipliers=multipliers, roms=roms,
         calib_samples=args.calib_samples, evaluate=args.evaluate,
         quantizer=args.quantizer, epochs=args.epochs, seed=args.seed,
         progress=not args.json, confidence=check_confidence(args.confidence, planning=True),

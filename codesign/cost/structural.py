@@ -389,13 +389,7 @@ def mac_product(mac: MacPlan, s: Slot, device: Device) -> Structure:
 def rom_columns(mac: MacPlan) -> int:
     """Distinct ROM output bits that vary over the cycles (a constant bit is a wire, equal
     bits one signal): what a distributed ROM costs, in LUTs per 2**lut_inputs words."""
-    cols = set()
-    for s, _ in mac.rom_fields():
-        for b in range(s.w_bits):
-            col = tuple((mac.weight(s.out, t, s.i) >> b) & 1 for t in range(mac.rf))
-            if 0 < sum(col) < mac.rf:
-                cols.add(col)
-    return len(cols)
+    return len({c for c in mac.rom_columns() if 0 < sum(c) < mac.rf})
 
 
 def mac_structure(mac: MacPlan, device: Device, x_live: bool = True) -> Structure:

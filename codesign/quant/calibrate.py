@@ -153,7 +153,7 @@ def calibrate_design(graph: Graph, calib_x: np.ndarray, widths: Widths, *,
                      model: str | None = None, base: DesignPoint | None = None) -> DesignPoint:
     """A DesignPoint whose types cover the ranges seen on `calib_x` (float, batch first).
 
-    With `base`, its reuse factors, multiplier styles and strategies are kept.
+    With `base`, its reuse factors, multiplier styles, weight ROMs and strategies are kept.
     """
     if calib_x.shape[1:] != graph.input_shape:
         raise DesignError(f"calibration inputs have shape {list(calib_x.shape[1:])}, the "
@@ -182,7 +182,7 @@ def design_from_activations(graph: Graph, acts: Mapping[str, np.ndarray], widths
         if base is not None and layer.name in base.layers:
             b = base.layers[layer.name]
             impl = LayerImpl(**{**vars(impl), "reuse": b.reuse, "multiplier": b.multiplier,
-                                "strategy": b.strategy})
+                                "strategy": b.strategy, "weight_rom": b.weight_rom})
         layers[layer.name] = impl
         types[layer.name] = impl.result
     return DesignPoint(input=input_t, layers=layers, device=device, clock_mhz=clock_mhz,

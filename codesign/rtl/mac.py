@@ -11,7 +11,8 @@ lossless accumulator every cast vanishes and every node is exact.
 
 At RF > 1 the engine spends RF cycles per output, T = ceil(terms / RF) products per
 output per cycle; term m = t*T + i (model order) is slot i at cycle t. The weights sit
-in a ROM of RF words (codesign.hwrules decides block RAM or LUTs); each slot's field
+in a ROM of RF words (block RAM or LUTs: the layer's weight_rom, by codesign.hwrules'
+rule at `auto`); each slot's field
 is as wide as the weights it holds need, and a slot whose weights are all zero has no
 field and no product. The register between cycles is accumulator-wide.
 
@@ -110,6 +111,11 @@ class MacPlan:
     def weight(self, o: int, t: int, i: int) -> int:
         m = t * self.slots_per_out + i
         return self.weights[o][m] if m < self.terms else 0
+
+    def rom_columns(self) -> list[tuple[int, ...]]:
+        """Every ROM output bit (word order) as its values over the RF cycles."""
+        return [tuple((self.weight(s.out, t, s.i) >> b) & 1 for t in range(self.rf))
+                for s, _ in self.rom_fields() for b in range(s.w_bits)]
 
     def rom_fields(self) -> list[tuple[Slot, int]]:
         """(slot, bit offset) of every slot with a ROM field, in word order."""
@@ -217,8 +223,9 @@ def _plan_output(weights: tuple[int, ...], bias: int, x_t: FixedType, acc: Fixed
 
 def plan_mac(wmat: np.ndarray, source: list[int], bias: np.ndarray, x_t: FixedType,
              w_t: FixedType, b_t: FixedType, acc: FixedType, rf: int, dsp: bool,
-             device: Device) -> MacPlan:
-    """The MAC of y[o] = sum_m x[source[m]] * wmat[m, o] + bias[o] in hls4ml's order."""
+             device: Device, rom: str = "auto") -> MacPlan:
+    """The MAC of y[o] = sum_m x[source[m]] * wmat[m, o] + bias[o] in hls4ml's order;
+    its weight ROM where `rom` (a layer's weight_rom) asks."""
     terms, cout = wmat.shape
     t_slots = -(-terms // rf)
     x_lo, x_hi = x_t.min_int, x_t.max_int
@@ -240,10 +247,18 @@ def plan_mac(wmat: np.ndarray, source: list[int], bias: np.ndarray, x_t: FixedTy
                    weights, tuple(bias_acc), acc.width, acc.signed, acc.min_int, acc.max_int,
                    ROUNDING_CODES[acc.rounding], OVERFLOW_CODES[acc.overflow], pshift,
                    tuple(slots), tuple(carry), None)
-    width = sum(s.w_bits for s in slots)
-    if rf > 1 and width:
-        plan = replace(plan, rom=rom_plan(rf, width, device))
-    return plan
+    return with_rom(plan, rom, device)
+
+
+def with_rom(plan: MacPlan, style: str, device: Device) -> MacPlan:
+    """The plan with its weight ROM where `style` (a layer's weight_rom) puts it, counted
+    on the columns that vary over the cycles; nothing else depends on it, so the allocator
+    costs every style from one plan."""
+    width = sum(s.w_bits for s in plan.slots)
+    if plan.rf == 1 or not width:
+        return plan
+    live = sum(0 < sum(c) < plan.rf for c in plan.rom_columns())
+    return replace(plan, rom=rom_plan(plan.rf, width, device, style, live))
 
 
 # -- SystemVerilog ----------------------------------------------------------------------

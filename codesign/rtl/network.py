@@ -399,7 +399,7 @@ class _Planner:
             return (*self._graph_engine(layer, x, slide, xt, impl, relu, wmat), None)
         mac = plan_mac(wmat, list(slide.source), self.q.biases[layer.name], xt, impl.weight,
                        impl.bias, acc, rf, uses_star(impl.multiplier, rf),
-                       get_device(self.d.device))
+                       get_device(self.d.device), impl.weight_rom)
         params: dict[str, Any] = {**slide.params(x.channels), "COUT": cout, "RF": rf,
                                   "XW": xt.width,
                                   **type_params("A", acc), **type_params("R", res, True),

@@ -22,29 +22,30 @@ from tests.alloc.conftest import fake_table
 
 BITS = (2, 3, 4, 6, 8)
 DEVICE = "xc7z020"
+ROMS = ("lut", "bram")
 
 
 @pytest.fixture(scope="module")
 def setup(digits_cnn_trained, tmp_path_factory):
     """digits_cnn's whole candidate table costed once into a fresh cache (the allocator's
-    call: every width, reuse 1 and 2, both multiplier styles)."""
+    call: every width, reuse 1 and 2, both multiplier styles, both weight ROM styles)."""
     graph = Graph.from_torch(digits_cnn_trained, (1, 8, 8))
     x = load_dataset("digits").x_train[:512]
     cache = tmp_path_factory.mktemp("costcache")
     costs = StructuralLayerCosts(graph, get_device(DEVICE), x, cache=cache)
     cands = build_candidates(graph, fake_table(graph, "digits_cnn", bits=BITS),
                              costs.layer_costs, reuse=(1, 2), model="digits_cnn",
-                             accum=accum_widths(graph, x))
+                             accum=accum_widths(graph, x), roms=ROMS)
     return graph, x, cache, costs, cands
 
 
-def _design(graph, x, w, a, reuse, multiplier):
-    """A design as the allocator writes it: calibrated widths, then reuse and style."""
+def _design(graph, x, w, a, reuse, multiplier, rom="auto"):
+    """A design as the allocator writes it: calibrated widths, then reuse and styles."""
     dev = get_device(DEVICE)
     d = calibrate_design(graph, x, Widths(w, a), device=dev.part,
                          clock_mhz=dev.default_clock_mhz)
     for layer in graph.weighted:
-        d = d.with_layer(layer.name, reuse=reuse, multiplier=multiplier)
+        d = d.with_layer(layer.name, reuse=reuse, multiplier=multiplier, weight_rom=rom)
     return d
 
 
@@ -58,25 +59,28 @@ def _allocator_total(graph, cands, design) -> dict[str, float]:
         if lc.params:
             impl = design[lc.name]
             sel &= ((lc.w_bits == impl.weight.width) & (lc.reuse == impl.reuse)
-                    & (lc.dsp == (impl.multiplier == "dsp")))
+                    & (lc.dsp == (impl.multiplier == "dsp")) & (lc.rom == impl.weight_rom))
         (i,) = np.flatnonzero(sel)
         for k in total:
             total[k] += lc.cost[k][i]
     return total
 
 
-@pytest.mark.parametrize("w, a, reuse, multiplier", [
-    (3, 6, 1, "lut"),  # adder graphs at interpolated widths
-    (6, 4, 2, "lut"),  # MACs with a LUT ROM
-    (4, 3, 1, "dsp"),
-    (8, 8, 2, "dsp"),
+@pytest.mark.parametrize("w, a, reuse, multiplier, rom", [
+    (3, 6, 1, "lut", "auto"),  # adder graphs at interpolated widths
+    (6, 4, 2, "lut", "lut"),  # MACs with a LUT ROM
+    (6, 4, 2, "lut", "bram"),  # the same in block RAM
+    (4, 3, 1, "dsp", "auto"),
+    (8, 8, 2, "dsp", "bram"),
+    (3, 8, 2, "dsp", "lut"),  # a width interpolated between planned ones
 ])
-def test_allocator_cost_is_codesign_costs_estimate(setup, w, a, reuse, multiplier):
+def test_allocator_cost_is_codesign_costs_estimate(setup, w, a, reuse, multiplier, rom):
     graph, x, _, _, cands = setup
-    design = _design(graph, x, w, a, reuse, multiplier)
+    design = _design(graph, x, w, a, reuse, multiplier, rom)
     got = _allocator_total(graph, cands, design)
     want = estimate_structural(QuantizedNet.from_float(graph, design), get_device(DEVICE))
     assert got["dsp"] == want["dsp"] and got["bram"] == want["bram"]
+    assert (got["bram"] > 0) == (rom == "bram")
     for k in ("lut", "ff"):
         assert got[k] == pytest.approx(want[k], rel=0.05), k
 
@@ -87,7 +91,7 @@ def test_a_second_run_reads_the_cache(setup):
     again = StructuralLayerCosts(graph, get_device(DEVICE), x, cache=cache)
     cands2 = build_candidates(graph, fake_table(graph, "digits_cnn", bits=BITS),
                               again.layer_costs, reuse=(1, 2), model="digits_cnn",
-                              accum=accum_widths(graph, x))
+                              accum=accum_widths(graph, x), roms=ROMS)
     assert again.solved == 0  # nothing planned: every engine came from the cache
     for a, b in zip(cands.layers, cands2.layers, strict=True):
         for k in a.cost:
@@ -107,8 +111,8 @@ def test_interpolated_widths_are_close_to_planned_ones(setup):
     errors = []
     for w in BITS:
         for xb in BITS:
-            entry = table[(w, xb, 1, False)]
-            exact = costs._core(layer, w, xb, 1, False)
+            entry = table[(w, xb, 1, False, "auto")]
+            exact = costs._core(layer, w, xb, 1, False, "auto")
             if len(entry) > 2:  # planned: identical
                 assert entry[0] == exact[0]
                 continue

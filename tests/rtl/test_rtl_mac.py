@@ -49,6 +49,19 @@ def test_rom_rule():
     assert rom_plan(384, 36, XC7).style == "block"  # 6 x 36 = 216 >= 208
 
 
+def test_rom_where_the_design_asks():
+    """weight_rom lut/bram override the rule at any depth; a block ROM counts the
+    columns that vary (Yosys drops constant ones), 36 per 18 Kbit block up to 512 words."""
+    assert rom_plan(4, 40, XC7).style == "distributed"  # auto: shallow stays in LUTs
+    shallow = rom_plan(4, 40, XC7, "bram")
+    assert (shallow.style, shallow.blocks, shallow.luts) == ("block", 2, 0)
+    assert rom_plan(4, 40, XC7, "bram", live=30).blocks == 1
+    assert rom_plan(4, 40, XC7, "bram", live=0).blocks == 0
+    assert rom_plan(512, 36, XC7, "lut").style == "distributed"
+    with pytest.raises(ValueError, match="weight ROM style"):
+        rom_plan(4, 4, XC7, "block")
+
+
 def random_layer(seed: int):
     """A random weight matrix with types: narrow lossy accumulators of any mode."""
     rng = np.random.default_rng(seed)
@@ -125,11 +138,13 @@ def test_narrow_sums_are_carried_in_fewer_bits():
 
 
 # -- Verilator: random networks covering every MAC variant ------------------------------
-def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
+def mac_network(seed: int, bram: bool = False) -> tuple[QuantizedNet, np.ndarray]:
     """input (4, 8, 8) -> conv 3x3 (RF 1, narrow saturating accumulator: a chain) + ReLU
     -> conv 3x3 (RF 4, wrapping accumulator, distributed ROM, LUT multipliers) -> flatten
     (512) -> dense (RF 512: a block-RAM ROM, DSP multipliers) -> dense (RF 3, saturating
-    symmetric accumulator, distributed ROM, DSP multipliers)."""
+    symmetric accumulator, distributed ROM, DSP multipliers). `bram`: the two shallow
+    ROMs (RF 4 and 3) in block RAM (weight_rom: bram), the deep one in LUTs."""
+    shallow, deep = ("bram", "lut") if bram else ("auto", "auto")
     rng = np.random.default_rng(seed)
     c1, c2, n3, n4 = 5, 8, 6, 5
 
@@ -165,13 +180,15 @@ def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
                             multiplier="lut"),
         "relu_a": LayerImpl(result=q1),
         "conv_b": LayerImpl(result=r2, weight=w8, bias=b8, reuse=4, multiplier="lut",
+                            weight_rom=shallow,
                             accum=FixedType(wide.width - 5, wide.integer - 3, True, rnd(),
                                             Overflow.WRAP)),
         "flat": LayerImpl(result=r2),
         "dense_c": LayerImpl(result=r3, weight=w8, bias=b8, reuse=c2 * 64, multiplier="dsp",
+                             weight_rom=deep,
                              accum=lossless_accum(w8, r2, b8, c2 * 64)),
         "dense_d": LayerImpl(result=FixedType(10, 4, True, rnd(), Overflow.SAT), weight=w8,
-                             bias=b8, reuse=3, multiplier="dsp",
+                             bias=b8, reuse=3, multiplier="dsp", weight_rom=shallow,
                              accum=FixedType(12, 6, True, rnd(), Overflow.SAT_SYM)),
     })
     return QuantizedNet.from_float(graph, design), x
@@ -179,14 +196,17 @@ def mac_network(seed: int) -> tuple[QuantizedNet, np.ndarray]:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_mac_network_bit_and_cycle_exact(seed, built, tmp_path):
+    """Seed 1: the rule's ROMs (auto); seed 2: every ROM where weight_rom asks the
+    opposite (shallow ones in block RAM, the deep one in LUTs)."""
     from codesign.rtl.network import Plan, plan_network
 
-    qnet, x = mac_network(seed)
+    qnet, x = mac_network(seed, bram=seed == 2)
     plan = plan_network(qnet)
     macs = {e.layers[0]: e.mac for e in plan.engines if e.mac is not None}
     assert set(macs) == {"conv_a", "conv_b", "dense_c", "dense_d"}
-    assert macs["conv_a"].rom is None and macs["conv_b"].rom.style == "distributed"
-    assert macs["dense_c"].rom.style == "block" and macs["dense_d"].rom.style == "distributed"
+    shallow, deep = ("block", "distributed") if seed == 2 else ("distributed", "block")
+    assert macs["conv_a"].rom is None and macs["conv_b"].rom.style == shallow
+    assert macs["dense_c"].rom.style == deep and macs["dense_d"].rom.style == shallow
     assert any(s.dsp for s in macs["dense_c"].slots)
     assert not any(s.dsp for s in macs["conv_b"].slots)
     rtl, build_dir = built(qnet, tmp_path)
@@ -242,3 +262,45 @@ def test_yosys_maps_block_rom_dsp_and_luts(tmp_path):
         assert not any(c.startswith("RAMB") for c in cells), cells
         assert cells.get("DSP48E1", 0) == (8 if mult else 0), cells
         assert sum(n for c, n in cells.items() if c.startswith("LUT")) > 0
+
+
+def test_yosys_block_count_of_a_shallow_bram_rom(tmp_path):
+    """weight_rom: bram at RF 3 and RF 8: Yosys builds the ROM in block RAM, and its
+    RAMB18 + 2 x RAMB36 equal the plan's 18 Kbit blocks (constant columns dropped: the
+    RF 8 ROM has some; 37-72 live bits take a RAMB36)."""
+    rng = np.random.default_rng(11)
+    x4, w6, b8 = FixedType(4, 1), FixedType(6, 1), FixedType(8, 3)
+    for rf, terms, cout in ((3, 12, 2), (8, 16, 6)):
+        wmat = rng.integers(-31, 32, (terms, cout))
+        wmat[:, 0] |= 1  # odd: output 0's low weight bits are 1 in every cycle
+        plan = plan_mac(wmat, list(range(terms)), np.zeros(cout, int), x4, w6, b8,
+                        lossless_accum(w6, x4, b8, terms), rf, False, XC7, "bram")
+        assert plan.rom is not None and plan.rom.style == "block"
+        live = sum(0 < sum(c) < rf for c in plan.rom_columns())
+        assert live < plan.rom.width
+        cells = _synth_cells(plan, tmp_path / f"rf{rf}")
+        ramb = cells.get("RAMB18E1", 0) + 2 * cells.get("RAMB36E1", 0)
+        assert ramb == plan.rom.blocks == -(-live // 36), (cells, plan.rom)
+
+
+def test_yosys_frees_what_the_model_credits_a_deep_rom(tmp_path):
+    """A 200-deep ROM (4 LUT6 slices a column, joined by MUXF7/F8) feeding DSP products:
+    what moving it from LUTs to block RAM frees in synth_xilinx (90 LUTs) is within a
+    third of what the structural model frees (the LUT ROM less the prefetch address),
+    so the allocator's trade is the one synthesis sees; the model credits less, never
+    more (deeper ROMs free more still: docs/cost.md)."""
+    from codesign.cost import structural as st
+
+    rng = np.random.default_rng(5)
+    x8, w6, b8 = FixedType(8, 3), FixedType(6, 1), FixedType(8, 3)
+    wmat = rng.integers(-31, 32, (200, 3))
+    coef = st.coefficients(XC7.family)
+    luts, est = {}, {}
+    for rom in ("lut", "bram"):
+        plan = plan_mac(wmat, list(range(200)), np.zeros(3, int), x8, w6, b8,
+                        lossless_accum(w6, x8, b8, 200), 200, True, XC7, rom)
+        cells = _synth_cells(plan, tmp_path / rom)
+        luts[rom] = sum(n for c, n in cells.items() if c.startswith("LUT"))
+        est[rom] = st.weighted_logic(st.mac_structure(plan, XC7), coef)[0]
+    freed, credit = luts["lut"] - luts["bram"], est["lut"] - est["bram"]
+    assert 0 < credit <= freed and credit == pytest.approx(freed, rel=0.35), (est, luts)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from codesign.data import load_dataset
+from codesign.flow.schema import load_flow
 from codesign.ir.graph import Graph
 from codesign.sensitivity.activations import activation_traces
-from codesign.flow.schema import load_flow
 from codesign.sensitivity.hessian import weight_traces
 from codesign.sensitivity.hutchinson import HutchinsonSettings, UnconvergedWarning
 

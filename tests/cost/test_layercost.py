@@ -70,7 +70,7 @@ def _allocator_total(graph, cands, design) -> dict[str, float]:
     (3, 6, 1, "lut", "auto"),  # adder graphs at interpolated widths
     (6, 4, 2, "lut", "lut"),  # MACs with a LUT ROM
     (6, 4, 2, "lut", "bram"),  # the same in block RAM
-    (4, 3, 1, "dsp", "auto"),
+    (4, 6, 1, "dsp", "auto"),  # a `*` by constants that may map to DSPs
     (8, 8, 2, "dsp", "bram"),
     (3, 8, 2, "dsp", "lut"),  # a width interpolated between planned ones
 ])

@@ -312,6 +312,31 @@ def _timing(plan: Plan, fix: _Fix, solved: int, images: int, period: int) -> Tim
     return t
 
 
+def fifo_fill(plan: Plan) -> dict[str, int]:
+    """Per fork FIFO (by engine name): the most beats it holds when a beat is pushed,
+    plus that beat, in the periodic regime and before it (the closed form over images
+    until its last three are shifted copies, as `compose` finds them). A FIFO that deep
+    accepts every beat at the edge it did with any greater depth: its in_ready is true
+    at every edge its stream transfers, and at no other edge does the stream transfer
+    anyway, so every edge of the network is unchanged (codesign.rtl.network sizes the
+    forks with it). Raises NoFixpoint when the network deadlocks."""
+    plan = expand_pipelines(plan)
+    fifos = [e for e in plan.engines if e.kind == "fifo"]
+    if not fifos:
+        return {}
+    n = PROBE_IMAGES
+    fix = _fixpoint(plan, n, None)
+    while _period(fix, n) is None and n < 8 * PROBE_IMAGES:
+        n *= 2
+        fix = _fixpoint(plan, n, None)
+    fill = {}
+    for e in fifos:
+        push, pop = fix.fires[e.inputs[0]], fix.fires[e.output]
+        held = np.arange(len(push)) - np.searchsorted(pop, push, side="left")
+        fill[e.name] = int(held.max()) + 1
+    return fill
+
+
 def network_timing(plan: Plan, images: int) -> Timing:
     """Closed form when it settles; the per-edge simulation otherwise (which raises on
     a deadlock with its own message)."""

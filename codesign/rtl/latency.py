@@ -312,29 +312,71 @@ def _timing(plan: Plan, fix: _Fix, solved: int, images: int, period: int) -> Tim
     return t
 
 
-def fifo_fill(plan: Plan) -> dict[str, int]:
-    """Per fork FIFO (by engine name): the most beats it holds when a beat is pushed,
-    plus that beat, in the periodic regime and before it (the closed form over images
-    until its last three are shifted copies, as `compose` finds them). A FIFO that deep
-    accepts every beat at the edge it did with any greater depth: its in_ready is true
-    at every edge its stream transfers, and at no other edge does the stream transfer
-    anyway, so every edge of the network is unchanged (codesign.rtl.network sizes the
-    forks with it). Raises NoFixpoint when the network deadlocks."""
-    plan = expand_pipelines(plan)
-    fifos = [e for e in plan.engines if e.kind == "fifo"]
+def _held(push: np.ndarray, pop: np.ndarray) -> int:
+    """The most beats a FIFO holds when a beat is pushed, plus that beat: the depth at
+    which it takes every beat at these edges."""
+    return int((np.arange(len(push)) - np.searchsorted(pop, push, side="left")).max()) + 1
+
+
+def fifo_depths(plan: Plan, least: int) -> dict[str, int]:
+    """Per fork FIFO (by engine name): a depth (at least `least`, at most the plan's) at
+    which every output transfer of the network stays at its edge with the plan's depths
+    (which must not deadlock), checked by the closed form over 2 x PROBE_IMAGES images:
+    the same output edges, and a periodic regime reached (the plan's own may not be:
+    its deep FIFOs let the input run ahead, image after image).
+
+    Each reader takes beat k of its copy at the edge it did with the plan's depths
+    (pop[k]), so the fork need not transfer beat k before its first reader takes it:
+    late[k] = min over its FIFOs of pop[k] - 1. What a FIFO holds when pushed at those
+    edges is its branch's skew (the skip of a residual block keeps the beats its long
+    branch takes before the join; the long branch's own reader, and a reader slower than
+    the fork's producer, need little): no depth below it keeps the readers' edges. It
+    is the answer when the check passes (a producer that can wait, e.g. an adder graph);
+    else each FIFO in turn is bisected between it and the plan's depth (a folded
+    producer needs slack to compute its next beat while the fork waits)."""
+    ex = expand_pipelines(plan)
+    fifos = [e for e in ex.engines if e.kind == "fifo"]
     if not fifos:
         return {}
-    n = PROBE_IMAGES
-    fix = _fixpoint(plan, n, None)
-    while _period(fix, n) is None and n < 8 * PROBE_IMAGES:
-        n *= 2
-        fix = _fixpoint(plan, n, None)
-    fill = {}
+    before = {e.name: e.timing["depth"] for e in fifos}
+    images = 2 * PROBE_IMAGES
+    fix = _fixpoint(ex, images, None)
+    want, sweeps = fix.out_fire, 2 * fix.sweeps + 8
+    late: dict[int, np.ndarray] = {}
     for e in fifos:
-        push, pop = fix.fires[e.inputs[0]], fix.fires[e.output]
-        held = np.arange(len(push)) - np.searchsorted(pop, push, side="left")
-        fill[e.name] = int(held.max()) + 1
-    return fill
+        pop = fix.fires[e.output] - 1
+        late[e.inputs[0]] = np.minimum(late.get(e.inputs[0], pop), pop)
+    floor = {e.name: min(before[e.name], max(least, _held(late[e.inputs[0]],
+                                                        fix.fires[e.output])))
+             for e in fifos}
+
+    def same() -> bool:
+        try:
+            got = _fixpoint(ex, images, sweeps)
+        except NoFixpoint:  # deadlocks, or settles far slower: not taken
+            return False
+        return np.array_equal(got.out_fire, want) and _period(got, images) is not None
+
+    try:
+        for e in fifos:
+            e.timing["depth"] = floor[e.name]
+        if same():
+            return floor
+        for e in fifos:
+            e.timing["depth"] = before[e.name]
+        for e in fifos:
+            lo, hi = floor[e.name], before[e.name]
+            while lo < hi:
+                e.timing["depth"] = (lo + hi) // 2
+                if same():
+                    hi = e.timing["depth"]
+                else:
+                    lo = e.timing["depth"] + 1
+            e.timing["depth"] = hi
+        return {e.name: e.timing["depth"] for e in fifos}
+    finally:
+        for e in fifos:
+            e.timing["depth"] = before[e.name]
 
 
 def network_timing(plan: Plan, images: int) -> Timing:

@@ -473,25 +473,23 @@ class _Planner:
                                            FIFO.kind, {"depth": depth, "beats": src.beats}))
 
     def _size_forks(self, plan: Plan) -> None:
-        """Every fork FIFO as deep as the cycle model measures it must be
-        (codesign.rtl.latency.fifo_fill, on the plan with `_fork_depth`'s bound, which
-        never deadlocks), at least MIN_FIFO_DEPTH, so no edge of the network moves; then
-        its storage by codesign.hwrules.fifo_plan. The cycle model imports this module,
-        hence the import here."""
-        from codesign.rtl.latency import NoFixpoint, fifo_fill
+        """Every fork FIFO as deep as the cycle model measures its branch's skew, from
+        the plan with `_fork_depth`'s bound (which never deadlocks), at least
+        MIN_FIFO_DEPTH, with no output transfer of the network moved
+        (codesign.rtl.latency.fifo_depths); then its storage by
+        codesign.hwrules.fifo_plan. The cycle model imports this module, hence the
+        import here."""
+        from codesign.rtl.latency import NoFixpoint, fifo_depths
 
-        if not any(e.kind == "fifo" for e in plan.engines):
-            return
         try:
-            fill = fifo_fill(plan)
+            depths = fifo_depths(plan, MIN_FIFO_DEPTH)
         except NoFixpoint:  # keep the bound: network_timing then names the deadlock
-            fill = {}
+            depths = {}
         device = get_device(self.d.device) if self.d is not None else None
         for e in plan.engines:
             if e.kind != "fifo":
                 continue
-            depth = max(MIN_FIFO_DEPTH, min(fill.get(e.name, e.timing["depth"]),
-                                            e.timing["depth"]))
+            depth = depths.get(e.name, e.timing["depth"])
             e.timing["depth"] = depth
             e.params["DEPTH"] = depth
             if device is not None:

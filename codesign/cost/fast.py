@@ -45,8 +45,10 @@ on a DSP. Features (bits of logic):
   fifo      (not fitted: 0) the FIFOs of a fork (a residual skip) are added as the
             structural model costs them (codesign.cost.structural.fifo_structure:
             LUTRAM, block RAM, read mux, pointers), at the depths of the RTL planner's
-            timing-only plan (the adder graphs' pipeline stages given as `pipe`), so
-            both models count the same FIFOs
+            timing-only plan at reuse 1 (the adder graphs' pipeline stages given as
+            `pipe`): the same FIFOs as the structural model of that design. A branch's
+            skew moves with the reuse factors, which a per-layer table does not fix:
+            `codesign cost` reads the chosen design's own depths
   taps, out, acc  window-tap, output and accumulator register bits
   pipe      an adder graph's pipeline registers at the part's clock: estimated stages
             (codesign.rtl.pipeline's delay model along one output's adder tree) x the

@@ -96,3 +96,33 @@ def test_fifo_memory_rule_boundary():
     banks = math.ceil(2 * per / (12 * 4))  # 2 blocks against 12 DPR16X4 per 16 words
     assert fifo_plan(16 * (banks - 1), 48, e).style == "distributed"
     assert fifo_plan(16 * banks, 48, e).style == "block"
+
+
+def test_cifar_size_residual_block_folded_to_20k_cycles():
+    """The issue's reference shape (32x32x3, conv 16/32 with pools, a basic block at 32
+    channels on 8x8, conv 64, global pool, dense) folded to about 20,000 cycles per
+    image: the skip holds the block's skew, tens of beats where the bound built 147, the
+    block's own reader the minimum; the output edges are the bound's."""
+    from torch import nn
+
+    from codesign.ir import Graph
+    from codesign.rtl.latency import network_timing
+    from codesign.rtl.network import plan_timing
+    from codesign.zoo import BasicBlock
+
+    def cbr(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    model = nn.Sequential(*cbr(3, 16), nn.MaxPool2d(2), *cbr(16, 32), nn.MaxPool2d(2),
+                          BasicBlock(32), *cbr(32, 64), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(64, 10)).eval()
+    graph = Graph.from_torch(model, (3, 32, 32))
+    reuse = {layer.name: min(rf, layer.terms)
+             for layer, rf in zip(graph.weighted, (16, 61, 192, 192, 144, 64), strict=True)}
+    sized, bound = plan_timing(graph, reuse), plan_timing(graph, reuse, size_forks=False)
+    depths = sorted(_fifos(sized).values())
+    assert depths[0] == MIN_FIFO_DEPTH and 2 * (8 + 1) <= depths[1] < 40
+    assert sorted(_fifos(bound).values()) == [147, 147]
+    a, b = network_timing(sized, 3), network_timing(bound, 3)
+    assert a.out_edges == b.out_edges
+    assert 18_000 <= a.summary()["interval"] <= 22_000

@@ -283,7 +283,8 @@ class _Planner:
 
     def __init__(self, qnet: QuantizedNet | None, graph: Graph | None = None,
                  reuse: dict[str, int] | None = None,
-                 pipe: dict[str, int] | None = None) -> None:
+                 pipe: dict[str, int] | None = None, size_forks: bool = True) -> None:
+        self.size_forks = size_forks
         self.q = qnet
         self.g = qnet.graph if qnet is not None else graph
         self.d = qnet.design if qnet is not None else None
@@ -327,7 +328,8 @@ class _Planner:
         self._insert_forks()
         out = self.stream_of[g.output.name]
         plan = Plan(self.streams, self.engines, self.stream_of["input"], out)
-        self._size_forks(plan)
+        if self.size_forks:
+            self._size_forks(plan)
         return plan
 
     def _fusable_relu(self, layer: L.Layer) -> L.ReLU | None:
@@ -543,14 +545,17 @@ def plan_layer(qnet: QuantizedNet, name: str) -> Plan:
 
 
 def plan_timing(graph: Graph, reuse: dict[str, int] | None = None,
-                pipe: dict[str, int] | None = None) -> Plan:
+                pipe: dict[str, int] | None = None, size_forks: bool = True) -> Plan:
     """The accelerator's streams and engines for a float Graph at per-layer reuse
     factors (1 where not given), with timing only: no types, weights or module
     parameters. Its cycles equal plan_network's for any design with those reuse factors
     and those pipeline stages per weighted layer (`pipe`, 0 where not given: the stages
     of an adder graph at the design's clock come from the solved graph, which this plan
-    does not build; each stage adds one edge of latency and deepens fork FIFOs)."""
-    return _Planner(None, graph, reuse, pipe).plan()
+    does not build; each stage adds one edge of latency and deepens fork FIFOs).
+    size_forks=False keeps every fork FIFO at its deadlock-free bound: the same output
+    edges, without the cycle-model runs that size them (seconds on a CIFAR-size residual
+    network), for a caller that reads one engine's cycles."""
+    return _Planner(None, graph, reuse, pipe, size_forks).plan()
 
 
 # -- rendering --------------------------------------------------------------------------

@@ -71,6 +71,22 @@ def test_long_branch_fifo_depths_and_verilator(long_branch_qnet, built, tmp_path
     assert predicted["interval"] >= 64 * 12  # the RF 12 conv sets the pace
 
 
+def test_block_ram_fifos_keep_every_cycle(long_branch_qnet, built, tmp_path, monkeypatch):
+    """The same network with every fork FIFO in block RAM (cs_fifo BRAM = 1: synchronous
+    read, bypass register), as hwrules.fifo_plan puts deep ones: the same values at the
+    same edges, also under random backpressure."""
+    from codesign import hwrules
+    from codesign.rtl import network
+
+    def block(depth, width, device):
+        return hwrules.FifoPlan(depth, width, "block", 1, 0, 0, 1)
+
+    monkeypatch.setattr(network, "fifo_plan", block)
+    x = np.random.default_rng(2).uniform(0, 1, (40, 3, 8, 8)).astype(np.float32)
+    _check(long_branch_qnet, built, tmp_path, x, 20)
+    assert (tmp_path / "rtl" / "cs_top.sv").read_text().count(".BRAM(1)") == 2
+
+
 def test_digits_resnet_verilator(built, digits_data, tmp_path):
     """digits_resnet at 8 bits (RF 1 adder graphs): each block's skip holds its skew, at
     least the two 3x3 windows' look-ahead (a row and a pixel each, 8 and 4 pixels wide)

@@ -59,7 +59,8 @@ DSP counts follow Yosys's rule (both operands at least 2 bits, widths summing to
 least 9 - on Xilinx the product's trimmed width, x_bits + w_bits - a power of two is a
 shift) on the products written with `*` (`multiplier:
 dsp`; LUT multipliers at RF > 1 are shift-and-add rows of the weights' bits, no DSP)
-and are not fitted; today's RTL infers no block RAM.
+and are not fitted; block RAM is the fork FIFOs' (the structural rule's blocks; weight ROMs in
+block RAM are left to the structural model).
 
 Cycles are closed form in the layer's shape and reuse (codesign.rtl.engines'
 window timing): "interval" is the engine's cycles per image; "latency" is the delay it

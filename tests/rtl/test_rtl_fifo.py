@@ -66,8 +66,8 @@ def test_long_branch_fifo_depths_and_verilator(long_branch_qnet, built, tmp_path
     # least the beats the branch's two 3x3 windows look ahead (a row and a pixel each)
     assert direct == MIN_FIFO_DEPTH
     assert skip >= 2 * (8 + 1)
-    x = np.random.default_rng(1).uniform(0, 1, (60, 3, 8, 8)).astype(np.float32)
-    predicted = _check(long_branch_qnet, built, tmp_path, x, 20)
+    x = np.random.default_rng(1).uniform(0, 1, (30, 3, 8, 8)).astype(np.float32)
+    predicted = _check(long_branch_qnet, built, tmp_path, x, 12)
     assert predicted["interval"] >= 64 * 12  # the RF 12 conv sets the pace
 
 
@@ -82,8 +82,8 @@ def test_block_ram_fifos_keep_every_cycle(long_branch_qnet, built, tmp_path, mon
         return hwrules.FifoPlan(depth, width, "block", 1, 0, 0, 1)
 
     monkeypatch.setattr(network, "fifo_plan", block)
-    x = np.random.default_rng(2).uniform(0, 1, (40, 3, 8, 8)).astype(np.float32)
-    _check(long_branch_qnet, built, tmp_path, x, 20)
+    x = np.random.default_rng(2).uniform(0, 1, (20, 3, 8, 8)).astype(np.float32)
+    _check(long_branch_qnet, built, tmp_path, x, 10)
     assert (tmp_path / "rtl" / "cs_top.sv").read_text().count(".BRAM(1)") == 2
 
 
@@ -105,4 +105,4 @@ def test_digits_resnet_verilator(built, digits_data, tmp_path):
     skips = sorted(d for n, d in depths.items() if "add" in n)
     assert sorted(d for n, d in depths.items() if "add" not in n) == [MIN_FIFO_DEPTH] * 2
     assert 2 * (4 + 1) <= skips[0] < 66 // 2 and 2 * (8 + 1) <= skips[1] < 136 // 4
-    _check(qnet, built, tmp_path, digits_data.x_test[:100], 30)
+    _check(qnet, built, tmp_path, digits_data.x_test[:60], 20)

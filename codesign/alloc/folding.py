@@ -41,7 +41,8 @@ def multiplier_rfs(terms: int) -> list[int]:
 
 
 def _cycles(graph: Graph, layer: str, rf: int) -> int:
-    engine = next(e for e in plan_timing(graph, {layer: rf}).engines if layer in e.layers)
+    engine = next(e for e in plan_timing(graph, {layer: rf}, size_forks=False).engines
+                  if layer in e.layers)
     return engine.cycles_per_image()
 
 

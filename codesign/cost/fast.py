@@ -42,9 +42,13 @@ on a DSP. Features (bits of logic):
             32-bit `% stride` per dimension whose stride is not a power of two, and
             per channel an average pool's mean over a window that is not a power of two
             (codesign.cost.structural.divider)
-  fifo      bits held by the FIFOs of a fork (a residual skip), as deep as the RTL
-            planner makes them (its timing-only plan, with the adder graphs' pipeline
-            stages given as `pipe`)
+  fifo      (not fitted: 0) the FIFOs of a fork (a residual skip) are added as the
+            structural model costs them (codesign.cost.structural.fifo_structure:
+            LUTRAM, block RAM, read mux, pointers), at the depths of the RTL planner's
+            timing-only plan at reuse 1 (the adder graphs' pipeline stages given as
+            `pipe`): the same FIFOs as the structural model of that design. A branch's
+            skew moves with the reuse factors, which a per-layer table does not fix:
+            `codesign cost` reads the chosen design's own depths
   taps, out, acc  window-tap, output and accumulator register bits
   pipe      an adder graph's pipeline registers at the part's clock: estimated stages
             (codesign.rtl.pipeline's delay model along one output's adder tree) x the
@@ -55,7 +59,8 @@ DSP counts follow Yosys's rule (both operands at least 2 bits, widths summing to
 least 9 - on Xilinx the product's trimmed width, x_bits + w_bits - a power of two is a
 shift) on the products written with `*` (`multiplier:
 dsp`; LUT multipliers at RF > 1 are shift-and-add rows of the weights' bits, no DSP)
-and are not fitted; today's RTL infers no block RAM.
+and are not fitted; block RAM is the fork FIFOs' (the structural rule's blocks; weight ROMs in
+block RAM are left to the structural model).
 
 Cycles are closed form in the layer's shape and reuse (codesign.rtl.engines'
 window timing): "interval" is the engine's cycles per image; "latency" is the delay it
@@ -77,6 +82,7 @@ from typing import Any
 
 import numpy as np
 
+from codesign.cost import structural as st
 from codesign.cost.report import family_coefficients, load_fit
 from codesign.cost.weightstats import MAX_BITS, WeightTables
 from codesign.devices import Device, get_device
@@ -258,9 +264,27 @@ class FastCostModel:
             odd = sum(not _pow2(v) for v in info.window.stride)
             if odd:
                 feats["div"] = feats["div"] + 2.0 * DIV_BITS ** 2 * odd
-        if info.fifo_depths:
-            feats["fifo"] = feats["fifo"] + 1.0 * sum(info.fifo_depths) * info.fifo_channels * ob
         return feats, dsps, latency, interval
+
+    def fifo_costs(self, layer: str, out_bits) -> dict[str, np.ndarray]:
+        """LUT, FF and BRAM of the fork FIFOs on a layer's stream at each candidate
+        output width: the structural rule (codesign.cost.structural.fifo_structure) at
+        the planner's depths, before the per-design constant."""
+        info = self._info[layer]
+        ob = np.asarray(out_bits, dtype=np.int64)
+        out = {k: np.zeros(ob.shape) for k in ("lut", "ff", "bram")}
+        if not info.fifo_depths:
+            return out
+        coef = st.coefficients(self.device.family)
+        for b in np.unique(ob).tolist():
+            lut = ff = bram = 0.0
+            for depth in info.fifo_depths:
+                s = st.fifo_structure(info.fifo_channels * int(b), depth, self.device)
+                logic, regs = st.weighted_logic(s, coef)
+                lut, ff, bram = lut + round(logic) + s.lutram, ff + round(regs), bram + s.bram
+            hit = ob == b
+            out["lut"][hit], out["ff"][hit], out["bram"][hit] = lut, ff, bram
+        return out
 
     def _weighted(self, info: _LayerInfo, wb, xb, xe, ob, rf, use_dsp, accum_bits, lossy):
         t = info.weights
@@ -415,8 +439,11 @@ class FastCostModel:
                 if weight:
                     total = total + weight * value
             out[res] = np.rint(total)
+        fifo = self.fifo_costs(layer, np.broadcast_to(np.asarray(out_bits), np.shape(dsps)))
+        out["lut"] = out["lut"] + fifo["lut"]
+        out["ff"] = out["ff"] + fifo["ff"]
         out["dsp"] = dsps
-        out["bram"] = np.zeros(np.shape(dsps))
+        out["bram"] = fifo["bram"]
         out["latency"] = latency * 1.0
         out["interval"] = interval * 1.0
         return out

@@ -14,9 +14,10 @@ instantiates: one engine, one place), which turns the engine's parameters and gr
   holds a constant; a fork FIFO's output always varies: its memory starts unknown); the
   low bits a cast appends as zeros are not register bits;
 - counts Yosys's mapping fixes exactly: DSP blocks (codesign.hwrules.dsp_mapped on each
-  `*` of a MAC plan, the operands as Yosys trims them, and on a fork FIFO's write
-  address for an even width), block RAM (the weight ROMs
-  hwrules.rom_plan puts there: its 18 Kbit blocks in the device's units), carry cells (an
+  `*` of a MAC plan, the operands as Yosys trims them), block RAM (the weight ROMs
+  hwrules.rom_plan puts there and the fork FIFOs hwrules.fifo_plan puts there: their
+  18 Kbit blocks in the device's units), distributed RAM (the other fork FIFOs' LUTRAM
+  primitives), carry cells (an
   adder of w bits is ceil(w/4) CARRY4 on xc7 / UltraScale, ceil(w/2) CCU2C on ECP5) and,
   on Xilinx, the SRL16E/SRLC32E that `shregmap` makes of a line buffer's untapped runs
   (ECP5 keeps them as flip-flops).
@@ -43,7 +44,7 @@ from codesign.cost.report import family_coefficients, load_fit
 from codesign.cost.weightstats import csd_digits
 from codesign.devices import Device
 from codesign.errors import CodesignError
-from codesign.hwrules import BLOCK_BITS, dsp_mapped
+from codesign.hwrules import BLOCK_BITS, dsp_mapped, fifo_plan
 from codesign.qnet import QuantizedNet, retarget
 from codesign.rtl.adder_graph import AdderGraph, signed_width
 from codesign.rtl.engines import Engine
@@ -557,32 +558,31 @@ def _add_engine(e: Engine, ctx: Context) -> Structure:
     return s
 
 
-def fifo_address_dsp(w: int, depth: int, device: Device) -> int:
-    """DSP blocks of cs_fifo's write address `32'(wr) * W`. Yosys's peepopt turns a shift
-    by an index times a constant stride into a strided shift (shiftmul) for the read
-    always, for the write only when W is odd: an even W's trailing zeros become a shift
-    first and the pattern no longer matches, so the write keeps a `*` of the AB-bit
-    pointer by W's odd part, which mul2dsp maps like any product (a power-of-two W is a
-    plain shift)."""
-    if w % 2 or w & (w - 1) == 0:
-        return 0
-    ab = max(math.ceil(math.log2(depth)), 1)
-    odd = _unsigned_bits(w >> ((w & -w).bit_length() - 1))
-    return int(dsp_mapped(ab, odd, ab + odd, device.family))
-
-
 def _fifo(e: Engine, ctx: Context) -> Structure:
     return fifo_structure(e.params["W"], e.params["DEPTH"], ctx.device)
 
 
 def fifo_structure(w: int, depth: int, device: Device) -> Structure:
-    """cs_fifo of w bits and depth words (a fork's copy of one stream)."""
-    bits = w * depth  # a constant input too: the memory is written under a mask
+    """cs_fifo of w bits and depth words (a fork's copy of one stream), its memory where
+    codesign.hwrules.fifo_plan puts it (the RTL reads the same rule): distributed RAM
+    primitives counted exactly (LUTRAM), with a read mux between banks stacked in depth
+    (a LUT6 selects 4 on Xilinx, a LUT4 2 on ECP5); or block RAM, exactly, with the
+    bypass register and its mux (and on ECP5 the read register Yosys keeps outside the
+    block). Pointers and count: the ctrl bits."""
+    plan = fifo_plan(depth, w, device)
     ab = max(math.ceil(math.log2(depth)), 1)
     cb = math.ceil(math.log2(depth + 1))
-    return Structure(lut={"fifo": float(bits), "ctrl": float(2 * ab + cb)},
-                     ff={"fifo": float(bits), "ctrl": float(2 * ab + cb)},
-                     dsp=fifo_address_dsp(w, depth, device), carry_bits=[ab, ab, cb])
+    ctrl = float(3 * ab + cb)  # rd, wr, count and the next read address
+    if plan.style == "block":
+        held, mux = (w + 1, w) if xilinx(device) else (2 * w + 1, 2 * w)  # ECP5: measured
+        return Structure(lut={"fifo": float(mux), "ctrl": ctrl},
+                         ff={"fifo": float(held), "ctrl": float(2 * ab + cb)},
+                         bram=plan.blocks * BLOCK_BITS / device.bram_bits,
+                         carry_bits=[ab, ab, cb])
+    per_bit = plan.banks - 1 if device.family == "ecp5" else math.ceil((plan.banks - 1) / 3)
+    return Structure(lut={"fifo": float(w * per_bit), "ctrl": ctrl},
+                     ff={"ctrl": float(2 * ab + cb)}, lutram=plan.luts,
+                     carry_bits=[ab, ab, cb])
 
 
 Rule = Callable[[Engine, Context], Structure]

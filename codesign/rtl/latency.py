@@ -312,6 +312,75 @@ def _timing(plan: Plan, fix: _Fix, solved: int, images: int, period: int) -> Tim
     return t
 
 
+def _held(push: np.ndarray, pop: np.ndarray) -> int:
+    """The most beats a FIFO holds when a beat is pushed, plus that beat: the depth at
+    which it takes every beat at these edges."""
+    return int((np.arange(len(push)) - np.searchsorted(pop, push, side="left")).max()) + 1
+
+
+def fifo_depths(plan: Plan, least: int) -> dict[str, int]:
+    """Per fork FIFO (by engine name): a depth (at least `least`, at most the plan's) at
+    which every output transfer of the network stays at its edge with the plan's depths
+    (which must not deadlock), checked by the closed form over 2 x PROBE_IMAGES images:
+    the same output edges, and a periodic regime reached (the plan's own may not be:
+    its deep FIFOs let the input run ahead, image after image).
+
+    Each reader takes beat k of its copy at the edge it did with the plan's depths
+    (pop[k]), so the fork need not transfer beat k before its first reader takes it:
+    late[k] = min over its FIFOs of pop[k] - 1. What a FIFO holds when pushed at those
+    edges is its branch's skew (the skip of a residual block keeps the beats its long
+    branch takes before the join; the long branch's own reader, and a reader slower than
+    the fork's producer, need little): no depth below it keeps the readers' edges. It
+    is the answer when the check passes (a producer that can wait, e.g. an adder graph);
+    else each FIFO in turn is bisected between it and the plan's depth (a folded
+    producer needs slack to compute its next beat while the fork waits)."""
+    ex = expand_pipelines(plan)
+    fifos = [e for e in ex.engines if e.kind == "fifo"]
+    if not fifos:
+        return {}
+    before = {e.name: e.timing["depth"] for e in fifos}
+    images = 2 * PROBE_IMAGES
+    # deep FIFOs bind the fork-join loop over many images: sweeps grow with the skew
+    fix = _fixpoint(ex, images, 100 + 50 * images)
+    want, sweeps = fix.out_fire, 2 * fix.sweeps + 8
+    late: dict[int, np.ndarray] = {}
+    for e in fifos:
+        pop = fix.fires[e.output] - 1
+        late[e.inputs[0]] = np.minimum(late.get(e.inputs[0], pop), pop)
+    floor = {e.name: min(before[e.name], max(least, _held(late[e.inputs[0]],
+                                                        fix.fires[e.output])))
+             for e in fifos}
+
+    def same(periodic: bool = True) -> bool:
+        try:
+            got = _fixpoint(ex, images, sweeps)
+        except NoFixpoint:  # deadlocks, or settles far slower: not taken
+            return False
+        return np.array_equal(got.out_fire, want) and (
+            not periodic or _period(got, images) is not None)
+
+    try:
+        for e in fifos:
+            e.timing["depth"] = floor[e.name]
+        if same():
+            return floor
+        for e in fifos:
+            e.timing["depth"] = before[e.name]
+        for e in fifos:  # the others deeper meanwhile: periodic only at the end
+            lo, hi = floor[e.name], before[e.name]
+            while lo < hi:
+                e.timing["depth"] = (lo + hi) // 2
+                if same(periodic=False):
+                    hi = e.timing["depth"]
+                else:
+                    lo = e.timing["depth"] + 1
+            e.timing["depth"] = hi
+        return {e.name: e.timing["depth"] for e in fifos} if same() else before
+    finally:
+        for e in fifos:
+            e.timing["depth"] = before[e.name]
+
+
 def network_timing(plan: Plan, images: int) -> Timing:
     """Closed form when it settles; the per-edge simulation otherwise (which raises on
     a deadlock with its own message)."""

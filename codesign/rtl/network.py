@@ -4,7 +4,9 @@ Streams carry one pixel (all channels) per transfer, raster order, channel c at
 bits [c*W +: W]. A Flatten is a re-reading of its input stream (the dense engine after it
 maps torch's channel-major order onto the pixels). A ReLU right after a conv/dense that
 feeds only it is fused into that engine. A stream read by several engines forks through
-one cs_fifo per reader, deep enough that a residual join never deadlocks.
+one cs_fifo per reader, as deep as the cycle model measures that branch's skew (the
+beats it holds while the other branch's engines produce; `_size_forks`), in distributed
+or block RAM by codesign.hwrules.fifo_plan.
 
 What each layer kind becomes is its rule in RULES (one small function per kind: the
 engine's kind, the window it slides, which is the IR layer's `geometry`, and the builder
@@ -34,7 +36,7 @@ from codesign.design import LayerImpl, is_lossless_accum
 from codesign.devices import get_device
 from codesign.errors import CodesignError
 from codesign.fixed import FixedType, Overflow, Rounding
-from codesign.hwrules import uses_star
+from codesign.hwrules import fifo_plan, uses_star
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.ir.registry import LayerRegistry
@@ -55,6 +57,7 @@ from codesign.rtl.specs import HW_FILES, HW_INCLUDES, SPECS, spec_of
 
 TOP = "cs_top"
 FIFO = SPECS["cs_fifo"]  # a fork's copy of a stream, one per reader
+MIN_FIFO_DEPTH = 2  # a 1-deep cs_fifo takes a beat only every other edge
 
 
 @dataclass
@@ -280,7 +283,8 @@ class _Planner:
 
     def __init__(self, qnet: QuantizedNet | None, graph: Graph | None = None,
                  reuse: dict[str, int] | None = None,
-                 pipe: dict[str, int] | None = None) -> None:
+                 pipe: dict[str, int] | None = None, size_forks: bool = True) -> None:
+        self.size_forks = size_forks
         self.q = qnet
         self.g = qnet.graph if qnet is not None else graph
         self.d = qnet.design if qnet is not None else None
@@ -323,7 +327,10 @@ class _Planner:
                 self._engine_for(layer, relu)
         self._insert_forks()
         out = self.stream_of[g.output.name]
-        return Plan(self.streams, self.engines, self.stream_of["input"], out)
+        plan = Plan(self.streams, self.engines, self.stream_of["input"], out)
+        if self.size_forks:
+            self._size_forks(plan)
+        return plan
 
     def _fusable_relu(self, layer: L.Layer) -> L.ReLU | None:
         return fused_relu(self.g, layer)  # codesign.rtl.fusion: the cost models read it too
@@ -464,11 +471,35 @@ class _Planner:
                 user.inputs = tuple(ins)
                 self.engines.append(Engine(f"u_fork{sid}_{user.name[2:]}", FIFO.module,
                                            (src.layer,), (sid,), copy.id,
-                                           {"W": src.bits, "DEPTH": depth}, FIFO.kind,
-                                           {"depth": depth, "beats": src.beats}))
+                                           {"W": src.bits, "DEPTH": depth, "BRAM": 0},
+                                           FIFO.kind, {"depth": depth, "beats": src.beats}))
+
+    def _size_forks(self, plan: Plan) -> None:
+        """Every fork FIFO as deep as the cycle model measures its branch's skew, from
+        the plan with `_fork_depth`'s bound (which never deadlocks), at least
+        MIN_FIFO_DEPTH, with no output transfer of the network moved
+        (codesign.rtl.latency.fifo_depths); then its storage by
+        codesign.hwrules.fifo_plan. The cycle model imports this module, hence the
+        import here."""
+        from codesign.rtl.latency import NoFixpoint, fifo_depths
+
+        try:
+            depths = fifo_depths(plan, MIN_FIFO_DEPTH)
+        except NoFixpoint:  # keep the bound: network_timing then names the deadlock
+            depths = {}
+        device = get_device(self.d.device) if self.d is not None else None
+        for e in plan.engines:
+            if e.kind != "fifo":
+                continue
+            depth = depths.get(e.name, e.timing["depth"])
+            e.timing["depth"] = depth
+            e.params["DEPTH"] = depth
+            if device is not None:
+                e.params["BRAM"] = int(fifo_plan(depth, e.params["W"], device).style == "block")
 
     def _fork_depth(self, sid: int) -> int:
-        """Every beat the engines between the fork and its join can hold, plus two."""
+        """An upper bound on what a fork FIFO needs: every beat the engines between the
+        fork and its join can hold, plus two (what `_size_forks` starts from)."""
         down: set[int] = set()
         frontier = {sid}
         while frontier:
@@ -514,14 +545,17 @@ def plan_layer(qnet: QuantizedNet, name: str) -> Plan:
 
 
 def plan_timing(graph: Graph, reuse: dict[str, int] | None = None,
-                pipe: dict[str, int] | None = None) -> Plan:
+                pipe: dict[str, int] | None = None, size_forks: bool = True) -> Plan:
     """The accelerator's streams and engines for a float Graph at per-layer reuse
     factors (1 where not given), with timing only: no types, weights or module
     parameters. Its cycles equal plan_network's for any design with those reuse factors
     and those pipeline stages per weighted layer (`pipe`, 0 where not given: the stages
     of an adder graph at the design's clock come from the solved graph, which this plan
-    does not build; each stage adds one edge of latency and deepens fork FIFOs)."""
-    return _Planner(None, graph, reuse, pipe).plan()
+    does not build; each stage adds one edge of latency and deepens fork FIFOs).
+    size_forks=False keeps every fork FIFO at its deadlock-free bound: the same output
+    edges, without the cycle-model runs that size them (seconds on a CIFAR-size residual
+    network), for a caller that reads one engine's cycles."""
+    return _Planner(None, graph, reuse, pipe, size_forks).plan()
 
 
 # -- rendering --------------------------------------------------------------------------

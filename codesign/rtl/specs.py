@@ -75,7 +75,7 @@ SPECS: dict[str, EngineSpec] = {s.module: s for s in (
     EngineSpec("cs_relu", "relu", ("C", "IW", "IS", "SHIFT", "OW", "OS", "RND", "OVF")),
     EngineSpec("cs_add", "add", ("C", "AW_", "AS_", "ASH", "BW_", "BS_", "BSH", "FSHIFT",
                                  "RW", "RS", "RRND", "ROVF")),
-    EngineSpec("cs_fifo", "fifo", ("W", "DEPTH")),
+    EngineSpec("cs_fifo", "fifo", ("W", "DEPTH", "BRAM")),
 )}
 
 

@@ -11,7 +11,7 @@ from codesign.alloc.budget import RESOURCES
 from codesign.alloc.pipeline import designs
 from codesign.alloc.synthcheck import WHOLE, synth_loop
 
-LUT_LIMIT = 153_000  # digits_resnet below: its per-layer sum under this, its whole over
+LUT_LIMIT = 180_000  # digits_resnet below: all its designs fit
 
 
 def test_whole_measure_fits_at_once_so_nothing_is_re_solved():
@@ -36,8 +36,8 @@ def test_whole_measure_fits_at_once_so_nothing_is_re_solved():
 
 @pytest.fixture(scope="module")
 def resnet_run(tmp_path_factory, make_table):
-    """digits_resnet (fork FIFOs the per-layer costs under-count) under a LUT limit set
-    between its design's per-layer sum and its whole estimate, planned on the estimate."""
+    """digits_resnet (fork FIFOs, a residual add, pools) under a LUT limit, planned on
+    the estimate."""
     from codesign.alloc.budget import parse_budget
     from codesign.alloc.pipeline import AllocateJob, run_allocate
     from codesign.data import load_dataset
@@ -63,20 +63,20 @@ def _whole(graph, dev, point):
     return qnet, estimate_structural(qnet, dev)
 
 
-def test_a_design_whose_whole_estimate_breaks_the_limit_is_re_solved(resnet_run):
+def test_the_per_layer_sums_hold_the_fork_fifos(resnet_run):
+    """digits_resnet's fork FIFOs were what its per-layer sums under-counted (every
+    reader's FIFO as deep as everything past the fork, ~60% of its whole estimate at
+    8 bits); sized from the skew they are small, and the allocator's per-layer costs hold
+    them: its first design's sum is within 1% of the whole estimate and fits at once
+    (the re-solve itself: test_whole_measure_fits_at_once_so_nothing_is_re_solved and
+    tests/alloc/test_synth_check.py)."""
     graph, dev, result = resnet_run
     (p,) = result["points"]
     _, est = _whole(graph, dev, p)
-    assert est["lut"] <= LUT_LIMIT  # fits by `codesign cost`, not only by the layer sum
+    assert est["lut"] <= LUT_LIMIT
     first = result["whole_check"]["iterations"][0]["designs"][0]
-    # the case this test is for: the first solve's per-layer sum met the limit, its whole
-    # estimate did not
-    assert first["estimate"]["lut"] <= LUT_LIMIT < first["whole"]["lut"]
-    assert first["over"] == {"lut": first["whole"]["lut"] - LUT_LIMIT}
-    assert result["whole_check"]["fits"]
-    assert p["whole_correction"]["lut"] == pytest.approx(
-        first["whole"]["lut"] / first["estimate"]["lut"])
-    assert "lut" in result["whole_check"]["iterations"][0]["next_correction"]
+    assert abs(first["whole"]["lut"] - first["estimate"]["lut"]) <= 0.01 * first["whole"]["lut"]
+    assert result["whole_check"]["fits"] and len(result["whole_check"]["iterations"]) == 1
 
 
 def test_the_figures_a_user_reads_are_the_whole_estimate(resnet_run):
@@ -98,17 +98,36 @@ def test_the_figures_a_user_reads_are_the_whole_estimate(resnet_run):
         assert p[f"allocator_{key}"] == pytest.approx(est[key], rel=0.05), key
 
 
-def test_the_output_shows_each_whole_check_iteration(resnet_run):
+def test_the_output_shows_each_whole_check_iteration():
+    """A whole estimate 10% over the first design's per-layer sums (a stand-in:
+    digits_resnet's fork FIFOs no longer make its sums miss): it misses, the costs are
+    corrected and re-solved, and the output says so, iteration by iteration."""
     from codesign.cli.cmd_allocate import whole_lines
 
-    _, _, result = resnet_run
-    check = result["whole_check"]
+    cands = synthetic_chain(4, bits=(2, 4, 8), reuse=(1, 2), seed=1)
+    lo = Solver(cands, ("lut", "dsp")).minimum("lut", Budget({"dsp": 0}))
+    limits = Budget({"lut": 3 * lo, "ff": 1e9, "dsp": 0, "bram": 1e9})
+
+    def solve(c):
+        return designs(c, limits, ("exact",), {}, points=1)
+
+    calls = []
+
+    def whole(checked, n):  # 10% over at first; the corrected design's sums are right
+        calls.append(n)
+        over = 1.1 if len(calls) == 1 else 1.0
+        return [{**{k: a.cost[k] for k in RESOURCES}, "lut": over * a.cost["lut"]}
+                for _, _, a in checked]
+
+    _, _, _, check = synth_loop(cands, limits, None, "lut", solve, whole, by=WHOLE)
+    assert len(check["iterations"]) == 2
     first = check["iterations"][0]["designs"][0]
+    assert first["whole"]["lut"] > 3 * lo >= first["estimate"]["lut"]
     lines = whole_lines(check)
     assert lines[0] == "whole check 1:"
     assert (f"exact point 0: allocator/whole lut {first['estimate']['lut']:.0f}/"
             f"{first['whole']['lut']:.0f}") in lines[1] and lines[1].endswith("misses lut")
-    assert lines[2].startswith("  -> correct the costs by lut x1.0")
+    assert lines[2].startswith("  -> correct the costs by lut x1.1")
     assert lines[-1] == check["claim"] and check["claim"].startswith("fits by the whole")
 
 

@@ -258,7 +258,8 @@ def test_a_cast_that_appends_its_width_of_zeros_is_constant():
 def test_fork_fifo_output_varies_and_keeps_its_readers():
     """randnet 5: relu_2 (fused into conv_1) is constant by its cast, so conv_1 folds;
     but the stream forks through two FIFOs whose memories hold unknown bits until
-    written, so conv_3 and the add behind them stay, and each FIFO counts its memory."""
+    written, so conv_3 and the add behind them stay, and each FIFO counts its memory
+    (distributed RAM at these sizes: a RAM32M per 6 bits of width, 4 LUTs)."""
     from tests.rtl.randnet import random_qnet
 
     q, _ = random_qnet(5, residual=True)
@@ -270,18 +271,24 @@ def test_fork_fifo_output_varies_and_keeps_its_readers():
     assert {"u_conv_3", "u_add_6", "u_fork1_conv_3", "u_fork1_add_6"} <= alive
     fifo = next(e for e in plan.engines if e.name == "u_fork1_conv_3")
     s = st.engine_structure(fifo, ctx)
-    assert s.ff["fifo"] == fifo.params["W"] * fifo.params["DEPTH"]
+    assert fifo.params["DEPTH"] <= 32 and fifo.params["BRAM"] == 0
+    assert s.lutram == 4 * math.ceil(fifo.params["W"] / 6)
 
 
-def test_fifo_address_multiply_is_a_dsp_for_an_even_width():
-    """cs_fifo's write address 32'(wr) * W: Yosys's shiftmul folds it for an odd W; an
-    even W keeps a `*` of the pointer by W's odd part, a DSP when mul2dsp takes it
-    (measured: W 14 x 46 deep one DSP48E1, 21 x 47 none, 20 x 32 none)."""
-    assert st.fifo_address_dsp(14, 46, XC7) == 1  # 6-bit pointer x 3-bit 7: 9 bits
-    assert st.fifo_address_dsp(21, 47, XC7) == 0  # odd: a strided shift
-    assert st.fifo_address_dsp(16, 40, XC7) == 0  # a power of two: a shift
-    assert st.fifo_address_dsp(20, 32, XC7) == 0  # 5 + 3 bits: too narrow for mul2dsp
-    assert st.fifo_address_dsp(20, 32, ECP5) == 1  # synth_ecp5 takes any 2-bit operands
+def test_fifo_memory_counts_the_primitives_yosys_maps():
+    """cs_fifo's memory as Yosys 0.70 maps it (tests/rtl/test_hw_yosys.py synthesizes
+    two): xc7 RAM32M (32 x 6) up to 32 words, else RAM64M (64 x 3) banks read through a
+    mux, 4 LUTs each; ECP5 TRELLIS_DPR16X4 (16 x 4); block RAM in 18 Kbit blocks
+    (measured: 48 x 1000 three RAMB18E1 / three DP16KD); no DSP (the address is a
+    RAM index, no multiply)."""
+    s = st.fifo_structure(128, 24, XC7)
+    assert (s.lutram, s.bram, s.dsp) == (22 * 4, 0, 0)
+    s = st.fifo_structure(16, 100, XC7)
+    assert s.lutram == 12 * 4 and s.lut["fifo"] == 16  # two banks: one mux LUT per bit
+    assert st.fifo_structure(16, 100, ECP5).lutram == 28 * 4
+    s = st.fifo_structure(48, 1000, XC7)
+    assert s.lutram == 0 and s.bram == 3 * 0.5  # RAMB18 = half the RAMB36 XC7 counts in
+    assert st.fifo_structure(48, 1000, ECP5).bram == 3
 
 
 def test_zero_weight_output_is_its_bias_at_rf1():

@@ -32,6 +32,7 @@ CASES = [
     ("cs_pool", {"MODE": 1, "AFRAC_X": -2, "AOVF": 1, "AW": 6}),
     ("cs_add", {"ASH": 2, "FSHIFT": -1, "RRND": 5, "ROVF": 3}),
     ("cs_fifo", {"DEPTH": 5}),
+    ("cs_fifo", {"DEPTH": 5, "BRAM": 1}),
     ("cs_out_reg", {"WIDTH": 5}),
     ("cs_out_reg", {"WIDTH": 0}),
 ]

@@ -25,6 +25,7 @@ CASES = [
     ("cs_relu", {"SHIFT": -2, "RND": 1, "OVF": 1}),
     ("cs_add", {"ASH": 2, "FSHIFT": -1, "RRND": 5, "ROVF": 3}),
     ("cs_fifo", {"DEPTH": 5}),
+    ("cs_fifo", {"DEPTH": 5, "BRAM": 1}),
     ("cs_out_reg", {"WIDTH": 0}),
 ]
 
@@ -71,3 +72,39 @@ def test_generated_top_elaborates(seed, graphs, tmp_path):
     files = (tmp_path / "files.f").read_text().split()
     yosys(f"read_verilog -sv {' '.join(files)}; hierarchy -check -top cs_top; proc; "
           "select -assert-none t:$dlatch", tmp_path)
+
+
+def test_fifo_memory_maps_as_the_rule_says(tmp_path):
+    """synth_xilinx on two cs_fifo as codesign.hwrules.fifo_plan sizes them on xc7z020:
+    128 x 24 in distributed RAM (RAM32M, 32 x 6), 48 x 400 in block RAM (two 18 Kbit
+    halves: one RAMB36 as XC7 counts);
+    the structural rule counts exactly those LUTRAM LUTs and blocks."""
+    from codesign.cost.structural import fifo_structure, resources
+    from codesign.devices import get_device
+    from codesign.hwrules import fifo_plan
+    from codesign.synth.cells import XILINX_BRAM, XILINX_LUTRAM
+
+    dev = get_device("xc7z020")
+    shutil.copy(hw_dir() / "cs_fifo.sv", tmp_path / "cs_fifo.sv")
+    fifos = [(128, 24), (48, 400)]
+    style = [fifo_plan(d, w, dev).style for w, d in fifos]
+    assert style == ["distributed", "block"]
+    insts = "\n".join(
+        f"  cs_fifo #(.W({w}), .DEPTH({d}), .BRAM({int(s == 'block')})) f{i} (.clk(clk), "
+        f".rst(rst), .in_valid(v), .in_ready(r[{i}]), .in_data(x[{w - 1}:0]), "
+        f".out_valid(ov[{i}]), .out_ready(o), .out_data(y{i}));"
+        for i, ((w, d), s) in enumerate(zip(fifos, style, strict=True)))
+    (tmp_path / "top.sv").write_text(
+        "module top(input logic clk, rst, v, o, input logic [127:0] x, output logic [1:0] r,"
+        " ov, output logic [127:0] y0, output logic [47:0] y1);\n" + insts + "\nendmodule\n")
+    yosys("read_verilog -sv cs_fifo.sv top.sv; synth_xilinx -top top; "
+          "tee -q -o stat.txt stat", tmp_path)
+    cells = {m[1]: int(m[0]) for m in
+             (line.split() for line in (tmp_path / "stat.txt").read_text().splitlines())
+             if len(m) == 2 and m[0].isdigit()}
+    lutram = sum(n * XILINX_LUTRAM[c] for c, n in cells.items() if c in XILINX_LUTRAM)
+    bram = sum(n * XILINX_BRAM[c] for c, n in cells.items() if c in XILINX_BRAM)
+    assert cells.get("RAM32M") == 22 and bram == 1.0, cells
+    est = [resources(fifo_structure(w, d, dev), dev) for w, d in fifos]
+    assert sum(r["lutram"] for r in est) == lutram
+    assert sum(r["bram"] for r in est) == bram

@@ -28,6 +28,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.param_limits import PARAM_MAX_BITS
 from codesign.rtl.solve_cache import disk_cached
+from codesign.rtl.solver_settings import resolve_solver, solve_plan
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -253,14 +254,53 @@ def _stage_inputs(sol, terms: list[_Term]) -> list[_Term]:
             for t, s in zip(terms, sol.inp_shifts, strict=True)]
 
 
-@disk_cached
-def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> AdderGraph:
-    """The adder graph of y = x @ kernel + consts for integer x in [x_lo, x_hi].
-
-    kernel is (n_in, n_out) of integers, consts (n_out,) integers.
-    """
+def _solve_block(b: _Builder, kernel: np.ndarray, terms: list[_Term], x_lo: int, x_hi: int,
+                 options: dict[str, Any]) -> list[_Term]:
+    """The terms of terms @ kernel, as da4ml's solution of this block adds them."""
     from da4ml.cmvm import solve
 
+    # da4ml reads the buffer as C order whatever the strides say
+    pipeline = solve(np.ascontiguousarray(kernel, dtype=np.float32),
+                     qintervals=[(float(x_lo), float(x_hi), 1.0)] * len(terms), **options)
+    for sol in pipeline.solutions:
+        buf: list[_Term] = []
+        stage_in = _stage_inputs(sol, terms)
+        for op in sol.ops:
+            if op.opcode == -1:
+                buf.append(stage_in[op.id0])
+            elif op.opcode in (0, 1):
+                buf.append(b.add(buf[op.id0], buf[op.id1], op.opcode == 1, int(op.data)))
+            else:
+                raise CodesignError(f"da4ml's solution uses operation {op.opcode}, which "
+                                    f"the RTL emitter does not build")
+        terms = []
+        for idx, shift, neg in zip(sol.out_idxs, sol.out_shifts, sol.out_negs, strict=True):
+            if idx < 0:
+                terms.append(_Term(None, 1, 0))
+            else:
+                t = buf[idx]
+                terms.append(_Term(t.node, -t.sign if neg else t.sign, t.exp + int(shift)))
+    return terms
+
+
+def _sum(b: _Builder, parts: list[_Term]) -> _Term:
+    """The sum of partial terms as a balanced tree (depth log2 of their count)."""
+    while len(parts) > 1:
+        parts = [b.add(parts[i], parts[i + 1], False, 0) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+@disk_cached
+def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray,
+               solver: str | None = None) -> AdderGraph:
+    """The adder graph of y = x @ kernel + consts for integer x in [x_lo, x_hi].
+
+    kernel is (n_in, n_out) of integers, consts (n_out,) integers. solver: "full"
+    (da4ml's whole search on the whole matrix), "fast" (its cheaper search on blocks,
+    codesign.rtl.solver_settings), "auto" (by size); None: the setting in force
+    (solver_settings.use_solver; "auto" unless a command says otherwise).
+    """
     kernel = np.asarray(kernel, dtype=np.int64)
     n_in, n_out = kernel.shape
     if np.abs(kernel).max(initial=0) >= 1 << PARAM_MAX_BITS:
@@ -268,29 +308,16 @@ def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> 
     b = _Builder(n_in, int(x_lo), int(x_hi))
     terms = [_Term(m if kernel[m].any() else None, 1, 0) for m in range(n_in)]
     outs: list[_Term] = [_Term(None, 1, 0)] * n_out
-    if kernel.any():
-        # da4ml reads the buffer as C order whatever the strides say
-        pipeline = solve(np.ascontiguousarray(kernel, dtype=np.float32),
-                         qintervals=[(float(x_lo), float(x_hi), 1.0)] * n_in)
-        for sol in pipeline.solutions:
-            buf: list[_Term] = []
-            stage_in = _stage_inputs(sol, terms)
-            for op in sol.ops:
-                if op.opcode == -1:
-                    buf.append(stage_in[op.id0])
-                elif op.opcode in (0, 1):
-                    buf.append(b.add(buf[op.id0], buf[op.id1], op.opcode == 1, int(op.data)))
-                else:
-                    raise CodesignError(f"da4ml's solution uses operation {op.opcode}, which "
-                                        f"the RTL emitter does not build")
-            terms = []
-            for idx, shift, neg in zip(sol.out_idxs, sol.out_shifts, sol.out_negs, strict=True):
-                if idx < 0:
-                    terms.append(_Term(None, 1, 0))
-                else:
-                    t = buf[idx]
-                    terms.append(_Term(t.node, -t.sign if neg else t.sign, t.exp + int(shift)))
-        outs = terms
+    plan = solve_plan(kernel.shape, resolve_solver(solver, kernel.shape))
+    for cols in plan.col_blocks:
+        partial: list[list[_Term]] = []
+        for rows in plan.row_blocks:
+            block = kernel[rows, cols]
+            if block.any():
+                partial.append(_solve_block(b, block, terms[rows], int(x_lo), int(x_hi),
+                                            plan.options))
+        for j, parts in enumerate(zip(*partial, strict=True)):
+            outs[cols.start + j] = _sum(b, list(parts))
     outputs = []
     for o, t in enumerate(outs):
         out, coef = b.output(t, int(consts[o]))

@@ -3,7 +3,8 @@
 da4ml's search grows faster than the matrix: one 8-bit digits_wide layer takes minutes.
 `codesign rtl`, `cost`, `synth` and the allocator's cost table all plan the same layers
 of the same design, so each solve is kept under cache_dir()/adder-graphs, keyed by the
-integer kernel, the input range, the constants and da4ml's version. A damaged or
+integer kernel, the input range, the constants, da4ml's version and the search that
+solved it (codesign.rtl.solver_settings: its options and blocks). A damaged or
 foreign entry is solved again and rewritten, never trusted.
 """
 
@@ -21,20 +22,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from codesign.cachedir import cache_dir
+from codesign.rtl.solver_settings import resolve_solver, solve_plan
 
 if TYPE_CHECKING:
     from codesign.rtl.adder_graph import AdderGraph
 
 FORMAT = 1  # bump when AdderGraph's JSON or the reading of da4ml's answer changes
 
-Solver = Callable[[np.ndarray, int, int, np.ndarray], "AdderGraph"]
+Solver = Callable[[np.ndarray, int, int, np.ndarray, str], "AdderGraph"]
 
 
-def solve_key(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> str:
+def solve_key(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray,
+              solver: str) -> str:
+    """The entry's name; solver is the resolved one ("full" or "fast"). A full search's
+    name is the one entries had before the setting existed (they are full searches)."""
     import da4ml
 
+    search = "" if solver == "full" else f" {solver} {solve_plan(kernel.shape, solver)!r}"
     h = hashlib.sha256(f"{FORMAT} {getattr(da4ml, '__version__', '?')} {x_lo} {x_hi} "
-                       f"{kernel.shape}".encode())
+                       f"{kernel.shape}{search}".encode())
     h.update(np.ascontiguousarray(kernel, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(consts, dtype=np.int64).tobytes())
     return h.hexdigest()[:32]
@@ -71,17 +77,21 @@ def _computes(graph: AdderGraph, kernel: np.ndarray, consts: np.ndarray) -> bool
 
 
 def disk_cached(solve: Solver) -> Solver:
-    """solve, answered from the cache when the same problem was solved before."""
+    """solve, answered from the cache when the same problem was solved before by the
+    same search (solver None: the setting in force, resolved by the kernel's size)."""
     @functools.wraps(solve)
-    def cached(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> AdderGraph:
+    def cached(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray,
+               solver: str | None = None) -> AdderGraph:
         kernel = np.asarray(kernel, dtype=np.int64)
         consts = np.asarray(consts, dtype=np.int64)
+        solver = resolve_solver(solver, kernel.shape)
         if not kernel.any():  # nothing to search: no da4ml call to save
-            return solve(kernel, x_lo, x_hi, consts)
-        path = cache_dir() / "adder-graphs" / f"{solve_key(kernel, x_lo, x_hi, consts)}.json"
+            return solve(kernel, x_lo, x_hi, consts, solver)
+        key = solve_key(kernel, x_lo, x_hi, consts, solver)
+        path = cache_dir() / "adder-graphs" / f"{key}.json"
         graph = _read(path) if path.is_file() else None
         if graph is None or not _computes(graph, kernel, consts):
-            graph = solve(kernel, x_lo, x_hi, consts)
+            graph = solve(kernel, x_lo, x_hi, consts, solver)
             _write(path, graph)
         return graph
     return cached

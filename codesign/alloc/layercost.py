@@ -60,6 +60,7 @@ from codesign.rtl.adder_graph import signed_width
 from codesign.rtl.engines import type_params
 from codesign.rtl.fusion import fused_into
 from codesign.rtl.network import plan_layer, plan_timing
+from codesign.rtl.solver_settings import current_solver
 
 RULE_VERSION = 5
 MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
@@ -133,7 +134,8 @@ class StructuralLayerCosts:
     # -- cache -----------------------------------------------------------------------
     def _key(self, layer: L.Layer) -> str:
         h = hashlib.sha256()
-        parts: list[Any] = [RULE_VERSION, _rules_digest(), self.device.part, self.clock_mhz,
+        parts: list[Any] = [RULE_VERSION, _rules_digest(), current_solver(),
+                            self.device.part, self.clock_mhz,
                             repr(layer), json.dumps(st.fit_file(), sort_keys=True, default=str),
                             list(self.fused.items())]
         for i in (*layer.inputs, layer.name, *[r for r, p in self.fused.items()

@@ -20,7 +20,7 @@ The builder checks the graph's coefficients against K, so a misread solution fai
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -132,7 +132,10 @@ class AdderGraph:
         return np.stack(cols, axis=1).astype(np.int64) if cols else np.zeros((len(x), 0))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """asdict's result, built flat (asdict's deep copy took seconds on big graphs)."""
+        return {"x_lo": self.x_lo, "x_hi": self.x_hi, "n_in": self.n_in,
+                "adders": tuple(dict(vars(a)) for a in self.adders),
+                "outputs": tuple(dict(vars(o)) for o in self.outputs)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AdderGraph:

@@ -14,12 +14,15 @@ result type only changes its output cast, fused ReLU and output register
 (structural.post_structure), re-costed per result width; LUT and FF are linear in the
 feature bits (structural.weighted_logic), so the parts add up. MAC engines are planned
 at every width (tens of ms each; their DSP and BRAM counts are steps). RF 1 adder graphs
-(da4ml) take seconds at wide weights: they are solved at the narrow half of the widths
-and the widest, at the narrowest and widest input, and the rest interpolated - linearly
-in the input width, on the weights' canonical signed digits (codesign.cost.weightstats)
-across weight widths: a surrogate calibrated on that layer's own solves. Results are
-cached on disk per layer (cache/layercost) by a hash of the weights, the ranges, the
-part, the clock, the fit, the rules' sources and RULE_VERSION.
+(da4ml, bounded: codesign.rtl.solver_settings) take seconds at wide weights: they are
+solved at the narrow half of the weight widths and the widest, at the narrowest and
+widest input, and the rest interpolated - linearly in the input width, on the weights'
+canonical signed digits (codesign.cost.weightstats) across weight widths: a surrogate
+calibrated on that layer's own solves, one per weight width (at the widest input,
+re-ranged to the others; bench/solve_speed.py prints the error at the widths it
+interpolates); `codesign cost` solves the chosen design's own. Results are cached on
+disk per layer (cache/layercost) by a hash of the weights, the ranges, the part, the
+clock, the fit, the rules' sources, the solver setting and RULE_VERSION.
 
 Inter-layer terms, exact per candidate: a fork's FIFOs at the forking tensor's width
 (their depth from the timing plan, without the pipeline stages of adder graphs at fast
@@ -60,11 +63,11 @@ from codesign.rtl.adder_graph import signed_width
 from codesign.rtl.engines import type_params
 from codesign.rtl.fusion import fused_into
 from codesign.rtl.network import plan_layer, plan_timing
+from codesign.rtl.solve_cache import solved_at
 from codesign.rtl.solver_settings import current_solver
 
-RULE_VERSION = 5
+RULE_VERSION = 6
 MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
-SOLVE_DIGITS = 4000  # CSD digits up to which an adder graph is solved (seconds, not minutes)
 
 
 def _lut_ff(s: st.Structure, coef: dict) -> np.ndarray:
@@ -213,10 +216,10 @@ class StructuralLayerCosts:
         widths, on the weights' CSD digits at RF 1 LUT style (the adder graph's adders)
         or on the width (ROM and product bits). MACs: every weight width, every input
         width up to MAC_EXACT_PARAMS weights (else the narrowest, middle and widest).
-        Adder graphs: the narrow half of the weight widths and the widest, those whose
-        solve stays within SOLVE_DIGITS digits (wider ones extrapolated), at the narrowest
-        and widest input. Where a DSP or BRAM count differs across the grid cell, that
-        point is planned: counts are exact. The output part (post_structure) is exact."""
+        Adder graphs: the narrow half of the weight widths (few digits: fast) and the
+        widest, each solved once at the widest input and re-ranged to the narrowest.
+        Where a DSP or BRAM count differs across the grid cell, that point is planned:
+        counts are exact. The output part (post_structure) is exact."""
         stats = WeightTables.of(layer.weight)
         by_rd: dict[tuple[int, bool], list[tuple]] = {}
         for k in keys:
@@ -228,17 +231,17 @@ class StructuralLayerCosts:
                 gw, gx = ws, xs
                 if layer.params > MAC_EXACT_PARAMS:
                     gx = sorted({xs[0], xs[len(xs) // 2], xs[-1]})
-            else:  # adder graphs: slow to solve at wide weights, linear in the input width
+            else:  # adder graphs: seconds each (bounded search), linear in the input width
                 gw = sorted({*ws[:len(ws) // 2 + 1], ws[-1]})
-                within = [w for w in gw if stats.digits[w - 1] <= SOLVE_DIGITS]
-                gw = within if len(within) >= 2 else gw[:2]
                 gx = sorted({xs[0], xs[-1]})
             solved = {}
             for w in gw:
-                for x in gx:
+                for x in gx[::-1]:  # an adder graph at the widest input first
                     key = (w, x, r, d)
                     if key not in table or len(table[key]) < 3:  # not an exact entry
-                        table[key] = [*self._core(layer, w, x, r, d), "exact"]
+                        table[key] = ([*self._graph_core(layer, w, x, gx[-1]), "reranged"]
+                                      if r == 1 and not d
+                                      else [*self._core(layer, w, x, r, d), "exact"])
                     solved[(w, x)] = np.asarray(table[key][0])
             axis = (np.array([stats.digits[w - 1] for w in gw], dtype=float)
                     if r == 1 and not d else np.array(gw, dtype=float))
@@ -256,6 +259,14 @@ class StructuralLayerCosts:
                 core = _interp(pos, axis, list(at_w))
                 core[2:4] = blocks.pop()
                 table[(w, x, r, d)] = [core.tolist(), self._keep_at(layer, w, x, r, d)]
+
+    def _graph_core(self, layer: L.WeightedLayer, w: int, x: int, widest: int) -> list:
+        """_core of an RF 1 adder graph: the graph solved at the widest input, re-ranged
+        (solve_cache.solved_at): one da4ml solve per weight width."""
+        q = self.qnet(self._tensor(layer.inputs[0], widest), {layer.name: w})
+        xt = q.design.type_of(layer.inputs[0])
+        with solved_at(xt.min_int, xt.max_int):
+            return self._core(layer, w, x, 1, False)
 
     def _keep_at(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool) -> dict:
         """The output part's parameters of an engine not planned, from the types

@@ -10,12 +10,14 @@ foreign entry is solved again and rewritten, never trusted.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,23 @@ if TYPE_CHECKING:
 FORMAT = 1  # bump when AdderGraph's JSON or the reading of da4ml's answer changes
 
 Solver = Callable[[np.ndarray, int, int, np.ndarray, str], "AdderGraph"]
+
+_SOLVED_AT: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "solved_at", default=None)
+
+
+@contextlib.contextmanager
+def solved_at(x_lo: int, x_hi: int) -> Iterator[None]:
+    """Inside, x @ K + c is answered from the solve of x @ K' at inputs in [x_lo, x_hi]
+    (K' is K without the power of two common to its weights, no constants), re-ranged,
+    shifted and given c (adder_graph.reranged): the allocator's surrogate, one da4ml
+    solve per weight width whatever the input width and the bias's grid. Never for a
+    design that is built."""
+    token = _SOLVED_AT.set((int(x_lo), int(x_hi)))
+    try:
+        yield
+    finally:
+        _SOLVED_AT.reset(token)
 
 
 def solve_key(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray,
@@ -85,6 +104,18 @@ def disk_cached(solve: Solver) -> Solver:
         kernel = np.asarray(kernel, dtype=np.int64)
         consts = np.asarray(consts, dtype=np.int64)
         solver = resolve_solver(solver, kernel.shape)
+        at = _SOLVED_AT.get()
+        if at is not None and kernel.any():
+            from codesign.rtl.adder_graph import reranged
+
+            nz = np.bitwise_or.reduce(np.abs(kernel[kernel != 0]))
+            tz = (int(nz) & -int(nz)).bit_length() - 1
+            token = _SOLVED_AT.set(None)
+            try:
+                g = cached(kernel >> tz, *at, np.zeros_like(consts), solver)
+            finally:
+                _SOLVED_AT.reset(token)
+            return reranged(g, x_lo, x_hi, tz, consts)
         if not kernel.any():  # nothing to search: no da4ml call to save
             return solve(kernel, x_lo, x_hi, consts, solver)
         key = solve_key(kernel, x_lo, x_hi, consts, solver)

@@ -30,6 +30,7 @@ SOLVERS = ("auto", "fast", "full")
 FULL_ENTRIES = 1152  # weights up to which auto runs the full search (72x16: ~2 s)
 BLOCK_ENTRIES = 4608  # weights per block of the fast search (144x32: ~2-4 s)
 BLOCK_COLS = 64  # outputs per block; rows fill the block up to BLOCK_ENTRIES
+BLOCK_ROWS = 144  # inputs per block at most (a tall block is slow: 576x8 took 5 s)
 
 _SETTING: contextvars.ContextVar[str] = contextvars.ContextVar("solver", default="auto")
 
@@ -81,7 +82,7 @@ def solve_plan(shape: tuple[int, ...], solver: str) -> SolvePlan:
     if solver == "full":
         return SolvePlan({}, (slice(0, n_in),), (slice(0, n_out),))
     cols = _even(n_out, BLOCK_COLS)
-    rows = _even(n_in, max(8, BLOCK_ENTRIES // cols))
+    rows = _even(n_in, min(BLOCK_ROWS, max(8, BLOCK_ENTRIES // cols)))
     return SolvePlan({"search_all_decompose_dc": False},
                      tuple(slice(r, min(r + rows, n_in)) for r in range(0, n_in, rows)),
                      tuple(slice(c, min(c + cols, n_out)) for c in range(0, n_out, cols)))

@@ -100,7 +100,8 @@ def test_a_second_run_reads_the_cache(setup):
 
 def test_interpolated_widths_are_close_to_planned_ones(setup):
     """conv2d_0's adder graphs (RF 1, LUT style: the engines the table interpolates)
-    against the engine planned at each width; the grid's own points are exact."""
+    against the engine planned at each width; the grid's own points are the graph
+    solved at the widest input, re-ranged (close too)."""
     graph, _, _, costs, _ = setup
     layer = graph["conv2d_0"]
     table = costs._tables[layer.name]
@@ -109,7 +110,7 @@ def test_interpolated_widths_are_close_to_planned_ones(setup):
         for xb in BITS:
             entry = table[(w, xb, 1, False)]
             exact = costs._core(layer, w, xb, 1, False)
-            if len(entry) > 2:  # planned: identical
+            if len(entry) > 2 and entry[2] == "exact":  # planned: identical
                 assert entry[0] == exact[0]
                 continue
             for j in (0, 1):  # LUT, FF

@@ -117,3 +117,16 @@ def test_interpolated_widths_are_close_to_planned_ones(setup):
                 errors.append(abs(entry[0][j] - exact[0][j]) / exact[0][j])
             assert entry[0][2:4] == exact[0][2:4]  # DSP, BRAM
     assert errors and max(errors) < 0.10 and np.mean(errors) < 0.05
+
+
+def test_a_held_out_width_of_the_wider_conv_is_close(setup):
+    """conv2d_4 (72x16): its RF 1 table solves the narrow half of the widths and the
+    widest, each once (re-ranged across inputs); width 6 is interpolated on CSD digits
+    and lands within 5% of the engine planned there."""
+    graph, _, _, costs, _ = setup
+    layer = graph["conv2d_4"]
+    entry = costs._tables[layer.name][(6, 8, 1, False)]
+    assert len(entry) == 2  # interpolated, not planned
+    exact = costs._core(layer, 6, 8, 1, False)
+    for j in (0, 1):  # LUT, FF
+        assert entry[0][j] == pytest.approx(exact[0][j], rel=0.05)

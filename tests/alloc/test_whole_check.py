@@ -11,7 +11,7 @@ from codesign.alloc.budget import RESOURCES
 from codesign.alloc.pipeline import designs
 from codesign.alloc.synthcheck import WHOLE, synth_loop
 
-LUT_LIMIT = 180_000  # digits_resnet below: its per-layer sum under this, its whole over
+LUT_LIMIT = 182_000  # digits_resnet below: its per-layer sum under this, its whole over
 
 
 def test_whole_measure_fits_at_once_so_nothing_is_re_solved():

@@ -435,11 +435,20 @@ def _rules_digest() -> str:
     import da4ml
 
     from codesign import hwrules
-    from codesign.rtl import adder_graph, engines, fusion, mac, network, pipeline
+    from codesign.rtl import (
+        adder_graph,
+        engines,
+        fusion,
+        mac,
+        network,
+        pipeline,
+        solve_cache,
+        solver_settings,
+    )
 
     h = hashlib.sha256(getattr(da4ml, "__version__", "?").encode())
-    for mod in (st, network, fusion, engines, mac, adder_graph, pipeline, hwrules,
-                sys.modules[__name__]):
+    for mod in (st, network, fusion, engines, mac, adder_graph, solver_settings, solve_cache,
+                pipeline, hwrules, sys.modules[__name__]):
         h.update(Path(inspect.getfile(mod)).read_bytes())
     return h.hexdigest()[:16]
 

@@ -14,6 +14,8 @@ both read:
 - output o is y_o = sign * node * 2**shift + const (the bias folded in), also exact.
 
 Zero weights cost nothing (they are not in the graph); an all-zero column is its bias.
+Above a size, da4ml's cheaper search solves the matrix in row blocks whose partial sums
+are added (codesign.rtl.solver_settings: a time bounded by the size).
 The builder checks the graph's coefficients against K, so a misread solution fails here.
 """
 

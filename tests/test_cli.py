@@ -341,3 +341,23 @@ def test_a_design_records_its_dataset(capsys, tmp_path: Path, monkeypatch) -> No
     with pytest.raises(DatasetError, match=r"no --dataset given .* picked 'cifar10'.*"
                                            r"pass --dataset NAME\|PATH"):
         design_dataset(unrecorded, None, (3, 32, 32))
+
+
+def test_solver_setting_reaches_the_graphs_and_ends_with_the_command(
+        capsys, tmp_path: Path, digits_qnet8, monkeypatch) -> None:
+    """`cost --solver fast` solves (and caches) the bounded search's graphs, apart from
+    the default's (auto: the full search on digits_cnn's small kernels); the setting
+    ends with the command; an unknown one is a usage error naming the choices."""
+    from codesign.rtl.solver_settings import current_solver
+
+    monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))
+    design = str(digits_qnet8.save(tmp_path / "d"))
+    graphs = tmp_path / "cache" / "adder-graphs"
+    fast = run_json(capsys, "cost", design, "--solver", "fast", "--json")
+    n = len(list(graphs.glob("*.json")))
+    assert n > 0 and current_solver() == "auto"
+    auto = run_json(capsys, "cost", design, "--json")
+    assert len(list(graphs.glob("*.json"))) == 2 * n  # other searches, other entries
+    assert fast["lut"] >= auto["lut"] * 0.95  # the bounded search: no smaller by much
+    code, _, err = run(capsys, "cost", design, "--solver", "quick")
+    assert code == 2 and "choose from 'auto', 'fast', 'full'" in err

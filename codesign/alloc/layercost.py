@@ -16,12 +16,15 @@ result type only changes its output cast, fused ReLU and output register
 (structural.post_structure), re-costed per result width; LUT and FF are linear in the
 feature bits (structural.weighted_logic), so the parts add up. MAC engines are planned
 at every width (tens of ms each; their DSP and BRAM counts are steps). RF 1 adder graphs
-(da4ml) take seconds at wide weights: they are solved at the narrow half of the widths
-and the widest, at the narrowest and widest input, and the rest interpolated - linearly
-in the input width, on the weights' canonical signed digits (codesign.cost.weightstats)
-across weight widths: a surrogate calibrated on that layer's own solves. Results are
-cached on disk per layer (cache/layercost) by a hash of the weights, the ranges, the
-part, the clock, the fit, the rules' sources and RULE_VERSION.
+(da4ml, bounded: codesign.rtl.solver_settings) take seconds at wide weights: they are
+solved at the narrow half of the weight widths and the widest, at the narrowest and
+widest input, and the rest interpolated - linearly in the input width, on the weights'
+canonical signed digits (codesign.cost.weightstats) across weight widths: a surrogate
+calibrated on that layer's own solves, one per weight width (at the widest input,
+re-ranged to the others; bench/solve_speed.py prints the error at the widths it
+interpolates); `codesign cost` solves the chosen design's own. Results are cached on
+disk per layer (cache/layercost) by a hash of the weights, the ranges, the part, the
+clock, the fit, the rules' sources, the solver setting and RULE_VERSION.
 
 Inter-layer terms, exact per candidate: a fork's FIFOs at the forking tensor's width
 (their depth from the timing plan, without the pipeline stages of adder graphs at fast
@@ -65,10 +68,11 @@ from codesign.rtl.engines import type_params
 from codesign.rtl.fusion import fused_into
 from codesign.rtl.mac import with_rom
 from codesign.rtl.network import plan_layer, plan_timing
+from codesign.rtl.solve_cache import solved_at
+from codesign.rtl.solver_settings import current_solver
 
-RULE_VERSION = 6  # 6: table keys carry the weight ROM style
+RULE_VERSION = 7  # 6: table keys carry the weight ROM style; 7: RF-1 graphs re-ranged
 MAC_EXACT_PARAMS = 2500  # weights up to which a MAC engine is planned at every width
-SOLVE_DIGITS = 4000  # CSD digits up to which an adder graph is solved (seconds, not minutes)
 
 
 def _lut_ff(s: st.Structure, coef: dict) -> np.ndarray:
@@ -138,7 +142,8 @@ class StructuralLayerCosts:
     # -- cache -----------------------------------------------------------------------
     def _key(self, layer: L.Layer) -> str:
         h = hashlib.sha256()
-        parts: list[Any] = [RULE_VERSION, _rules_digest(), self.device.part, self.clock_mhz,
+        parts: list[Any] = [RULE_VERSION, _rules_digest(), current_solver(),
+                            self.device.part, self.clock_mhz,
                             repr(layer), json.dumps(st.fit_file(), sort_keys=True, default=str),
                             list(self.fused.items())]
         for i in (*layer.inputs, layer.name, *[r for r, p in self.fused.items()
@@ -230,10 +235,10 @@ class StructuralLayerCosts:
         widths, on the weights' CSD digits at RF 1 LUT style (the adder graph's adders)
         or on the width (ROM and product bits). MACs: every weight width, every input
         width up to MAC_EXACT_PARAMS weights (else the narrowest, middle and widest).
-        Adder graphs: the narrow half of the weight widths and the widest, those whose
-        solve stays within SOLVE_DIGITS digits (wider ones extrapolated), at the narrowest
-        and widest input. Where a DSP or BRAM count differs across the grid cell, that
-        point is planned: counts are exact. The output part (post_structure) is exact."""
+        Adder graphs: the narrow half of the weight widths (few digits: fast) and the
+        widest, each solved once at the widest input and re-ranged to the narrowest.
+        Where a DSP or BRAM count differs across the grid cell, that point is planned:
+        counts are exact. The output part (post_structure) is exact."""
         stats = WeightTables.of(layer.weight)
         by_rd: dict[tuple[int, bool, str], list[tuple]] = {}
         for k in keys:
@@ -245,17 +250,19 @@ class StructuralLayerCosts:
                 gw, gx = ws, xs
                 if layer.params > MAC_EXACT_PARAMS:
                     gx = sorted({xs[0], xs[len(xs) // 2], xs[-1]})
-            else:  # adder graphs: slow to solve at wide weights, linear in the input width
+            else:  # adder graphs: seconds each (bounded search), linear in the input width
                 gw = sorted({*ws[:len(ws) // 2 + 1], ws[-1]})
-                within = [w for w in gw if stats.digits[w - 1] <= SOLVE_DIGITS]
-                gw = within if len(within) >= 2 else gw[:2]
                 gx = sorted({xs[0], xs[-1]})
             solved = {}
             for w in gw:
-                for x in gx:
+                for x in gx[::-1]:  # an adder graph at the widest input first
                     key = (w, x, r, d, rom)
                     if key not in table or len(table[key]) < 3:  # not an exact entry
-                        self._exact(layer, w, x, r, d, table)
+                        if r == 1 and not d:  # no ROM: one entry
+                            table[key] = [*self._graph_core(layer, w, x, gx[-1], rom),
+                                          "reranged"]
+                        else:
+                            self._exact(layer, w, x, r, d, table)
                     solved[(w, x)] = np.asarray(table[key][0])
             axis = (np.array([stats.digits[w - 1] for w in gw], dtype=float)
                     if r == 1 and not d else np.array(gw, dtype=float))
@@ -279,6 +286,15 @@ class StructuralLayerCosts:
         """Plan the engine at (w, x, r, d): an exact entry for every ROM style."""
         for rom, core in self._cores(layer, w, x, r, d).items():
             table[(w, x, r, d, rom)] = [*core, "exact"]
+
+    def _graph_core(self, layer: L.WeightedLayer, w: int, x: int, widest: int,
+                    rom: str) -> list:
+        """_core of an RF 1 adder graph: the graph solved at the widest input, re-ranged
+        (solve_cache.solved_at): one da4ml solve per weight width."""
+        q = self.qnet(self._tensor(layer.inputs[0], widest), {layer.name: w})
+        xt = q.design.type_of(layer.inputs[0])
+        with solved_at(xt.min_int, xt.max_int):
+            return self._core(layer, w, x, 1, False, rom)
 
     def _keep_at(self, layer: L.WeightedLayer, w: int, x: int, r: int, d: bool) -> dict:
         """The output part's parameters of an engine not planned, from the types
@@ -453,11 +469,20 @@ def _rules_digest() -> str:
     import da4ml
 
     from codesign import hwrules
-    from codesign.rtl import adder_graph, engines, fusion, mac, network, pipeline
+    from codesign.rtl import (
+        adder_graph,
+        engines,
+        fusion,
+        mac,
+        network,
+        pipeline,
+        solve_cache,
+        solver_settings,
+    )
 
     h = hashlib.sha256(getattr(da4ml, "__version__", "?").encode())
-    for mod in (st, network, fusion, engines, mac, adder_graph, pipeline, hwrules,
-                sys.modules[__name__]):
+    for mod in (st, network, fusion, engines, mac, adder_graph, solver_settings, solve_cache,
+                pipeline, hwrules, sys.modules[__name__]):
         h.update(Path(inspect.getfile(mod)).read_bytes())
     return h.hexdigest()[:16]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from codesign.cli.common import (
     add_device_file_arg,
     add_json_arg,
+    add_solver_arg,
     eprint,
     load_device_files,
     report,
@@ -37,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the allocator's fast per-layer model instead of the structural "
                         "estimate of the RTL plan")
     add_device_file_arg(p)
+    add_solver_arg(p)
     add_json_arg(p)
 
 

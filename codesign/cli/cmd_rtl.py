@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.cli.common import add_dataset_arg, add_json_arg, design_dataset, eprint, report
+from codesign.cli.common import (
+    add_dataset_arg,
+    add_json_arg,
+    add_solver_arg,
+    design_dataset,
+    eprint,
+    report,
+)
 from codesign.errors import CodesignError
 from codesign.outputs import output_dir
 from codesign.qnet import QuantizedNet
@@ -60,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--build-dir", type=Path, metavar="DIR",
                    help="Verilator build cache (default: the codesign cache)")
     add_dataset_arg(p)
+    add_solver_arg(p)
     add_json_arg(p)
 
 

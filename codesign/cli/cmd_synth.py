@@ -16,6 +16,7 @@ from pathlib import Path
 from codesign.cli.common import (
     add_device_file_arg,
     add_json_arg,
+    add_solver_arg,
     eprint,
     load_device_files,
     report,
@@ -51,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="synthesize even if cached")
     p.add_argument("--force", action="store_true", help="overwrite results already in DIR")
     add_device_file_arg(p)
+    add_solver_arg(p)
     add_json_arg(p)
 
 

@@ -48,6 +48,16 @@ def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def add_solver_arg(p: argparse.ArgumentParser) -> None:
+    from codesign.rtl.solver_settings import FULL_ENTRIES, SOLVERS
+
+    p.add_argument("--solver", choices=SOLVERS, default="auto",
+                   help="da4ml search for RF 1 adder graphs: full (smallest graph, minutes "
+                        "on big kernels), fast (bounded, blocks), auto (full up to "
+                        f"{FULL_ENTRIES} weights, else fast; the default). rtl, cost and "
+                        "synth build and cost the same graph with the same setting")
+
+
 def add_device_file_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device-file", type=Path, action="append", default=[], metavar="FILE.yaml",
                    help="add the parts of a device file (the shape of hw/devices/devices.yaml; "

@@ -8,6 +8,7 @@ import json
 import sys
 
 from codesign.errors import CodesignError, UnknownDeviceError
+from codesign.rtl.solver_settings import use_solver
 
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = [
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                                str(exc), 2)) from None
     wants_json = bool(getattr(args, "json", False))
     try:
-        return int(runners[args.command](args) or 0)
+        with use_solver(getattr(args, "solver", "auto")):  # --solver of rtl, cost, synth
+            return int(runners[args.command](args) or 0)
     except CodesignError as exc:
         return _fail(wants_json, args.command, _message(exc, args), 1)
     except OSError as exc:  # the environment's (a full disk, a file removed meanwhile)

@@ -14,13 +14,15 @@ both read:
 - output o is y_o = sign * node * 2**shift + const (the bias folded in), also exact.
 
 Zero weights cost nothing (they are not in the graph); an all-zero column is its bias.
+Above a size, da4ml's cheaper search solves the matrix in row blocks whose partial sums
+are added (codesign.rtl.solver_settings: a time bounded by the size).
 The builder checks the graph's coefficients against K, so a misread solution fails here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.param_limits import PARAM_MAX_BITS
 from codesign.rtl.solve_cache import disk_cached
+from codesign.rtl.solver_settings import resolve_solver, solve_plan
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -131,7 +134,10 @@ class AdderGraph:
         return np.stack(cols, axis=1).astype(np.int64) if cols else np.zeros((len(x), 0))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """asdict's result, built flat (asdict's deep copy took seconds on big graphs)."""
+        return {"x_lo": self.x_lo, "x_hi": self.x_hi, "n_in": self.n_in,
+                "adders": tuple(dict(vars(a)) for a in self.adders),
+                "outputs": tuple(dict(vars(o)) for o in self.outputs)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AdderGraph:
@@ -253,14 +259,53 @@ def _stage_inputs(sol, terms: list[_Term]) -> list[_Term]:
             for t, s in zip(terms, sol.inp_shifts, strict=True)]
 
 
-@disk_cached
-def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> AdderGraph:
-    """The adder graph of y = x @ kernel + consts for integer x in [x_lo, x_hi].
-
-    kernel is (n_in, n_out) of integers, consts (n_out,) integers.
-    """
+def _solve_block(b: _Builder, kernel: np.ndarray, terms: list[_Term], x_lo: int, x_hi: int,
+                 options: dict[str, Any]) -> list[_Term]:
+    """The terms of terms @ kernel, as da4ml's solution of this block adds them."""
     from da4ml.cmvm import solve
 
+    # da4ml reads the buffer as C order whatever the strides say
+    pipeline = solve(np.ascontiguousarray(kernel, dtype=np.float32),
+                     qintervals=[(float(x_lo), float(x_hi), 1.0)] * len(terms), **options)
+    for sol in pipeline.solutions:
+        buf: list[_Term] = []
+        stage_in = _stage_inputs(sol, terms)
+        for op in sol.ops:
+            if op.opcode == -1:
+                buf.append(stage_in[op.id0])
+            elif op.opcode in (0, 1):
+                buf.append(b.add(buf[op.id0], buf[op.id1], op.opcode == 1, int(op.data)))
+            else:
+                raise CodesignError(f"da4ml's solution uses operation {op.opcode}, which "
+                                    f"the RTL emitter does not build")
+        terms = []
+        for idx, shift, neg in zip(sol.out_idxs, sol.out_shifts, sol.out_negs, strict=True):
+            if idx < 0:
+                terms.append(_Term(None, 1, 0))
+            else:
+                t = buf[idx]
+                terms.append(_Term(t.node, -t.sign if neg else t.sign, t.exp + int(shift)))
+    return terms
+
+
+def _sum(b: _Builder, parts: list[_Term]) -> _Term:
+    """The sum of partial terms as a balanced tree (depth log2 of their count)."""
+    while len(parts) > 1:
+        parts = [b.add(parts[i], parts[i + 1], False, 0) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+@disk_cached
+def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray,
+               solver: str | None = None) -> AdderGraph:
+    """The adder graph of y = x @ kernel + consts for integer x in [x_lo, x_hi].
+
+    kernel is (n_in, n_out) of integers, consts (n_out,) integers. solver: "full"
+    (da4ml's whole search on the whole matrix), "fast" (its cheaper search on blocks,
+    codesign.rtl.solver_settings), "auto" (by size); None: the setting in force
+    (solver_settings.use_solver; "auto" unless a command says otherwise).
+    """
     kernel = np.asarray(kernel, dtype=np.int64)
     n_in, n_out = kernel.shape
     if np.abs(kernel).max(initial=0) >= 1 << PARAM_MAX_BITS:
@@ -268,29 +313,16 @@ def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> 
     b = _Builder(n_in, int(x_lo), int(x_hi))
     terms = [_Term(m if kernel[m].any() else None, 1, 0) for m in range(n_in)]
     outs: list[_Term] = [_Term(None, 1, 0)] * n_out
-    if kernel.any():
-        # da4ml reads the buffer as C order whatever the strides say
-        pipeline = solve(np.ascontiguousarray(kernel, dtype=np.float32),
-                         qintervals=[(float(x_lo), float(x_hi), 1.0)] * n_in)
-        for sol in pipeline.solutions:
-            buf: list[_Term] = []
-            stage_in = _stage_inputs(sol, terms)
-            for op in sol.ops:
-                if op.opcode == -1:
-                    buf.append(stage_in[op.id0])
-                elif op.opcode in (0, 1):
-                    buf.append(b.add(buf[op.id0], buf[op.id1], op.opcode == 1, int(op.data)))
-                else:
-                    raise CodesignError(f"da4ml's solution uses operation {op.opcode}, which "
-                                        f"the RTL emitter does not build")
-            terms = []
-            for idx, shift, neg in zip(sol.out_idxs, sol.out_shifts, sol.out_negs, strict=True):
-                if idx < 0:
-                    terms.append(_Term(None, 1, 0))
-                else:
-                    t = buf[idx]
-                    terms.append(_Term(t.node, -t.sign if neg else t.sign, t.exp + int(shift)))
-        outs = terms
+    plan = solve_plan(kernel.shape, resolve_solver(solver, kernel.shape))
+    for cols in plan.col_blocks:
+        partial: list[list[_Term]] = []
+        for rows in plan.row_blocks:
+            block = kernel[rows, cols]
+            if block.any():
+                partial.append(_solve_block(b, block, terms[rows], int(x_lo), int(x_hi),
+                                            plan.options))
+        for j, parts in enumerate(zip(*partial, strict=True)):
+            outs[cols.start + j] = _sum(b, list(parts))
     outputs = []
     for o, t in enumerate(outs):
         out, coef = b.output(t, int(consts[o]))
@@ -299,6 +331,26 @@ def solve_cmvm(kernel: np.ndarray, x_lo: int, x_hi: int, consts: np.ndarray) -> 
                                 f"of the weight matrix (da4ml solution misread)")
         outputs.append(out)
     return _pruned(AdderGraph(int(x_lo), int(x_hi), n_in, tuple(b.adders), tuple(outputs)))
+
+
+def reranged(g: AdderGraph, x_lo: int, x_hi: int, shift: int = 0,
+             consts: np.ndarray | None = None) -> AdderGraph:
+    """The same adders over inputs in [x_lo, x_hi], every output shifted left by `shift`
+    and its constant replaced by consts' (None: kept): the graph of x @ (K << shift) +
+    consts for g's K, every node's exact range (hence width) recomputed from its
+    coefficients. The adders da4ml would pick for that range differ by under 1% (a
+    144x32 8-bit kernel): the allocator's surrogate (solve_cache.solved_at)."""
+    b = _Builder(g.n_in, int(x_lo), int(x_hi))
+    adders = []
+    for ad in g.adders:
+        b.add(_Term(ad.a, ad.sign_a, 0), _Term(ad.b, ad.sign_b, 0), False, ad.shift)
+        adders.append(dataclasses.replace(b.adders[-1], keep=ad.keep))
+    outputs = []
+    for i, o in enumerate(g.outputs):
+        const = o.const if consts is None else int(consts[i])
+        t = _Term(o.node, o.sign, o.shift + shift) if o.node >= 0 else _Term(None, 1, 0)
+        outputs.append(dataclasses.replace(b.output(t, const)[0], modulo=o.modulo))
+    return AdderGraph(int(x_lo), int(x_hi), g.n_in, tuple(adders), tuple(outputs))
 
 
 def _pruned(g: AdderGraph) -> AdderGraph:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from codesign.errors import CodesignError
+from codesign.rtl import solver_settings
 from codesign.rtl.adder_graph import AdderGraph, signed_width, solve_cmvm, wrapped
 from codesign.rtl.adder_sv import render_graph_module
 from codesign.verify.rtlsim import configure_verilator, default_build_root
@@ -166,9 +167,9 @@ def _pack(rows: np.ndarray, width: int) -> list[int]:
 
 
 def test_emitted_graphs_match_numpy(tmp_path):
-    """32 random matrices: every output of the emitted SystemVerilog, under Verilator,
-    equals x @ K + b (8 of them, narrowed by `wrapped`, mod 2**out_width), on random
-    inputs and on each output's extremes."""
+    """36 random matrices: every output of the emitted SystemVerilog, under Verilator,
+    equals x @ K + b (8 of them, narrowed by `wrapped`, mod 2**out_width; 4 solved by
+    the bounded search in blocks), on random inputs and on each output's extremes."""
     configure_verilator()
     from cocotb_tools.runner import get_runner
 
@@ -179,6 +180,13 @@ def test_emitted_graphs_match_numpy(tmp_path):
         if seed >= 124:  # 8 graphs whose outputs are needed mod 2**bits (a wrapping cast)
             g = wrapped(g, max(1, g.out_width - 1 - seed % 5))
         cases.append((case, g))
+    with pytest.MonkeyPatch.context() as mp:  # 4 of the bounded search, in several blocks
+        for name, value in (("BLOCK_ENTRIES", 32), ("BLOCK_ROWS", 8), ("BLOCK_COLS", 4)):
+            mp.setattr(solver_settings, name, value)
+        for seed in range(132, 136):
+            case = random_case(seed)
+            cases.append((case, solve_cmvm.__wrapped__(case["kernel"], case["lo"], case["hi"],
+                                                       case["bias"], "fast")))
     files = _harness(cases)
     import cocotb_tools.config as cfg
 

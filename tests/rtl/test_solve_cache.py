@@ -45,7 +45,7 @@ def test_second_solve_reads_the_cache(cache, monkeypatch):
 @pytest.mark.parametrize("damage", ["garbage", "other column", "other shape"])
 def test_a_wrong_entry_is_solved_again(cache, damage):
     k, lo, hi, b = _problem()
-    path = cache / f"{solve_key(np.asarray(k), lo, hi, np.asarray(b))}.json"
+    path = cache / f"{solve_key(np.asarray(k), lo, hi, np.asarray(b), 'full')}.json"
     solve_cmvm(k, lo, hi, b)
     if damage == "garbage":
         path.write_text("{not json")

@@ -126,6 +126,7 @@ def facts(s: dict[str, Any], run_dir: Path) -> dict[str, Any] | None:
         "fits_yosys": None if yosys_lut is None else yosys_lut <= device.lut,
         "within_budget_yosys": (None if yosys_lut is None or budget is None
                                 else yosys_lut <= budget),
+        "float_val": (s.get("model") or {}).get("float_val_accuracy"),
         "yosys_tries": ((s.get("select") or {}).get("yosys") or {}).get("tries") or [],
         "uniform": uniform_comparison(s, chosen), "next": next_point(s, chosen),
         "binding": _binding(s, chosen), "clock": _clock(chosen, syn, run_dir),
@@ -136,6 +137,23 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+LOST_POINTS = 5.0  # validation points below the float model that the answer flags
+
+
+def accuracy_text(f: dict[str, Any]) -> str:
+    """The chosen design's accuracy, beside the float model's; a large loss is flagged,
+    so a design that fits but no longer classifies is never read as a success."""
+    text = f"validation {_pct(f['val'])}, test {_pct(f['test'])}"
+    if f.get("float_val") is None:
+        return text
+    lost = 100 * (float(f["float_val"]) - f["val"])
+    text += f" (float model: {_pct(float(f['float_val']))} validation)"
+    if lost > LOST_POINTS:
+        text += (f"; WARNING: {lost:.1f} points below the float model: widen the candidate "
+                 "bits or fine-tune longer or more gently (quantize.epochs, quantize.lr)")
+    return text
+
+
 def answer_section(s: dict[str, Any], run_dir: Path) -> Section | None:
     f = facts(s, run_dir)
     if f is None:
@@ -143,7 +161,7 @@ def answer_section(s: dict[str, Any], run_dir: Path) -> Section | None:
     sec = Section("answer", "What fits, how well, and what next")
     sec.blocks.append(Table(["question", "answer"], [
         ["what fits", _fits_text(f)],
-        ["accuracy (bit-accurate)", f"validation {_pct(f['val'])}, test {_pct(f['test'])}"],
+        ["accuracy (bit-accurate)", accuracy_text(f)],
         ["cost", _cost_text(f)],
         ["against uniform precision", uniform_text(f["uniform"], f)],
         ["clock", _clock_text(f["clock"])],

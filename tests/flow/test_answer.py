@@ -103,9 +103,12 @@ def test_top_section_states_run_json_facts(loop_run):
     e, c = chosen["eval"], chosen["cost"]
     assert rows["what fits"].startswith(f"{s['chosen']} (")
     assert ("fits the part by the estimate" if c["fits"] else "does NOT fit") in rows["what fits"]
-    assert rows["accuracy (bit-accurate)"] == (
+    fv = s["model"]["float_val_accuracy"]
+    assert rows["accuracy (bit-accurate)"].startswith(
         f"validation {_pct(e['bit_accurate_val_accuracy'])}, "
-        f"test {_pct(e['bit_accurate_test_accuracy'])}")
+        f"test {_pct(e['bit_accurate_test_accuracy'])} (float model: {_pct(fv)} validation)")
+    lost = 100 * (fv - e["bit_accurate_val_accuracy"])
+    assert ("WARNING" in rows["accuracy (bit-accurate)"]) == (lost > 5)
     band = c["band"]["lut"]
     assert rows["cost"].startswith(f"{c['lut']:,} LUTs estimated (Yosys lands in "
                                    f"{band['low']:,}..{band['high']:,} at 95% confidence)")

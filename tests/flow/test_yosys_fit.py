@@ -107,3 +107,15 @@ def test_the_answer_names_the_candidates_that_missed_by_yosys():
     text = _fits_text(f)
     assert "within the LUT budget of 15,850 by Yosys" in text
     assert text.endswith("synthesized before it and over their limits by Yosys: a (lut +4)")
+
+
+def test_the_answer_flags_a_design_that_lost_its_accuracy():
+    """A run whose quantized designs all fell to chance still chooses one (the smallest
+    within the drop of the best); the answer must say it no longer classifies."""
+    from codesign.report.answer import accuracy_text
+
+    ok = accuracy_text({"val": 0.972, "test": 0.9805, "float_val": 0.979})
+    assert ok == "validation 97.20%, test 98.05% (float model: 97.90% validation)"
+    lost = accuracy_text({"val": 0.10, "test": 0.10, "float_val": 0.919})
+    assert "WARNING: 81.9 points below the float model" in lost
+    assert accuracy_text({"val": 0.5, "test": 0.5}) == "validation 50.00%, test 50.00%"

@@ -60,12 +60,12 @@ def uniform_comparison(s: dict[str, Any], chosen: dict[str, Any]) -> dict[str, A
 
 
 def next_point(s: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any] | None:
-    """The cheapest evaluated point of any method (same device and quantizer) that is
-    more accurate on validation than the chosen design, for more LUTs: the next step
-    along the run's frontier."""
+    """The cheapest evaluated point of any method (same device and quantizer) that fits
+    its device and is more accurate on validation than the chosen design, for more LUTs:
+    the next step along the run's frontier."""
     p = chosen["point"]
     same = [r for r in _ok(s) if r["point"]["device"] == p["device"]
-            and r["point"]["method"] == p["method"]
+            and r["point"]["method"] == p["method"] and r["cost"].get("fits", True)
             and _lut(r) > _lut(chosen) and _val(r) > _val(chosen)]
     return min(same, key=lambda r: (_lut(r), -_val(r)), default=None)
 

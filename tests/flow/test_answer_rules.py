@@ -59,3 +59,14 @@ def test_the_fit_line_says_the_budget_miss_by_yosys_and_by_how_much():
                                   "the LUT budget of 15,850 by Yosys, by 12 LUTs")
     f.update(within_budget_yosys=True, yosys_lut=15000)
     assert _fits_text(f).endswith("; within the LUT budget of 15,850 by Yosys")
+
+
+def test_next_point_fits_its_device():
+    """A more accurate point that no longer fits the part (a fine-tuned design whose
+    DSPs grew past it) is no step further to suggest."""
+    chosen = _rec("exact", 0, 0.85, 1000)
+    over = _rec("exact", 2, 0.90, 1200)
+    over["cost"]["fits"] = False
+    fitting = _rec("uniform", 0, 0.86, 1500)
+    fitting["cost"]["fits"] = True
+    assert next_point({"points": [chosen, over, fitting]}, chosen)["label"] == "uniform-0"

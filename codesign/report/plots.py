@@ -44,8 +44,9 @@ def series(point: dict[str, Any]) -> str:
 def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float | None,
              x_key: str = "weight_bits", x_label: str = "total weight bits") -> bytes:
     """Validation accuracy against size, one marker per method (allocator + quantizer for
-    allocated points), the Pareto front as a step line, the uniform-precision points
-    joined as the baseline, the chosen point starred."""
+    allocated points), the points that do not fit their device crossed out, the Pareto
+    front of those that do as a step line, the uniform-precision points joined as the
+    baseline, the chosen point starred."""
     plt = _plt()
     ok = [r for r in records if r.get("eval")]
     fig, ax = plt.subplots(figsize=(9.5, 4.2))
@@ -56,11 +57,19 @@ def frontier(records: list[dict[str, Any]], chosen: str | None, float_acc: float
         ax.scatter([r["eval"][x_key] for r in rs],
                    [100 * r["eval"]["bit_accurate_val_accuracy"] for r in rs],
                    marker=markers[k % len(markers)], s=42, label=m, zorder=3)
-    xy = [(r["eval"][x_key], 100 * r["eval"]["bit_accurate_val_accuracy"]) for r in ok]
+    # a point that does not fit its device is on no front a user can build
+    fit = [r for r in ok if (r.get("cost") or {}).get("fits", True)]
+    over = [r for r in ok if r not in fit]
+    if over:
+        ax.scatter([r["eval"][x_key] for r in over],
+                   [100 * r["eval"]["bit_accurate_val_accuracy"] for r in over],
+                   marker="x", s=90, color="0.25", linewidths=1.4, zorder=4,
+                   label="does not fit its device")
+    xy = [(r["eval"][x_key], 100 * r["eval"]["bit_accurate_val_accuracy"]) for r in fit]
     front = pareto(xy)
     if len(front) > 1:
         ax.step([xy[i][0] for i in front], [xy[i][1] for i in front], where="post",
-                color="0.5", lw=1, zorder=2, label="Pareto front")
+                color="0.5", lw=1, zorder=2, label="Pareto front (designs that fit)")
     for r in ok:
         if r["label"] == chosen:
             ax.scatter([r["eval"][x_key]], [100 * r["eval"]["bit_accurate_val_accuracy"]],

@@ -70,3 +70,25 @@ def test_next_point_fits_its_device():
     fitting = _rec("uniform", 0, 0.86, 1500)
     fitting["cost"]["fits"] = True
     assert next_point({"points": [chosen, over, fitting]}, chosen)["label"] == "uniform-0"
+
+
+def test_the_frontier_plot_crosses_out_designs_that_do_not_fit(monkeypatch):
+    """A fine-tuned design that no longer fits its part is drawn crossed out and left off
+    the Pareto front, so the chosen design does not look dominated by it."""
+    from codesign.report import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_png", lambda fig: figs.append(fig) or b"")
+    chosen = _rec("exact", 0, 0.85, 1000)
+    over = _rec("exact", 1, 0.89, 900)  # smaller and better, but over the part
+    over["cost"]["fits"] = False
+    bigger = _rec("exact", 2, 0.90, 1200)
+    records = [chosen, over, bigger]
+    for r in records:
+        r["eval"]["lut"] = r["cost"]["lut"]
+    plots.frontier(records, "exact-0", 0.91, x_key="lut", x_label="estimated LUTs")
+    ax = figs[0].axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert "does not fit its device" in labels
+    (step,) = [ln for ln in ax.get_lines() if ln.get_label().startswith("Pareto front")]
+    assert list(step.get_xdata()) == [1000, 1200]  # the front of the designs that fit

@@ -5,6 +5,8 @@ target, LSQ, cost, hls4ml io_stream C simulation, Verilator, Yosys), and the run
 record gives the row:
 
   seconds     sensitivity, allocation, cost (all points), Yosys, and the whole flow
+              (a stage taken from the cache counts 0; Yosys and Verilator results are
+              also cached by content, so a rerun's synth seconds are a cache read)
   est / Yosys LUT, FF, DSP and BRAM of the chosen design (`codesign cost` vs Yosys)
   interval    predicted by the cycle model and counted by Verilator (cycles per image)
   fits        whether Yosys' figures are within the part
@@ -80,11 +82,12 @@ def row_of(net: str, part: str, fps: int, run: dict[str, Any], wall: float) -> d
            "flow_s": round(wall, 1),
            **{f"est_{k}": est.get(k) for k in RESOURCES},
            **{f"yosys_{k}": synth.get(k) for k in RESOURCES},
-           "interval": interval, "interval_sim": sims[0].get("measured_cycles"),
+           "interval": interval,
+           "interval_sim": (sims[0].get("measured_cycles") or {}).get("interval"),
            "bit_exact": sims[0].get("bit_exact"),
            "csim_ok": (run.get("hls") or {}).get("csim", {}).get("ok"),
-           "val_accuracy": (chosen or {}).get("eval", {}).get("val_accuracy"),
-           "test_accuracy": (chosen or {}).get("eval", {}).get("test_accuracy")}
+           "val_accuracy": (chosen or {}).get("eval", {}).get("bit_accurate_val_accuracy"),
+           "test_accuracy": (chosen or {}).get("eval", {}).get("bit_accurate_test_accuracy")}
     if synth.get("lut"):
         row["fits"] = all(synth.get(k, 0) <= getattr(dev, k) for k in RESOURCES)
         clock = (est.get("clock_mhz") or dev.default_clock_mhz) * 1e6

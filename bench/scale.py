@@ -4,9 +4,10 @@ flow of flows/cifar_like.yaml (sensitivity, allocation under the part and the fp
 target, LSQ, cost, hls4ml io_stream C simulation, Verilator, Yosys), and the run's own
 record gives the row:
 
-  seconds     sensitivity, allocation, cost (all points), Yosys, and the whole flow
-              (a stage taken from the cache counts 0; Yosys and Verilator results are
-              also cached by content, so a rerun's synth seconds are a cache read)
+  seconds     sensitivity, allocation, cost (all points), Yosys, and the whole flow: the
+              seconds each stage took when it was computed (a rerun reads them from the
+              flow's cache; Yosys and Verilator results are also cached by content, so a
+              synthesis another run already made counts as a cache read)
   est / Yosys LUT, FF, DSP and BRAM of the chosen design (`codesign cost` vs Yosys)
   interval    predicted by the cycle model and counted by Verilator (cycles per image)
   fits        whether Yosys' figures are within the part
@@ -57,10 +58,11 @@ def flow_for(net: str, part: str, fps: int) -> dict[str, Any]:
     return flow
 
 
-def stage_seconds(run: dict[str, Any], stage: str) -> float:
-    """Wall seconds of a stage over every point (0 when it came from the cache)."""
+def stage_seconds(run: dict[str, Any], stage: str | None = None) -> float:
+    """Seconds a stage (every stage: None) took to compute over every point; a stage the
+    run took from the flow's cache keeps the seconds it took when it was computed."""
     return round(sum(s.get("seconds") or 0.0 for s in run["stages"]
-                     if s["stage"] == stage and not s.get("cached")), 1)
+                     if stage is None or s["stage"] == stage), 1)
 
 
 def row_of(net: str, part: str, fps: int, run: dict[str, Any], wall: float) -> dict[str, Any]:
@@ -79,7 +81,7 @@ def row_of(net: str, part: str, fps: int, run: dict[str, Any], wall: float) -> d
            "sensitivity_s": stage_seconds(run, "sensitivity"),
            "allocate_s": stage_seconds(run, "allocate"),
            "cost_s": stage_seconds(run, "cost"), "synth_s": stage_seconds(run, "synth"),
-           "flow_s": round(wall, 1),
+           "flow_s": stage_seconds(run), "wall_s": round(wall, 1),
            **{f"est_{k}": est.get(k) for k in RESOURCES},
            **{f"yosys_{k}": synth.get(k) for k in RESOURCES},
            "interval": interval,

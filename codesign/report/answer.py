@@ -181,7 +181,11 @@ def _fits_text(f: dict[str, Any]) -> str:
         text += (f"; {'within' if f['within_budget_yosys'] else 'but OVER'} the LUT budget "
                  f"of {f['budget_lut']:,.0f} by Yosys"
                  + ("" if f["within_budget_yosys"] else f", by {over:,.0f} LUTs"))
-    missed = [t for t in f.get("yosys_tries", []) if t.get("over")]
+    own = [t for t in f.get("yosys_tries", []) if t["label"] == f["label"] and t.get("over")]
+    if own:  # no candidate fit by Yosys: the chosen design's own misses, every resource
+        text += ("; OVER its allocation limits by Yosys: "
+                 + ", ".join(f"{k} +{v:,.0f}" for k, v in own[0]["over"].items()))
+    missed = [t for t in f.get("yosys_tries", []) if t.get("over") and t["label"] != f["label"]]
     if missed:
         text += ("; synthesized before it and over their limits by Yosys: "
                  + "; ".join(f"{t['label']} (" + ", ".join(f"{k} +{v:,.0f}"

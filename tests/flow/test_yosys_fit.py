@@ -119,3 +119,17 @@ def test_the_answer_flags_a_design_that_lost_its_accuracy():
     lost = accuracy_text({"val": 0.10, "test": 0.10, "float_val": 0.919})
     assert "WARNING: 81.9 points below the float model" in lost
     assert accuracy_text({"val": 0.5, "test": 0.5}) == "validation 50.00%, test 50.00%"
+
+
+def test_the_answer_says_when_the_chosen_design_itself_misses_by_yosys():
+    """When no candidate fits by Yosys the rule's choice stays: the answer names what it
+    misses (here the DSP budget, which the LUT sentence alone would not show)."""
+    from codesign.report.answer import _fits_text
+
+    f = {"label": "a", "method": "exact", "quantizer": "lsq", "device": "xc7z020",
+         "fits_estimate": True, "fits_yosys": True, "yosys_lut": 23219, "device_lut": 53200,
+         "within_budget_yosys": True, "budget_lut": 42560,
+         "yosys_tries": [{"label": "a", "over": {"dsp": 60.0}}]}
+    text = _fits_text(f)
+    assert text.endswith("OVER its allocation limits by Yosys: dsp +60")
+    assert "synthesized before it" not in text

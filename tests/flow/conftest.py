@@ -22,6 +22,28 @@ def write_flow(folder: Path, text: str, name: str = "flow.yaml") -> Path:
     return path
 
 
+TINY_NET = """
+from torch import nn
+
+
+def make():
+    return nn.Sequential(nn.MaxPool2d(4), nn.Flatten(), nn.Linear(4, 10))
+"""
+TINY_HEAD = """
+name: syn
+model: {file: tiny.py:make, input_shape: [1, 8, 8], train: {epochs: 1}}
+dataset: digits
+sensitivity: null
+"""
+
+
+def tiny_flow(folder: Path, sections: str) -> Path:
+    """A flow of a one-layer model file (seconds to train and synthesize) on the digits
+    data without sensitivity; `sections` are the rest of the flow file."""
+    (folder / "tiny.py").write_text(TINY_NET)
+    return write_flow(folder, TINY_HEAD + textwrap.dedent(sections).lstrip())
+
+
 @pytest.fixture
 def linear_model(tmp_path: Path) -> Path:
     """A model file whose only layer feeds no ReLU (so the hwgq method refuses it)."""

@@ -14,8 +14,8 @@ from codesign.cli.main import main
 from codesign.flow.limit import Overrun, run_limited, yosys_reached
 from codesign.flow.located import FlowError
 from codesign.flow.schema import load_flow
-from tests.flow.conftest import write_flow
-from tests.flow.test_report import TINY_NET, Page
+from tests.flow.conftest import tiny_flow, write_flow
+from tests.flow.test_report import Page
 
 
 def _gone(pid: int) -> bool:
@@ -68,12 +68,7 @@ def test_a_bad_timeout_is_located(tmp_path, value):
 
 
 def test_a_synthesis_past_its_limit_is_recorded_not_failed(tmp_path, capsys):
-    (tmp_path / "tiny.py").write_text(TINY_NET)
-    flow = write_flow(tmp_path, """
-        name: syn
-        model: {file: tiny.py:make, input_shape: [1, 8, 8], train: {epochs: 1}}
-        dataset: digits
-        sensitivity: null
+    flow = tiny_flow(tmp_path, """
         quantize: {methods: [calibrate], bits: [3]}
         hls: null
         rtl: null

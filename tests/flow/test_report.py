@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from codesign.flow import run_flow
 from codesign.report.blocks import Para, Section, Table
 from codesign.report.render import to_html
-from tests.flow.conftest import write_flow
+from tests.flow.conftest import tiny_flow, write_flow
 
 
 class Page(HTMLParser):
@@ -127,24 +127,13 @@ def test_report_text_is_escaped():
     assert "<td>1 &lt; 2</td>" in html and "A&amp;B" in html
 
 
-TINY_NET = """
-from torch import nn
 
-
-def make():
-    return nn.Sequential(nn.MaxPool2d(4), nn.Flatten(), nn.Linear(4, 10))
-"""
 
 
 @pytest.mark.slow
 def test_synth_stage_and_resources_section(tmp_path):
     """The chosen design synthesized with Yosys; the report sets it beside the estimate."""
-    (tmp_path / "tiny.py").write_text(TINY_NET)
-    flow = write_flow(tmp_path, """
-        name: syn
-        model: {file: tiny.py:make, input_shape: [1, 8, 8], train: {epochs: 1}}
-        dataset: digits
-        sensitivity: null
+    flow = tiny_flow(tmp_path, """
         quantize: {methods: [calibrate], bits: [3]}
         hls: null
         rtl: null

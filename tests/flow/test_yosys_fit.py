@@ -7,8 +7,7 @@ import pytest
 
 from codesign.flow.run import _fit_by_yosys, run_flow
 from codesign.flow.yosysfit import limits_for, yosys_misses
-from tests.flow.conftest import write_flow
-from tests.flow.test_report import TINY_NET
+from tests.flow.conftest import tiny_flow
 
 
 def _record(label: str) -> dict:
@@ -75,12 +74,7 @@ def test_a_flow_records_the_yosys_tries_and_verifies_only_the_chosen(tmp_path, m
 
     monkeypatch.setattr(run_mod, "limits_for",
                         lambda summary, device: {"lut": 1.0, "ff": 1e9, "dsp": 1e9, "bram": 1e9})
-    (tmp_path / "tiny.py").write_text(TINY_NET)
-    flow = write_flow(tmp_path, """
-        name: syn
-        model: {file: tiny.py:make, input_shape: [1, 8, 8], train: {epochs: 1}}
-        dataset: digits
-        sensitivity: null
+    flow = tiny_flow(tmp_path, """
         quantize: {methods: [calibrate], bits: [2, 3]}
         select: {max_accuracy_drop: 1.0}
         hls: null

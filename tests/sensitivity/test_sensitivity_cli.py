@@ -40,6 +40,15 @@ def test_user_errors_exit_1(tmp_path, capsys):
     assert out.read_text() == "mine"
     assert main(["sensitivity", "digits_cnn", "--min-iters", "0", *FAST[2:]]) == 1
     assert "min_iters must be a positive integer, not 0" in capsys.readouterr().err
+    assert main(["sensitivity", "digits_cnn", "--threads", "0", *FAST]) == 1
+    assert "threads must be a positive integer, not 0" in capsys.readouterr().err
+
+
+def test_unknown_estimator_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sensitivity", "digits_cnn", "--estimator", "exact"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'exact'" in capsys.readouterr().err
 
 
 def test_unknown_method_is_a_usage_error():

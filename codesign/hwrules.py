@@ -68,6 +68,16 @@ def dsp_inferred(a_bits: int, b_bits: int) -> bool:
             and a_bits + b_bits >= DSP_MIN_PRODUCT_BITS)
 
 
+def constant_star_is_dsp(w_bits: int, x_bits: int) -> bool:
+    """Whether `multiplier: dsp` at RF 1 (a `*` by each constant weight) can put a product
+    on a DSP. Where it cannot it is the `lut` style's function in LUTs, built worse: Yosys
+    maps each `*` by a constant alone while the adder graph shares terms across the layer
+    (digits_cnn's conv2d_4 at 2 bits: 15,854 LUT by Yosys as `*`, 9,675 as an adder graph,
+    against 11,262 and 10,366 estimated), so the allocator does not offer it. A 2-bit
+    signed weight is 0 or +-2**k: a shift, never a multiply."""
+    return w_bits > 2 and dsp_inferred(w_bits, x_bits)
+
+
 def dsp_mapped(a_bits: int, b_bits: int, y_bits: int, family: str) -> bool:
     """Whether a `*` of a_bits x b_bits operands (as Yosys sees them after opt_expr and
     wreduce) assigned to a y_bits-wide product ends up in a DSP. Both families need

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign.errors import CodesignError
-from codesign.hwrules import dsp_inferred
+from codesign.hwrules import constant_star_is_dsp
 from codesign.ir import layers as L
 from codesign.ir.graph import Graph
 from codesign.ir.registry import LayerRegistry
@@ -336,16 +336,6 @@ def _weighted_choices(layer: L.Layer, opt: _Options) -> _Choices:
               if not (c[4] and c[3] == 1 and not constant_star_is_dsp(int(c[0]), int(c[1])))]
     w, x, o, r, d = (np.array(c) for c in zip(*(combos or every), strict=True))
     return w, x, o, r, d, np.array([w_table[int(b)] for b in w], dtype=float)
-
-
-def constant_star_is_dsp(w_bits: int, x_bits: int) -> bool:
-    """Whether `multiplier: dsp` at RF 1 (a `*` by each constant weight) can put a product
-    on a DSP. Where it cannot it is the `lut` style's function in LUTs, built worse: Yosys
-    maps each `*` by a constant alone while the adder graph shares terms across the layer
-    (digits_cnn's conv2d_4 at 2 bits: 15,854 LUT by Yosys as `*`, 9,675 as an adder graph,
-    against 11,262 and 10,366 estimated), so the allocator does not offer it. A 2-bit
-    signed weight is 0 or +-2**k: a shift, never a multiply."""
-    return w_bits > 2 and dsp_inferred(w_bits, x_bits)
 
 
 def _no_weights(x: np.ndarray, o: np.ndarray) -> _Choices:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from codesign.alloc.budget import RESOURCES
 from codesign.devices import get_device
 
 MAX_TRIES = 3
-RESOURCES = ("lut", "ff", "dsp", "bram")
 
 
 def limits_for(summary: dict[str, Any], device: str) -> dict[str, float]:
